@@ -69,11 +69,68 @@ type Latency struct {
 	P99 Duration `json:"p99,omitempty" yaml:"p99,omitempty"`
 }
 
-// Pattern is the mesh pattern applied in the "after" phase.
+// Pattern kinds (Pattern.Kind). The engine runs KindRetries today; the
+// others load, validate and explain so the book's files can be read.
+const (
+	KindRetries         = "retries"
+	KindSidecarProxy    = "sidecar_proxy"
+	KindCircuitBreaking = "circuit_breaking"
+	KindCanary          = "canary"
+)
+
+// PatternKinds lists every Pattern.Kind this package understands.
+var PatternKinds = []string{KindRetries, KindSidecarProxy, KindCircuitBreaking, KindCanary}
+
+// Pattern is the mesh pattern applied in the "after" phase. Exactly one
+// policy pointer matching Kind is set.
 type Pattern struct {
-	// Kind is the pattern name: "retries" (more come with later issues).
+	// Kind is the pattern name: one of PatternKinds ("retries",
+	// "sidecar_proxy", "circuit_breaking", "canary").
 	Kind  string       `json:"kind" yaml:"kind"`
 	Retry *RetryPolicy `json:"retry,omitempty" yaml:"retry,omitempty"`
+	// CircuitBreaker is set when Kind is "circuit_breaking".
+	CircuitBreaker *CircuitBreakerPolicy `json:"circuitBreaker,omitempty" yaml:"circuitBreaker,omitempty"`
+	// Split is set when Kind is "canary".
+	Split *SplitPolicy `json:"split,omitempty" yaml:"split,omitempty"`
+	// Sidecar is set when Kind is "sidecar_proxy". The topology then
+	// describes the "after" phase (every service with a sidecar); the
+	// "before" phase runs the same services without sidecars.
+	Sidecar *SidecarPolicy `json:"sidecar,omitempty" yaml:"sidecar,omitempty"`
+}
+
+// CircuitBreakerPolicy ejects a failing endpoint (version instance) of
+// Service after ErrorThreshold consecutive errors for EjectionDuration; the
+// endpoint then returns with its error count reset (the book's model).
+type CircuitBreakerPolicy struct {
+	// Service whose callers break the circuit (the upstream, e.g. "payments").
+	Service string `json:"service" yaml:"service"`
+	// ErrorThreshold is the number of consecutive errors (5xx or no
+	// response) that ejects an endpoint; ≥ 1.
+	ErrorThreshold int `json:"errorThreshold" yaml:"errorThreshold"`
+	// EjectionDuration is how long an ejected endpoint takes no traffic; > 0.
+	EjectionDuration Duration `json:"ejectionDuration" yaml:"ejectionDuration"`
+}
+
+// SplitPolicy routes the traffic to Service across its versions by weight.
+type SplitPolicy struct {
+	// Service whose versions share the traffic (e.g. "payments").
+	Service string `json:"service" yaml:"service"`
+	// Targets are the versions and their weights; weights sum to 100.
+	Targets []WeightedTarget `json:"targets" yaml:"targets"`
+}
+
+// WeightedTarget is one version of a split and its share of the traffic.
+type WeightedTarget struct {
+	// Version is a version name of the split's service (e.g. "payments_v2").
+	Version string `json:"version" yaml:"version"`
+	// Weight is the share of the traffic in percent (0–100).
+	Weight float64 `json:"weight" yaml:"weight"`
+}
+
+// SidecarPolicy is the sidecar proxy pattern's knob set.
+type SidecarPolicy struct {
+	// Protocol the sidecars proxy: "http", "grpc" or "tcp".
+	Protocol string `json:"protocol" yaml:"protocol"`
 }
 
 // RetryPolicy is the scenario's retry knob set, mapped 1:1 on Envoy's route
@@ -101,3 +158,21 @@ type Duration time.Duration
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String writes the duration the way scenario files do: "200s", "3m",
+// "25ms", "1500us" (the largest unit that keeps a whole number; minutes and
+// hours only from 2m and 2h so that "60s" stays "60s").
+func (d Duration) String() string { return formatDuration(time.Duration(d)) }
+
+// MarshalText writes the duration as String does (also used by JSON).
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a Go duration string ("200s", "3m", "100ms").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,55 @@
+# meshgym — see README.md. Every target needs only Go.
+GO      ?= go
+BIN     := bin
+RUN_ARGS ?= --duration 20s
+
+# testcontainers-go (Docker platform, later) must never guess a gateway
+# address or pull a reaper image on these machines.
+export TESTCONTAINERS_HOST_OVERRIDE = 127.0.0.1
+export TESTCONTAINERS_RYUK_DISABLED = true
+
+.PHONY: all build run test test-short cross bench lint fuzz clean
+
+all: build
+
+## build: meshgym and its lean component executables into ./bin
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## run: the retry exercise on the embedded local platform, 20 s per phase
+run: build
+	./$(BIN)/meshgym run retries $(RUN_ARGS)
+
+## test: vet, unit and end-to-end tests, and the macOS/Windows cross-builds
+test: build cross
+	$(GO) vet ./...
+	$(GO) test -timeout 15m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+## cross: the local platform must build for macOS and Windows
+cross:
+	GOOS=darwin  GOARCH=arm64 $(GO) build -o /dev/null ./cmd/meshgym
+	GOOS=darwin  GOARCH=arm64 $(GO) build -o /dev/null ./cmd/meshgym-sidecar
+	GOOS=darwin  GOARCH=arm64 $(GO) build -o /dev/null ./cmd/meshgym-app
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/meshgym
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/meshgym-sidecar
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/meshgym-app
+
+## bench: sidecar vs bare ReverseProxy vs direct, side by side in one run
+bench:
+	$(GO) run ./bench/proxybench
+
+## lint: formatting and vet
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+## fuzz: a short fuzzing pass over the scenario loader and condition parser
+fuzz:
+	$(GO) test ./scenarios -run '^$$' -fuzz FuzzLoadBytes -fuzztime 60s
+	$(GO) test ./scenarios -run '^$$' -fuzz FuzzParseCondition -fuzztime 60s
+
+clean:
+	rm -rf $(BIN) .meshgym

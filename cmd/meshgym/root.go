@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"meshgym/dataplane"
+	"meshgym/internal/version"
+	"meshgym/sampleapps"
+)
+
+// Exit codes, as documented in --help.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // a success condition failed
+	exitUsage       = 2 // bad input or usage
+	exitPlatform    = 3 // the platform failed
+	exitInterrupted = 130
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+// Main runs the CLI with args (without the program name) and returns the
+// process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	// Hidden component modes: the local platform re-executes meshgym as a
+	// sidecar or sample app when the lean executables are not installed.
+	if len(args) > 0 && (args[0] == "sidecar" || args[0] == "app") {
+		os.Args = append([]string{os.Args[0] + " " + args[0]}, args[1:]...)
+		if args[0] == "sidecar" {
+			return dataplane.Main()
+		}
+		return sampleapps.Main()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(stderr, "meshgym: "+oneLine(ee.err.Error()))
+		}
+		return ee.code
+	}
+	// Anything else cobra returns is a usage problem (unknown flag or command).
+	fmt.Fprintln(stderr, "meshgym: "+oneLine(err.Error())+"; see 'meshgym --help'")
+	return exitUsage
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.ReplaceAll(s, "\n", "; ")
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "meshgym",
+		Short: "A lab for learning and comparing service-mesh patterns",
+		Long: `meshgym deploys a small sample system (API → Payments → Currency), injects
+the errors and latency an exercise asks for, measures it under load without
+a mesh pattern (before), applies the pattern (after), measures again, and
+shows both side by side with PASS/FAIL for every success condition.
+
+Start with:
+  meshgym list                     the built-in scenarios
+  meshgym run retries -d 20s       the retry exercise, 20 s per phase
+  meshgym explain retries          how a scenario is read (long form)
+
+Exit codes: 0 every condition passed, 1 a condition failed,
+2 bad input or usage, 3 the platform failed, 130 interrupted.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version.String(),
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v; see 'meshgym %s --help'", err, c.Name())
+	})
+	root.AddCommand(newRunCmd(), newListCmd(), newExplainCmd(), newVersionCmd())
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print meshgym's version",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			fmt.Fprintln(c.OutOrStdout(), "meshgym", version.String())
+			return nil
+		},
+	}
+}

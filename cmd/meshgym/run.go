@@ -1,0 +1,217 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"meshgym/engine"
+	"meshgym/report"
+	"meshgym/scenarios"
+)
+
+type runFlags struct {
+	duration    time.Duration
+	rps         float64
+	connections int
+	seed        int64
+	output      string
+	port        int
+	runDir      string
+	quiet       bool
+}
+
+func newRunCmd() *cobra.Command {
+	f := &runFlags{}
+	c := &cobra.Command{
+		Use:   "run SCENARIO",
+		Short: "Run a scenario: measure before and after the pattern, with verdicts",
+		Long: `Run a scenario end to end on the local platform: deploy the sample system,
+measure it with the pattern off (before), apply the pattern through the
+builtin mesh, measure again (after), and print both with a verdict for every
+success condition. Everything meshgym started is stopped at the end, on
+Ctrl-C, and when a component dies.
+
+SCENARIO is a built-in name (see 'meshgym list') or a scenario file, in the
+book's shorthand or the long form (see docs/scenarios.md).
+
+Each phase runs the scenario's load for its duration; --duration, --rps and
+--connections override it. The seed is printed in every report; --seed
+repeats a run. Logs and result.json go to the run directory.`,
+		Example: `  meshgym run retries --duration 20s
+  meshgym run retries --rps 50 --seed 42 --output json > result.json
+  meshgym run ./my-retries.yaml`,
+		Args: exactArgs(1, "SCENARIO (a built-in name or a file)"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runScenario(c, args[0], f)
+		},
+	}
+	fl := c.Flags()
+	fl.DurationVarP(&f.duration, "duration", "d", 0, "load duration of each phase, e.g. 20s (default: the scenario's)")
+	fl.Float64Var(&f.rps, "rps", -1, "total requests per second; 0 = as fast as possible (default: the scenario's)")
+	fl.IntVarP(&f.connections, "connections", "c", 0, "concurrent connections of the load generator (default: the scenario's)")
+	fl.Int64Var(&f.seed, "seed", 0, "seed for every random choice, to repeat a run (default: a new one, printed)")
+	fl.StringVarP(&f.output, "output", "o", "text", "report format: text or json")
+	fl.IntVar(&f.port, "port", 0, "port of the entry service (default 8200, or a free one when taken; 0 = that default)")
+	fl.StringVar(&f.runDir, "run-dir", "", "directory for logs and result.json (default .meshgym/runs/<time>-<scenario>)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	return c
+}
+
+// exactArgs is cobra.ExactArgs with a message that names what is missing.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErr("%s expects %s (got %d arguments); see 'meshgym %s --help'", c.Name(), what, len(args), c.Name())
+		}
+		return nil
+	}
+}
+
+// loadScenario reads a built-in scenario by name, or a file.
+func loadScenario(arg string) (*scenarios.Scenario, error) {
+	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
+		sc, err := scenarios.Load(arg)
+		if err != nil {
+			return nil, &exitError{code: exitUsage, err: err}
+		}
+		return sc, nil
+	}
+	if sc, err := scenarios.Builtin(arg); err == nil {
+		return sc, nil
+	}
+	if strings.ContainsAny(arg, `/\.`) {
+		return nil, usageErr("%s: no such file; hint: check the path, or run 'meshgym list' for built-in scenarios", arg)
+	}
+	return nil, usageErr("no built-in scenario or file named %q; hint: 'meshgym list' shows the built-in scenarios", arg)
+}
+
+func runScenario(c *cobra.Command, arg string, f *runFlags) error {
+	if f.output != "text" && f.output != "json" {
+		return usageErr("--output: unknown format %q; use text or json", f.output)
+	}
+	if f.duration < 0 {
+		return usageErr("--duration: must be positive (got %s)", f.duration)
+	}
+	if c.Flags().Changed("rps") && f.rps < 0 {
+		return usageErr("--rps: must be ≥ 0 (got %g); 0 means as fast as possible", f.rps)
+	}
+	if f.connections < 0 {
+		return usageErr("--connections: must be ≥ 1 (got %d)", f.connections)
+	}
+	if f.port < 0 || f.port > 65535 {
+		return usageErr("--port: must be between 1 and 65535 (got %d)", f.port)
+	}
+	sc, err := loadScenario(arg)
+	if err != nil {
+		return err
+	}
+	if f.duration > 0 {
+		sc.Load.Duration = scenarios.Duration(f.duration)
+	}
+	if c.Flags().Changed("rps") {
+		sc.Load.RPS = f.rps
+	}
+	if f.connections > 0 {
+		sc.Load.Connections = f.connections
+	}
+	opts := engine.Options{Seed: f.seed, RunDir: f.runDir}
+	if f.port > 0 {
+		opts.EntryPort, opts.EntryPortStrict = f.port, true
+	}
+
+	stderr := c.ErrOrStderr()
+	events := make(chan engine.Event, 256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		printEvents(stderr, events, f.quiet)
+	}()
+	res, err := engine.Run(c.Context(), sc, opts, events)
+	close(events)
+	<-done
+	if err != nil {
+		var ee *engine.Error
+		code := exitPlatform
+		if errors.As(err, &ee) {
+			switch ee.Kind {
+			case engine.KindInput:
+				code = exitUsage
+			case engine.KindInterrupted:
+				code = exitInterrupted
+			}
+		}
+		return &exitError{code: code, err: err}
+	}
+	out := c.OutOrStdout()
+	if f.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return &exitError{code: exitPlatform, err: err}
+		}
+	} else {
+		report.Text(out, res, report.TextOptions{Color: isTTY(out) && os.Getenv("NO_COLOR") == ""})
+	}
+	if !res.Passed {
+		return &exitError{code: exitFailed, err: errors.New("")}
+	}
+	return nil
+}
+
+func isTTY(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// printEvents shows progress on stderr: phase lines always (unless quiet),
+// and one live-updating progress line on a terminal.
+func printEvents(w io.Writer, events <-chan engine.Event, quiet bool) {
+	tty := isTTY(w)
+	live := false
+	clear := func() {
+		if live {
+			fmt.Fprint(w, "\r\033[K")
+			live = false
+		}
+	}
+	for ev := range events {
+		if quiet {
+			continue
+		}
+		switch e := ev.(type) {
+		case *engine.PhaseEvent:
+			clear()
+			if e.Phase == engine.PhaseTeardown {
+				continue
+			}
+			if e.Start {
+				fmt.Fprintf(w, "▶ %-8s %s\n", e.Phase, e.Detail)
+			} else {
+				fmt.Fprintf(w, "✓ %-8s %s\n", e.Phase, e.Detail)
+			}
+		case *engine.LogEvent:
+			clear()
+			fmt.Fprintf(w, "  %s\n", e.Msg)
+		case *engine.ProgressEvent:
+			if !tty {
+				continue
+			}
+			pct := 0.0
+			if e.Total > 0 {
+				pct = 100 * float64(e.Elapsed) / float64(e.Total)
+			}
+			fmt.Fprintf(w, "\r\033[K  %-6s %5.1fs/%-5.0fs %3.0f%%  %7d req  %6.1f req/s  %5d errors  %5d retries",
+				e.Phase, e.Elapsed.Seconds(), e.Total.Seconds(), pct, e.Requests, e.RPS, e.Errors, e.Retries)
+			live = true
+		}
+	}
+	clear()
+}

@@ -1,0 +1,31 @@
+// Package dataplane is meshgym's sidecar proxy: the process that sits beside
+// every sample-service instance and applies the mesh patterns the control
+// plane pushes to it.
+//
+// It owns:
+//
+//   - the listeners: one inbound listener in front of the local app (it
+//     counts requests at the server side of the component) and one outbound
+//     listener per upstream service (it routes, load-balances and retries);
+//   - the policy logic, written as pure code over an injected [Clock] and an
+//     injected random source so tests assert exact outcomes: the round-robin
+//     and random load balancers ([RoundRobin], [Random]), Envoy's per-request
+//     retry state ([RetryState]) with its jittered exponential back-off
+//     ([Backoff]) and the previous_hosts retry host predicate;
+//   - the admin API (PUT/GET /config, GET /metrics, GET /events, GET /ready),
+//     the OpenTelemetry metrics it exports in Prometheus text format, and the
+//     policy event stream ([Event]);
+//   - [Main], the whole program of the lean meshgym-sidecar executable.
+//
+// The semantics reproduce Envoy's router and retry state as its source code
+// behaves (envoy source/common/router/retry_state_impl.cc, router.cc,
+// source/common/common/backoff_strategy.cc, source/common/upstream/
+// load_balancer_impl.cc), not only as its docs describe it; see
+// shared/reference/mesh-semantics.md §1.
+//
+// It must not know platforms (local processes, docker, kind), scenarios,
+// plugins or the engine: it is configured only by flags and by [Config]
+// pushed over its admin API, and it must stay lean — it links only the
+// standard library and OpenTelemetry/Prometheus packages (a test checks
+// `go list -deps ./cmd/meshgym-sidecar`).
+package dataplane

@@ -1,0 +1,498 @@
+package dataplane
+
+import (
+	"bytes"
+	"crypto/tls"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// MaxRetryBody is the largest request body (in bytes) the outbound listener
+// buffers so it can resend it on a retry; a larger body is streamed to the
+// first attempt and the request is not retried (as Envoy does when a body
+// exceeds its per-request buffer limit).
+const MaxRetryBody = 64 << 10
+
+// Local replies, worded as Envoy words them (router.cc, response flags
+// UF/UC/UT and NC).
+const (
+	bodyConnectFailure = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+	bodyReset          = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
+	bodyTimeout        = "upstream request timeout"
+	bodyNoCluster      = "no cluster"
+)
+
+// AttemptCountHeader is Envoy's x-envoy-attempt-count request header: the
+// attempt number (1, 2, …) set on every upstream attempt
+// (include_request_attempt_count, on by default in Istio).
+const AttemptCountHeader = "X-Envoy-Attempt-Count"
+
+// OverloadedHeader marks a response Envoy produced because a circuit
+// breaker overflowed; it is never retried.
+const OverloadedHeader = "X-Envoy-Overloaded"
+
+// attemptValues are the header values of attempts 1..len-1, preallocated.
+var attemptValues = func() [][]string {
+	v := make([][]string, 64)
+	for i := range v {
+		v[i] = []string{strconv.Itoa(i)}
+	}
+	return v
+}()
+
+func attemptValue(n int) []string {
+	if n < len(attemptValues) {
+		return attemptValues[n]
+	}
+	return []string{strconv.Itoa(n)}
+}
+
+// newTransport returns the upstream HTTP/1.1 transport tuned for loopback:
+// many idle keep-alive connections per host, no proxy from the environment,
+// no compression negotiation, no HTTP/2 upgrade. Connect timeout is Envoy's
+// default connect_timeout, 5 s.
+func newTransport() *http.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:               nil,
+		DialContext:         d.DialContext,
+		MaxIdleConns:        0,
+		MaxIdleConnsPerHost: 1024,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		WriteBufferSize:     16 << 10,
+		ReadBufferSize:      16 << 10,
+	}
+}
+
+// runtimeConfig is a pushed Config compiled for the hot path.
+type runtimeConfig struct {
+	cfg      Config
+	clusters map[string]*clusterRuntime
+}
+
+type clusterRuntime struct {
+	name         string
+	endpoints    []*endpointRuntime
+	lb           LoadBalancer
+	retry        *CompiledRetryPolicy
+	retryOpts    [FailureCanceled + 1][]metric.AddOption
+	urxOpts      []metric.AddOption
+	durationOpts []metric.RecordOption
+}
+
+type endpointRuntime struct {
+	name, addr string
+	counts     *optCache
+}
+
+func compileConfig(c Config, rnd func() uint64) (*runtimeConfig, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	rc := &runtimeConfig{cfg: c, clusters: make(map[string]*clusterRuntime, len(c.Clusters))}
+	for key, cl := range c.Clusters {
+		retry, err := cl.Retry.Compile()
+		if err != nil {
+			return nil, err
+		}
+		lb, err := NewLoadBalancer(cl.LBPolicy, len(cl.Endpoints), rnd)
+		if err != nil {
+			return nil, err
+		}
+		cr := &clusterRuntime{name: key, lb: lb, retry: retry}
+		for f := range cr.retryOpts {
+			cr.retryOpts[f] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
+				attribute.String("cluster", key), attribute.String("reason", Failure(f).String())))}
+		}
+		cr.urxOpts = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("cluster", key)))}
+		cr.durationOpts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("direction", "outbound"), attribute.String("name", key)))}
+		for _, ep := range cl.Endpoints {
+			name := ep.Name
+			if name == "" {
+				name = key
+			}
+			cr.endpoints = append(cr.endpoints, &endpointRuntime{
+				name: name, addr: ep.Address,
+				counts: newOptCache(func(status, attempt int) attribute.Set {
+					return attribute.NewSet(
+						attribute.String("direction", "outbound"),
+						attribute.String("cluster", key),
+						attribute.String("name", name),
+						attribute.String("status_code", strconv.Itoa(status)),
+						attribute.String("attempt", strconv.Itoa(attempt)),
+					)
+				}),
+			})
+		}
+		rc.clusters[key] = cr
+	}
+	return rc, nil
+}
+
+// forwarder is what the inbound and outbound listeners share.
+type forwarder struct {
+	name      string
+	transport http.RoundTripper
+	tel       *telemetry
+	events    *eventHub
+	clock     Clock
+	rand      func() uint64
+	cfg       atomic.Pointer[runtimeConfig]
+}
+
+var (
+	copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	bodyBufPool = sync.Pool{New: func() any { b := make([]byte, MaxRetryBody+1); return &b }}
+	callPool    = sync.Pool{New: func() any { return new(outboundCall) }}
+)
+
+// outboundHandler serves one --outbound listener: it routes to cluster svc.
+type outboundHandler struct {
+	f   *forwarder
+	svc string
+}
+
+// outboundCall is the state of one downstream request on an outbound
+// listener; it implements attemptHandler.
+type outboundCall struct {
+	f      *forwarder
+	cl     *clusterRuntime
+	in     *http.Request
+	header http.Header
+	// body is the buffered request body (retriable); stream is used when
+	// the body was too large to buffer.
+	body    []byte
+	bodyBuf *[]byte
+	stream  io.Reader
+	hasBody bool
+	resp    *http.Response
+}
+
+func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f := h.f
+	start := f.clock.Now()
+	rc := f.cfg.Load()
+	var cl *clusterRuntime
+	if rc != nil {
+		cl = rc.clusters[h.svc]
+	}
+	if cl == nil {
+		localReply(w, http.StatusServiceUnavailable, bodyNoCluster)
+		return
+	}
+	c := callPool.Get().(*outboundCall)
+	defer c.release()
+	c.f, c.cl, c.in = f, cl, r
+	c.header = cloneRequestHeader(r.Header)
+
+	rs := cl.retry.Start(f.rand)
+	if ok, err := c.prepareBody(); err != nil {
+		localReply(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
+		return
+	} else if !ok {
+		rs = RetryState{} // too large to buffer: no retry, as Envoy
+	}
+	res := runRouter(r.Context(), f.clock, cl.lb, &rs, c)
+	if res.cancel != nil {
+		defer res.cancel()
+	}
+	if res.Decision == RetryLimitExceeded {
+		f.tel.limitExceeded.Add(r.Context(), 1, cl.urxOpts...)
+		if f.events.active() {
+			f.events.publish(Event{Time: f.clock.Now(), Component: f.name, Kind: EventRetryLimitExceeded,
+				Cluster: cl.name, Endpoint: cl.endpoints[res.Endpoint].name, Attempt: res.Attempts,
+				StatusCode: res.Outcome.StatusCode, Detail: res.Outcome.Failure.String()})
+		}
+	}
+	switch res.Outcome.Failure {
+	case FailureNone:
+		copyResponse(w, c.resp)
+	case FailureCanceled:
+		// The client went away; nobody reads a reply.
+	case FailurePerTryTimeout:
+		localReply(w, http.StatusGatewayTimeout, bodyTimeout)
+	case FailureConnect:
+		localReply(w, http.StatusServiceUnavailable, bodyConnectFailure)
+	default:
+		localReply(w, http.StatusServiceUnavailable, bodyReset)
+	}
+	f.tel.duration.Record(r.Context(), f.clock.Now().Sub(start).Seconds(), cl.durationOpts...)
+}
+
+func (c *outboundCall) release() {
+	if c.resp != nil {
+		c.resp.Body.Close()
+	}
+	if c.bodyBuf != nil {
+		bodyBufPool.Put(c.bodyBuf)
+	}
+	*c = outboundCall{}
+	callPool.Put(c)
+}
+
+// prepareBody buffers the request body up to MaxRetryBody; it reports false
+// when the body is larger (then it is streamed and not retriable).
+func (c *outboundCall) prepareBody() (bool, error) {
+	r := c.in
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return true, nil
+	}
+	c.hasBody = true
+	if r.ContentLength > MaxRetryBody {
+		c.stream = r.Body
+		return false, nil
+	}
+	c.bodyBuf = bodyBufPool.Get().(*[]byte)
+	buf := *c.bodyBuf
+	n := 0
+	for n < len(buf) {
+		m, err := r.Body.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			c.body = buf[:n]
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	c.stream = io.MultiReader(bytes.NewReader(buf[:n]), r.Body)
+	return false, nil
+}
+
+func (c *outboundCall) attempt(ctx context.Context, ep, n int) Outcome {
+	e := c.cl.endpoints[ep]
+	c.header[AttemptCountHeader] = attemptValue(n)
+	out := c.in.WithContext(ctx)
+	out.URL = &url.URL{Scheme: "http", Host: e.addr, Path: c.in.URL.Path, RawPath: c.in.URL.RawPath, RawQuery: c.in.URL.RawQuery}
+	out.RequestURI = ""
+	out.Header = c.header
+	out.Close = false
+	out.Trailer = nil
+	switch {
+	case !c.hasBody:
+		out.Body, out.ContentLength = http.NoBody, 0
+	case c.stream != nil:
+		out.Body, out.ContentLength = io.NopCloser(c.stream), c.in.ContentLength
+	default:
+		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(c.body)), int64(len(c.body))
+	}
+	resp, err := c.f.transport.RoundTrip(out)
+	var o Outcome
+	if err != nil {
+		o.Failure = classifyError(err, c.in.Context())
+	} else {
+		c.resp = resp
+		o.StatusCode = resp.StatusCode
+		_, o.Overloaded = resp.Header[OverloadedHeader]
+	}
+	if o.Failure != FailureCanceled {
+		c.f.tel.upstreamRequests.Add(ctx, 1, e.counts.get(o.StatusCode, n)...)
+	}
+	return o
+}
+
+func (c *outboundCall) retrying(ep, n int, o Outcome, backoff time.Duration) {
+	if c.resp != nil {
+		discard(c.resp.Body)
+		c.resp = nil
+	}
+	f := c.f
+	f.tel.retries.Add(context.Background(), 1, c.cl.retryOpts[o.Failure]...)
+	if f.events.active() {
+		f.events.publish(Event{Time: f.clock.Now(), Component: f.name, Kind: EventRetry,
+			Cluster: c.cl.name, Endpoint: c.cl.endpoints[ep].name, Attempt: n,
+			StatusCode: o.StatusCode, Backoff: backoff, Detail: o.Failure.String()})
+	}
+}
+
+// discard drains a little of body (so the connection can be reused) and
+// closes it.
+func discard(body io.ReadCloser) {
+	bp := copyBufPool.Get().(*[]byte)
+	io.CopyBuffer(io.Discard, io.LimitReader(body, 256<<10), *bp)
+	copyBufPool.Put(bp)
+	body.Close()
+}
+
+// classifyError maps a transport error to the reset reason Envoy would see.
+func classifyError(err error, client context.Context) Failure {
+	if client.Err() != nil {
+		return FailureCanceled
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return FailureConnect
+	}
+	return FailureReset
+}
+
+// inboundHandler serves the --inbound listener: it forwards to the local
+// app and counts requests at the server side of the component.
+type inboundHandler struct {
+	f   *forwarder
+	app string
+}
+
+func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f := h.f
+	start := f.clock.Now()
+	attempt := 1
+	if v := r.Header[AttemptCountHeader]; len(v) > 0 {
+		if a, err := strconv.Atoi(v[0]); err == nil && a > 0 {
+			attempt = a
+		}
+	}
+	out := r.WithContext(r.Context())
+	u := *r.URL
+	u.Scheme, u.Host = "http", h.app
+	out.URL = &u
+	out.Header = cloneRequestHeader(r.Header)
+	out.RequestURI = ""
+	out.Close = false
+	if r.ContentLength == 0 {
+		out.Body = http.NoBody
+	}
+	status := 0
+	resp, err := f.transport.RoundTrip(out)
+	if err != nil {
+		switch classifyError(err, r.Context()) {
+		case FailureCanceled:
+		case FailureConnect:
+			status = http.StatusServiceUnavailable
+			localReply(w, status, bodyConnectFailure)
+		default:
+			status = http.StatusServiceUnavailable
+			localReply(w, status, bodyReset)
+		}
+	} else {
+		status = resp.StatusCode
+		copyResponse(w, resp)
+		resp.Body.Close()
+	}
+	ctx := r.Context()
+	f.tel.requests.Add(ctx, 1, f.tel.inboundCounts.get(status, attempt)...)
+	f.tel.duration.Record(ctx, f.clock.Now().Sub(start).Seconds(), f.tel.inboundDuration...)
+}
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded.
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// cloneRequestHeader copies h without hop-by-hop headers (and those named
+// in Connection); "Te: trailers" is kept, as httputil.ReverseProxy does.
+func cloneRequestHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h)+1)
+	for k, vv := range h {
+		if isHopHeader(k) {
+			continue
+		}
+		out[k] = vv
+	}
+	for _, v := range h["Connection"] {
+		for _, f := range splitTokens(v) {
+			delete(out, http.CanonicalHeaderKey(f))
+		}
+	}
+	for _, v := range h["Te"] {
+		for _, f := range splitTokens(v) {
+			if f == "trailers" {
+				out["Te"] = []string{"trailers"}
+			}
+		}
+	}
+	return out
+}
+
+func splitTokens(v string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || v[i] == ',' {
+			tok := v[start:i]
+			for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+				tok = tok[1:]
+			}
+			for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+				tok = tok[:len(tok)-1]
+			}
+			if tok != "" {
+				out = append(out, tok)
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// writerOnly hides http.ResponseWriter's ReadFrom so copies use our pooled
+// buffer.
+type writerOnly struct{ io.Writer }
+
+// copyResponse writes resp (headers less hop-by-hop, body, trailers) to w.
+func copyResponse(w http.ResponseWriter, resp *http.Response) {
+	dst := w.Header()
+	for k, vv := range resp.Header {
+		if isHopHeader(k) {
+			continue
+		}
+		dst[k] = vv
+	}
+	for _, v := range resp.Header["Connection"] {
+		for _, f := range splitTokens(v) {
+			delete(dst, http.CanonicalHeaderKey(f))
+		}
+	}
+	if resp.ContentLength >= 0 && len(resp.Trailer) == 0 {
+		if _, ok := dst["Content-Length"]; !ok {
+			dst["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
+		}
+	}
+	if len(resp.Trailer) > 0 {
+		keys := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		dst["Trailer"] = keys
+	}
+	w.WriteHeader(resp.StatusCode)
+	bp := copyBufPool.Get().(*[]byte)
+	_, _ = io.CopyBuffer(writerOnly{w}, resp.Body, *bp)
+	copyBufPool.Put(bp)
+	for k, vv := range resp.Trailer {
+		dst[http.TrailerPrefix+k] = vv
+	}
+}
+
+var textPlain = []string{"text/plain"}
+
+// localReply writes a reply the sidecar produced itself.
+func localReply(w http.ResponseWriter, code int, body string) {
+	h := w.Header()
+	h["Content-Type"] = textPlain
+	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, body+"\n")
+}

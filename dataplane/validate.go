@@ -1,0 +1,62 @@
+package dataplane
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+)
+
+// Validate checks c and returns the first problem as a one-line message
+// (the admin API answers it with 400): every cluster needs at least one
+// endpoint, every endpoint a host:port address, lb_policy must be known and
+// the retry policy sane (see [RetryPolicy.Compile]).
+func (c *Config) Validate() error {
+	if c == nil {
+		return fmt.Errorf("config is empty")
+	}
+	names := make([]string, 0, len(c.Clusters))
+	for name := range c.Clusters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := validateCluster(name, c.Clusters[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateCluster(key string, cl Cluster) error {
+	if key == "" {
+		return fmt.Errorf("cluster with empty name")
+	}
+	if cl.Name != "" && cl.Name != key {
+		return fmt.Errorf("cluster %q: name %q differs from its key", key, cl.Name)
+	}
+	if len(cl.Endpoints) == 0 {
+		return fmt.Errorf("cluster %q: endpoints is empty; give at least one {name, address}", key)
+	}
+	for i, ep := range cl.Endpoints {
+		if ep.Address == "" {
+			return fmt.Errorf("cluster %q: endpoint %d (%q) has no address", key, i, ep.Name)
+		}
+		host, port, err := net.SplitHostPort(ep.Address)
+		if err != nil || host == "" {
+			return fmt.Errorf("cluster %q: endpoint %d address %q is not host:port", key, i, ep.Address)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("cluster %q: endpoint %d address %q has a bad port", key, i, ep.Address)
+		}
+	}
+	switch cl.LBPolicy {
+	case "", LBRoundRobin, LBRandom:
+	default:
+		return fmt.Errorf("cluster %q: unknown lb_policy %q (want %q or %q)", key, cl.LBPolicy, LBRoundRobin, LBRandom)
+	}
+	if _, err := cl.Retry.Compile(); err != nil {
+		return fmt.Errorf("cluster %q: %v", key, err)
+	}
+	return nil
+}

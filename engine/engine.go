@@ -1,0 +1,463 @@
+// Package engine runs a scenario end to end: deploy the topology, measure
+// with the pattern off (before), apply the pattern through the mesh's
+// control plane, measure again (after), evaluate the success conditions,
+// and tear everything down. It is the one entry point the CLI and the TUI
+// share; progress reaches them as typed Events.
+package engine
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"meshgym/load"
+	"meshgym/metrics"
+	"meshgym/plugins/builtin"
+	"meshgym/sandbox"
+	"meshgym/sandbox/local"
+	"meshgym/scenarios"
+	"meshgym/verdict"
+)
+
+// Options tune one run. Zero values mean defaults.
+type Options struct {
+	// Platform deploys the topology; nil means the local platform.
+	Platform sandbox.Platform
+	// Seed repeats a run; 0 picks one (reported in Result.Seed).
+	Seed int64
+	// RunDir holds logs and results; "" means .meshgym/runs/<time>-<scenario>.
+	RunDir string
+	// EntryPort for the entry service (default 8200; -1 = any free port).
+	// EntryPortStrict makes a taken port an error.
+	EntryPort       int
+	EntryPortStrict bool
+	// ReadyTimeout bounds start-up (default 15 s).
+	ReadyTimeout time.Duration
+	// Settle is the pause after a config push before load starts, so the
+	// sidecars all run the new config (default 200 ms).
+	Settle time.Duration
+}
+
+// PhaseResult is what one measuring phase produced.
+type PhaseResult struct {
+	Name     string            `json:"name"`
+	Pattern  string            `json:"pattern"` // "off" or the pattern kind
+	Started  time.Time         `json:"started"`
+	Ended    time.Time         `json:"ended"`
+	Load     *load.Result      `json:"load"`
+	Snapshot *metrics.Snapshot `json:"snapshot"`
+	// PolicyEvents counts sidecar policy events by kind ("retry": 123).
+	PolicyEvents map[string]int64 `json:"policy_events"`
+}
+
+// Result is a whole run. It serialises to JSON as it is (`--output json`).
+type Result struct {
+	Scenario   *scenarios.Scenario `json:"scenario"`
+	Source     string              `json:"source"`
+	Platform   string              `json:"platform"`
+	Seed       int64               `json:"seed"`
+	RunDir     string              `json:"run_dir"`
+	EntryURL   string              `json:"entry_url"`
+	Before     *PhaseResult        `json:"before"`
+	After      *PhaseResult        `json:"after"`
+	Verdicts   []verdict.Verdict   `json:"verdicts"`
+	Passed     bool                `json:"passed"`
+	Components []sandbox.Component `json:"components"`
+}
+
+// ErrorKind classifies a failed run for the exit code.
+type ErrorKind int
+
+// Error kinds: the user's input (exit 2), the platform (exit 3), an
+// interrupt (exit 130).
+const (
+	KindInput ErrorKind = iota + 1
+	KindPlatform
+	KindInterrupted
+)
+
+// Error is a run that could not complete.
+type Error struct {
+	Kind ErrorKind
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+func inputErr(err error) error    { return &Error{Kind: KindInput, Err: err} }
+func platformErr(err error) error { return &Error{Kind: KindPlatform, Err: err} }
+
+// Run executes the scenario: deploy, before, apply, after, evaluate,
+// teardown. Events (may be nil) receives progress; Run never closes it and
+// never blocks on it for long (a full channel drops progress events, never
+// phase events). Teardown happens on every path, including ctx cancellation.
+func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<- Event) (res *Result, err error) {
+	if sc == nil {
+		return nil, inputErr(errors.New("no scenario"))
+	}
+	if err := builtin.Supports(sc.Pattern.Kind); err != nil {
+		return nil, inputErr(err)
+	}
+	em := emitter{ch: events}
+	if opts.Platform == nil {
+		lp := local.New(local.Executables{})
+		if n := lp.Note(); n != "" {
+			em.log("note: " + n)
+		}
+		opts.Platform = lp
+	}
+	if opts.Seed == 0 {
+		opts.Seed = randomSeed()
+	}
+	if opts.RunDir == "" {
+		opts.RunDir = filepath.Join(".meshgym", "runs", time.Now().Format("20060102-150405")+"-"+safeName(sc.Name))
+	}
+	if opts.EntryPort == 0 {
+		opts.EntryPort = local.DefaultEntryPort
+	} else if opts.EntryPort < 0 {
+		opts.EntryPort = 0
+	}
+	if opts.Settle == 0 {
+		opts.Settle = 200 * time.Millisecond
+	}
+	if err := os.MkdirAll(opts.RunDir, 0o755); err != nil {
+		return nil, platformErr(fmt.Errorf("create run directory %s: %w", opts.RunDir, err))
+	}
+	res = &Result{Scenario: sc, Source: sc.Source, Platform: opts.Platform.Name(), Seed: opts.Seed, RunDir: opts.RunDir}
+
+	em.phase(PhaseDeploy, true, fmt.Sprintf("%s on %s (seed %d)", sc.Name, opts.Platform.Name(), opts.Seed))
+	dep, derr := opts.Platform.Deploy(ctx, sandbox.DeploySpec{
+		Topology: sc.Topology, RunDir: opts.RunDir, EntryPort: opts.EntryPort,
+		EntryPortStrict: opts.EntryPortStrict, Seed: opts.Seed, ReadyTimeout: opts.ReadyTimeout,
+		Logf: func(f string, a ...any) { em.log(fmt.Sprintf(f, a...)) },
+	})
+	if dep != nil {
+		defer func() {
+			em.phase(PhaseTeardown, true, "")
+			tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if terr := dep.Teardown(tctx); terr != nil && err == nil {
+				err = platformErr(fmt.Errorf("teardown: %w", terr))
+			}
+			em.phase(PhaseTeardown, false, "")
+		}()
+	}
+	if derr != nil {
+		return res, classify(ctx, derr)
+	}
+	res.EntryURL = dep.EntryURL()
+	res.Components = dep.Components()
+
+	// Watch for a component dying: it cancels the run with a clear cause.
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case ce := <-dep.Died():
+			cancel(platformErr(ce))
+		case <-runCtx.Done():
+		}
+	}()
+
+	cp := builtin.New()
+	if err := cp.Apply(runCtx, sc.Topology, dep, res.Components, nil); err != nil {
+		return res, classify(runCtx, platformErr(err))
+	}
+	if err := waitReady(runCtx, res.Components, opts.ReadyTimeout); err != nil {
+		return res, classify(runCtx, platformErr(err))
+	}
+	em.phase(PhaseDeploy, false, fmt.Sprintf("%d components ready; entry %s", len(res.Components), res.EntryURL))
+
+	// Policy events from every sidecar, tagged with the current phase.
+	var phase atomic.Value
+	phase.Store(PhaseDeploy)
+	counts := newEventCounts()
+	subscribeEvents(runCtx, res.Components, func(pe *PolicyEvent) {
+		pe.Phase = phase.Load().(string)
+		counts.add(pe.Phase, pe.Kind)
+		em.send(pe, false)
+	})
+
+	admins := adminURLs(res.Components)
+	measure := func(name, pattern string) (*PhaseResult, error) {
+		phase.Store(name)
+		em.phase(name, true, "pattern "+pattern)
+		pr := &PhaseResult{Name: name, Pattern: pattern, Started: time.Now()}
+		sampler := metrics.NewSampler(pids(res.Components), time.Second)
+		sampler.Start(runCtx)
+		rec := metrics.NewRecorder(admins, time.Second)
+		rec.Start(runCtx)
+		before, err := metrics.Collect(runCtx, admins)
+		if err != nil {
+			return nil, platformErr(fmt.Errorf("scrape sidecars: %w", err))
+		}
+		lr, err := load.Run(runCtx, load.Spec{
+			URL: res.EntryURL, RPS: sc.Load.RPS, Connections: sc.Load.Connections,
+			Duration: sc.Load.Duration.D(), Seed: opts.Seed,
+			Progress: func(p load.Progress) {
+				em.send(&ProgressEvent{Phase: name, Elapsed: p.Elapsed, Total: p.Total,
+					Requests: p.Requests, Errors: p.Errors, RPS: p.RPS, Retries: counts.get(name, "retry")}, true)
+			},
+		})
+		if err != nil {
+			return nil, classify(runCtx, platformErr(fmt.Errorf("load: %w", err)))
+		}
+		if runCtx.Err() != nil {
+			return nil, classify(runCtx, runCtx.Err())
+		}
+		// Let in-flight retries land before the counters are read.
+		sleepCtx(runCtx, 100*time.Millisecond)
+		after, err := metrics.Collect(runCtx, admins)
+		if err != nil {
+			return nil, classify(runCtx, platformErr(fmt.Errorf("scrape sidecars: %w", err)))
+		}
+		rates := rec.Stop()
+		resources := sampler.Stop()
+		snap := metrics.Diff(before, after)
+		snap.Client = lr.Client
+		snap.Resources = resources
+		snap.RequestRates = rates
+		pr.Load, pr.Snapshot, pr.Ended = lr, snap, time.Now()
+		pr.PolicyEvents = counts.all(name)
+		em.phase(name, false, fmt.Sprintf("%d requests, %d errors", lr.Client.Count, lr.Client.Errors))
+		return pr, nil
+	}
+
+	if res.Before, err = measure(PhaseBefore, "off"); err != nil {
+		return res, err
+	}
+	if err := cp.Apply(runCtx, sc.Topology, dep, res.Components, &sc.Pattern); err != nil {
+		return res, classify(runCtx, platformErr(err))
+	}
+	sleepCtx(runCtx, opts.Settle)
+	if res.After, err = measure(PhaseAfter, sc.Pattern.Kind); err != nil {
+		return res, err
+	}
+	res.Verdicts = verdict.EvaluateAll(sc.Conditions, res.Before.Snapshot, res.After.Snapshot)
+	res.Passed = true
+	for _, v := range res.Verdicts {
+		if v.Status == verdict.Fail {
+			res.Passed = false
+		}
+	}
+	if b, jerr := json.MarshalIndent(res, "", "  "); jerr == nil {
+		_ = os.WriteFile(filepath.Join(opts.RunDir, "result.json"), b, 0o644)
+	}
+	return res, nil
+}
+
+// classify turns an error seen while ctx may be cancelled into the error
+// that explains it: a component death or an interrupt beats the symptom.
+func classify(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil {
+		var e *Error
+		if errors.As(cause, &e) {
+			return e
+		}
+		if errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+			return &Error{Kind: KindInterrupted, Err: errors.New("interrupted; everything meshgym started was stopped")}
+		}
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var pe *local.PortInUseError
+	if errors.As(err, &pe) {
+		return inputErr(err)
+	}
+	return platformErr(err)
+}
+
+func waitReady(ctx context.Context, comps []sandbox.Component, timeout time.Duration) error {
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for _, c := range comps {
+		if c.Kind != sandbox.KindSidecar {
+			continue
+		}
+		for {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.AdminURL+"/ready", nil)
+			resp, err := client.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("sidecar %s not ready after %s", c.Instance, timeout)
+			}
+			sleepCtx(ctx, 20*time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// subscribeEvents follows every sidecar's NDJSON event stream until ctx ends.
+func subscribeEvents(ctx context.Context, comps []sandbox.Component, fn func(*PolicyEvent)) {
+	for _, c := range comps {
+		if c.Kind != sandbox.KindSidecar {
+			continue
+		}
+		go func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.AdminURL+"/events", nil)
+			if err != nil {
+				return
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				var ev struct {
+					Time       time.Time     `json:"time"`
+					Kind       string        `json:"kind"`
+					Cluster    string        `json:"cluster"`
+					Endpoint   string        `json:"endpoint"`
+					Attempt    int           `json:"attempt"`
+					StatusCode int           `json:"status_code"`
+					Backoff    time.Duration `json:"backoff"`
+					Detail     string        `json:"detail"`
+				}
+				if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Kind == "" || ev.Kind == "config" {
+					continue
+				}
+				fn(&PolicyEvent{At: ev.Time, Component: c.Name, Kind: ev.Kind, Cluster: ev.Cluster,
+					Endpoint: ev.Endpoint, Attempt: ev.Attempt, StatusCode: ev.StatusCode,
+					Backoff: ev.Backoff, Detail: ev.Detail})
+			}
+		}()
+	}
+}
+
+type eventCounts struct {
+	mu sync.Mutex
+	m  map[string]map[string]int64
+}
+
+func newEventCounts() *eventCounts { return &eventCounts{m: map[string]map[string]int64{}} }
+
+func (c *eventCounts) add(phase, kind string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[phase] == nil {
+		c.m[phase] = map[string]int64{}
+	}
+	c.m[phase][kind]++
+}
+
+func (c *eventCounts) get(phase, kind string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[phase][kind]
+}
+
+func (c *eventCounts) all(phase string) map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int64{}
+	for k, v := range c.m[phase] {
+		out[k] = v
+	}
+	return out
+}
+
+type emitter struct{ ch chan<- Event }
+
+// send delivers an event; droppable events are dropped when the consumer is
+// behind, others wait up to a second.
+func (e emitter) send(ev Event, droppable bool) {
+	if e.ch == nil {
+		return
+	}
+	if droppable {
+		select {
+		case e.ch <- ev:
+		default:
+		}
+		return
+	}
+	select {
+	case e.ch <- ev:
+	case <-time.After(time.Second):
+	}
+}
+
+func (e emitter) phase(name string, start bool, detail string) {
+	e.send(&PhaseEvent{Phase: name, Start: start, At: time.Now(), Detail: detail}, false)
+}
+
+func (e emitter) log(msg string) { e.send(&LogEvent{At: time.Now(), Msg: msg}, false) }
+
+func adminURLs(comps []sandbox.Component) []string {
+	var out []string
+	for _, c := range comps {
+		if c.Kind == sandbox.KindSidecar {
+			out = append(out, c.AdminURL+"/metrics")
+		}
+	}
+	return out
+}
+
+func pids(comps []sandbox.Component) map[string]int32 {
+	out := map[string]int32{}
+	for _, c := range comps {
+		if c.PID != 0 {
+			out[c.Instance] = c.PID
+		}
+	}
+	return out
+}
+
+func randomSeed() int64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return time.Now().UnixNano()
+	}
+	s := int64(binary.LittleEndian.Uint64(b[:]) & 0x7fffffffffff)
+	if s == 0 {
+		s = 1
+	}
+	return s
+}
+
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, s)
+	if s == "" {
+		return "scenario"
+	}
+	return s
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,337 @@
+// Package report renders a run's result: the summary block and results
+// table of the book's layout (before and after side by side), the traffic
+// each component received, and JSON for programs. It only formats; it
+// measures and decides nothing.
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"meshgym/engine"
+	"meshgym/load"
+	"meshgym/metrics"
+	"meshgym/scenarios"
+	"meshgym/verdict"
+)
+
+// TextOptions tune the text report.
+type TextOptions struct {
+	// Color marks verdicts with ANSI colours (off when NO_COLOR is set or
+	// the output is not a terminal).
+	Color bool
+}
+
+// Text writes the human-readable report of a run.
+func Text(w io.Writer, res *engine.Result, opts TextOptions) {
+	sc := res.Scenario
+	fmt.Fprintf(w, "\nmeshgym · %s (%s) · platform %s · seed %d\n", sc.Name, res.Source, res.Platform, res.Seed)
+	fmt.Fprintf(w, "load: %s per phase, %s on %d connections against %s\n",
+		sc.Load.Duration.D(), rateText(sc.Load.RPS), sc.Load.Connections, res.EntryURL)
+	fmt.Fprintf(w, "run directory: %s   (repeat with --seed %d)\n\n", res.RunDir, res.Seed)
+
+	before, after := clientOf(res.Before), clientOf(res.After)
+	afterTitle := "After (" + patternName(sc) + ")"
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintf(tw, "Summary:\tBefore (pattern off)\t%s\n", afterTitle)
+	row := func(label string, f func(c *load.ClientView) string) {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", label, orDash(before, f), orDash(after, f))
+	}
+	row("Total:", func(c *load.ClientView) string { return fmt.Sprintf("%.4f secs", c.DurationS) })
+	row("Slowest:", func(c *load.ClientView) string { return ms(c.MaxS) })
+	row("Fastest:", func(c *load.ClientView) string { return ms(c.MinS) })
+	row("Average:", func(c *load.ClientView) string { return ms(c.MeanS) })
+	row("p50 / p90 / p99:", func(c *load.ClientView) string {
+		return fmt.Sprintf("%s / %s / %s", msShort(c.P50S), msShort(c.P90S), msShort(c.P99S))
+	})
+	row("Requests/sec:", func(c *load.ClientView) string {
+		s := fmt.Sprintf("%.1f", c.ActualRPS)
+		if c.PlannedRPS > 0 {
+			s += fmt.Sprintf(" (planned %g)", c.PlannedRPS)
+		}
+		return s
+	})
+	row("Requests:", func(c *load.ClientView) string { return strconv.FormatInt(c.Count, 10) })
+	row("Status codes:", func(c *load.ClientView) string { return statusText(c.StatusCodes) })
+	row("Total data:", func(c *load.ClientView) string { return fmt.Sprintf("%d bytes", c.TotalBytes) })
+	row("Size/request:", func(c *load.ClientView) string { return fmt.Sprintf("%.0f bytes", c.SizePerRequest) })
+	tw.Flush()
+	for _, c := range []*load.ClientView{before, after} {
+		if c != nil && c.FellBehind {
+			fmt.Fprintf(w, "  warning: the load generator fell behind its planned rate: %s\n", c.FellBehindReason)
+		}
+	}
+	fmt.Fprintf(w, "  (latencies are client-side, timed from each request's actual send; histogram resolution %s)\n\n",
+		msShort(resolution(before, after)))
+
+	traffic(w, res)
+	results(w, res, opts)
+}
+
+// traffic prints the requests each component received (counted at its
+// sidecar's inbound), with the ratio to its caller service's count.
+func traffic(w io.Writer, res *engine.Result) {
+	sc := res.Scenario
+	b, a := snapOf(res.Before), snapOf(res.After)
+	if b == nil && a == nil {
+		return
+	}
+	callerOf := map[string]string{}
+	for _, svc := range sc.Topology.Services {
+		for _, up := range svc.Upstreams {
+			callerOf[up] = svc.Name
+		}
+	}
+	fmt.Fprintln(w, "Traffic (requests each component received, counted at its inbound; ×caller = ratio to the calling service):")
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "  COMPONENT\tBEFORE\tAFTER")
+	for _, svc := range sc.Topology.Services {
+		names := []string{}
+		for _, v := range svc.Versions {
+			names = append(names, v.Name)
+		}
+		if len(names) > 1 || names[0] != svc.Name {
+			names = append(names, svc.Name)
+		}
+		for _, n := range names {
+			label := n
+			if n == svc.Name && len(svc.Versions) > 1 {
+				label = n + " (all)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", label,
+				trafficCell(b, n, callerOf[svc.Name]), trafficCell(a, n, callerOf[svc.Name]))
+		}
+	}
+	tw.Flush()
+	for _, p := range []*engine.PhaseResult{res.Before, res.After} {
+		if p == nil || p.Snapshot == nil {
+			continue
+		}
+		var parts []string
+		for _, cl := range sortedKeys(p.Snapshot.Retries) {
+			parts = append(parts, fmt.Sprintf("%s %.0f", cl, p.Snapshot.Retries[cl]))
+		}
+		if len(parts) == 0 {
+			parts = []string{"none"}
+		}
+		fmt.Fprintf(w, "  retries %s: %s\n", p.Name, strings.Join(parts, ", "))
+	}
+	fmt.Fprintln(w)
+}
+
+func trafficCell(s *metrics.Snapshot, name, caller string) string {
+	if s == nil {
+		return "—"
+	}
+	total, byCode := countOf(s, name)
+	if total == 0 {
+		return "0"
+	}
+	out := fmt.Sprintf("%.0f (%s)", total, statusTextF(byCode))
+	if caller != "" {
+		if ct, _ := countOf(s, caller); ct > 0 {
+			out += fmt.Sprintf(" %.2f×caller", total/ct)
+		}
+	}
+	return out
+}
+
+// countOf sums the inbound requests of a component or a whole service.
+func countOf(s *metrics.Snapshot, name string) (float64, map[int]float64) {
+	total, by := 0.0, map[int]float64{}
+	for _, r := range s.Requests {
+		if metrics.MatchName(name, r.Name) {
+			total += r.Count
+			by[r.StatusCode] += r.Count
+		}
+	}
+	return total, by
+}
+
+func results(w io.Writer, res *engine.Result, opts TextOptions) {
+	if len(res.Verdicts) == 0 {
+		fmt.Fprintln(w, "Results: the scenario has no success conditions.")
+		return
+	}
+	fmt.Fprintln(w, "Results:")
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "  CONDITION\tBEFORE\tAFTER\tTARGET\tVERDICT")
+	var notes []string
+	pass, fail, warn := 0, 0, 0
+	for i, v := range res.Verdicts {
+		st := string(v.Status)
+		switch v.Status {
+		case verdict.Pass:
+			pass++
+		case verdict.Fail:
+			fail++
+		case verdict.Warn:
+			warn++
+		}
+		if v.Reason != "" {
+			notes = append(notes, fmt.Sprintf("  [%d] %s: %s", i+1, v.Condition.Text, v.Reason))
+			st += fmt.Sprintf(" [%d]", i+1)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", v.Condition.Text, value(v.Before), value(v.After), target(v.Condition), colour(st, v.Status, opts.Color))
+	}
+	tw.Flush()
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+	fmt.Fprintf(w, "\n%d passed, %d failed, %d undecided (WARN) of %d conditions.\n", pass, fail, warn, len(res.Verdicts))
+}
+
+func value(r verdict.Result) string {
+	if !r.Known {
+		return "n/a"
+	}
+	s := fmtUnit(r.Value, r.Unit)
+	if r.Share {
+		s += fmt.Sprintf(" (%.0f/%d)", r.Count, r.N)
+	}
+	return s
+}
+
+func target(c scenarios.Condition) string {
+	u := c.Unit
+	v := c.Value
+	switch u {
+	case "ms":
+		v *= 1000
+	}
+	s := fmt.Sprintf("%s %s%s", c.Op, strconv.FormatFloat(v, 'f', -1, 64), u)
+	if c.Tolerance != nil {
+		if c.Share {
+			s += fmt.Sprintf(" ±%g pts", *c.Tolerance)
+		} else {
+			s += fmt.Sprintf(" ±%g%%", *c.Tolerance)
+		}
+	}
+	return s
+}
+
+func fmtUnit(v float64, unit string) string {
+	switch unit {
+	case verdict.UnitPercent:
+		return fmt.Sprintf("%.2f%%", v)
+	case verdict.UnitSeconds:
+		return msShort(v)
+	case verdict.UnitMB:
+		return fmt.Sprintf("%.1f MB", v)
+	case verdict.UnitRPS:
+		return fmt.Sprintf("%.1f req/s", v)
+	case verdict.UnitCPU:
+		return fmt.Sprintf("%.3f cpu-s", v)
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+func colour(s string, st verdict.Status, on bool) string {
+	if !on {
+		return s
+	}
+	switch st {
+	case verdict.Pass:
+		return "\033[32m" + s + "\033[0m"
+	case verdict.Fail:
+		return "\033[31m" + s + "\033[0m"
+	case verdict.Warn:
+		return "\033[33m" + s + "\033[0m"
+	}
+	return s
+}
+
+func clientOf(p *engine.PhaseResult) *load.ClientView {
+	if p == nil || p.Load == nil {
+		return nil
+	}
+	return &p.Load.Client
+}
+
+func snapOf(p *engine.PhaseResult) *metrics.Snapshot {
+	if p == nil {
+		return nil
+	}
+	return p.Snapshot
+}
+
+func orDash(c *load.ClientView, f func(*load.ClientView) string) string {
+	if c == nil {
+		return "—"
+	}
+	return f(c)
+}
+
+func resolution(cs ...*load.ClientView) float64 {
+	for _, c := range cs {
+		if c != nil && c.ResolutionS > 0 {
+			return c.ResolutionS
+		}
+	}
+	return 0
+}
+
+func ms(s float64) string { return fmt.Sprintf("%.4f secs", s) }
+
+func msShort(s float64) string {
+	switch {
+	case s >= 1:
+		return fmt.Sprintf("%.3fs", s)
+	case s >= 0.001:
+		return fmt.Sprintf("%.2fms", s*1000)
+	default:
+		return fmt.Sprintf("%.0fµs", s*1e6)
+	}
+}
+
+func rateText(rps float64) string {
+	if rps <= 0 {
+		return "as fast as possible"
+	}
+	return fmt.Sprintf("%g req/s", rps)
+}
+
+func patternName(sc *scenarios.Scenario) string {
+	if sc.Pattern.Kind == "" {
+		return "pattern"
+	}
+	return sc.Pattern.Kind
+}
+
+func statusText(m map[int]int64) string {
+	f := map[int]float64{}
+	for k, v := range m {
+		f[k] = float64(v)
+	}
+	return statusTextF(f)
+}
+
+func statusTextF(m map[int]float64) string {
+	codes := make([]int, 0, len(m))
+	for c := range m {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	parts := make([]string, 0, len(codes))
+	for _, c := range codes {
+		label := strconv.Itoa(c)
+		if c <= 0 {
+			label = "socket error"
+		}
+		parts = append(parts, fmt.Sprintf("%s: %.0f", label, m[c]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

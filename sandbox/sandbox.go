@@ -1,0 +1,110 @@
+// Package sandbox is the front door to the platforms meshgym deploys the
+// sample system on. A Platform turns a scenarios.Topology into running
+// components (sample apps and sidecars) and hands back what the engine needs:
+// the entry URL, each sidecar's admin URL, the endpoints of every service and
+// the process IDs to sample. Providers live in sub-packages (local now;
+// docker and kind later). This package knows nothing of patterns.
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"meshgym/scenarios"
+)
+
+// Platform deploys a topology. Deploy returns a Deployment even on error when
+// something was started, so the caller can tear it down.
+type Platform interface {
+	// Name is the platform's name as the CLI spells it: "local".
+	Name() string
+	Deploy(ctx context.Context, spec DeploySpec) (Deployment, error)
+}
+
+// DeploySpec is what a platform needs to deploy one scenario.
+type DeploySpec struct {
+	Topology scenarios.Topology
+	// RunDir is the directory for this run's logs (created if missing).
+	RunDir string
+	// EntryPort is the port the entry service should listen on (8200 by
+	// default). 0 picks a free one.
+	EntryPort int
+	// EntryPortStrict makes a taken EntryPort an error instead of falling
+	// back to a free port (set when the user asked for that port).
+	EntryPortStrict bool
+	// Seed seeds every component's random source (each component derives
+	// its own from it and its name).
+	Seed int64
+	// ReadyTimeout bounds the wait for every component to be ready.
+	ReadyTimeout time.Duration
+	// Logf receives one-line notes for the user (e.g. "port 8200 taken").
+	Logf func(format string, args ...any)
+}
+
+// Deployment is a running topology.
+type Deployment interface {
+	// EntryURL is the URL the load generator calls, e.g. http://127.0.0.1:8200/.
+	EntryURL() string
+	// Components lists every running component (apps and sidecars).
+	Components() []Component
+	// Endpoints returns the endpoints of a service: one per instance, the
+	// address its sidecar's inbound listener (or the app, without sidecar)
+	// serves on.
+	Endpoints(service string) []Endpoint
+	// Died delivers the first component that exited while the deployment
+	// was supposed to be running.
+	Died() <-chan ComponentExit
+	// Teardown stops everything Deploy started; it is safe to call twice.
+	Teardown(ctx context.Context) error
+}
+
+// ComponentKind tells an app from a sidecar.
+type ComponentKind string
+
+// Component kinds.
+const (
+	KindApp     ComponentKind = "app"
+	KindSidecar ComponentKind = "sidecar"
+)
+
+// Component is one running process (or container) of the deployment.
+type Component struct {
+	// Name is the name conditions use: "currency_v2" for an app,
+	// "currency_v2_sidecar" for its sidecar.
+	Name string
+	// Instance distinguishes replicas of one version: "currency_v2-0".
+	Instance string
+	Kind     ComponentKind
+	Service  string // "currency"
+	Version  string // "currency_v2"
+	// PID is the OS process ID (0 where not a local process).
+	PID int32
+	// AdminURL is the sidecar's admin API base URL (sidecars only).
+	AdminURL string
+	// Log is the path of the component's log file.
+	Log string
+}
+
+// Endpoint is one instance of a service as its callers reach it.
+type Endpoint struct {
+	Name    string // version name, e.g. "currency_v1"
+	Address string // host:port
+}
+
+// ComponentExit says which component stopped unexpectedly and why.
+type ComponentExit struct {
+	Component Component
+	Err       error
+	// LogTail holds the last lines of its log, to show the cause.
+	LogTail string
+}
+
+// Error reads as one line naming the component.
+func (e ComponentExit) Error() string {
+	msg := fmt.Sprintf("component %s (pid %d) exited: %v", e.Component.Instance, e.Component.PID, e.Err)
+	if e.Component.Log != "" {
+		msg += "; log: " + e.Component.Log
+	}
+	return msg
+}

@@ -1,0 +1,524 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxFileSize is the largest scenario file Load and LoadBytes read, in bytes.
+const MaxFileSize = 1 << 20
+
+// Load reads a scenario file in either spelling (book shorthand or long
+// form), expands it and validates it. Every problem is reported at once as
+// an Errors value (one line per problem, each with file:line:column).
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		e := &Error{File: path, Msg: "cannot read the file: " + errText(err), Hint: "check the path"}
+		if errors.Is(err, fs.ErrNotExist) {
+			e.Msg = "no such file"
+			base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+			if _, ok := builtinFile(base); ok {
+				e.Hint = fmt.Sprintf("%q is also a built-in scenario: use the name without a path or extension", base)
+			} else {
+				e.Hint = "check the path; the built-in scenarios are " + strings.Join(builtinList(), ", ")
+			}
+		}
+		return nil, Errors{e}
+	}
+	return LoadBytes(path, data)
+}
+
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// LoadBytes is Load for a file already read; name is used in messages and
+// for the scenario's name when the file does not give one.
+func LoadBytes(name string, data []byte) (s *Scenario, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s = nil
+			err = Errors{{File: name, Msg: fmt.Sprintf("internal error while reading the scenario: %v", r), Hint: "please report this file as a meshgym bug"}}
+		}
+	}()
+	p := &problems{file: name}
+	if len(data) > MaxFileSize {
+		p.add(pos{}, "", "scenario files are a few kilobytes", "file is too large (%d bytes; at most %d)", len(data), MaxFileSize)
+		return nil, p.err()
+	}
+	docs := parseYAML(p, data)
+	if len(p.list) > 0 {
+		return nil, p.err()
+	}
+	if len(docs) == 0 {
+		p.add(pos{1, 1}, "", "write a scenario: see docs/scenarios.md, or `meshgym explain retries` for an example", "the file is empty")
+		return nil, p.err()
+	}
+	root := docs[0]
+	for _, d := range docs {
+		if d.kind != kMap {
+			p.add(d.at, "", "a scenario is a mapping of keys such as deployment: and performance_test:", "expected a mapping at the top, found %s", d.describe())
+			return nil, p.err()
+		}
+	}
+	if len(docs) > 1 {
+		// Book exercise files may print deployment: and performance_test:
+		// as two documents; read them as one mapping.
+		merged := &node{kind: kMap, at: docs[0].at}
+		for _, d := range docs {
+			for i, k := range d.keys {
+				if pk, _ := merged.lookup(k.text); pk != nil {
+					p.add(k.at, "", "remove one of the two", "key %q given twice (first at line %d)", k.text, pk.at.line)
+					continue
+				}
+				merged.keys = append(merged.keys, k)
+				merged.vals = append(merged.vals, d.vals[i])
+			}
+		}
+		root = merged
+	}
+	d := newDecoder(p)
+	if len(docs) > 1 {
+		d.note("the file has %d YAML documents: read as one scenario", len(docs))
+	}
+	var sc *Scenario
+	if k, _ := root.lookup("apiVersion"); k != nil {
+		d.long = true
+		sc = decodeLong(d, root)
+	} else if k, _ := root.lookup("kind"); k != nil {
+		d.long = true
+		sc = decodeLong(d, root)
+	} else if isBook(root) {
+		sc = decodeBook(d, root, scenarioName(name))
+	} else {
+		keys := make([]string, len(root.keys))
+		for i, k := range root.keys {
+			keys[i] = k.text
+		}
+		p.add(root.at, "", "a long-form file starts with apiVersion: "+APIVersion+" and kind: Scenario; a book file has deployment: and performance_test:", "not a scenario: unknown top-level keys %s", strings.Join(keys, ", "))
+		return nil, p.err()
+	}
+	sc.Source = name
+	for _, v := range validate(sc) {
+		if d.failed(v.path) {
+			continue
+		}
+		at, field := d.where(v.path)
+		p.add(at, field, v.hint, "%s", v.msg)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	for i, c := range sc.Conditions {
+		if c.Share {
+			base := Condition{Metric: c.Metric, Matchers: sc.Topology.ShareBase(c)}
+			d.note("conditions[%d]: %s is the count of %s ÷ the count of %s", i, c.ValueString(), c.Selector(), base.Selector())
+		}
+	}
+	sc.Notes = d.notes
+	return sc, nil
+}
+
+// scenarioName derives a scenario name from a file name: its base name
+// without extension, with characters outside [A-Za-z0-9_.-] replaced by -.
+func scenarioName(file string) string {
+	base := filepath.Base(file)
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	var b strings.Builder
+	for _, r := range base {
+		if isNameRune(r) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	s := strings.Trim(b.String(), "-.")
+	if s == "" {
+		return "scenario"
+	}
+	return s
+}
+
+// ---- decoder helpers shared by the book and long-form decoders ----
+
+// srcRef is where a model field came from: its place and the user's name
+// for it.
+type srcRef struct {
+	at    pos
+	field string
+}
+
+type decoder struct {
+	p     *problems
+	notes []string
+	src   map[string]srcRef // model path → where it was written
+	bad   map[string]bool   // model paths with a decode problem
+	long  bool              // reading the long form (fewer notes)
+}
+
+func newDecoder(p *problems) *decoder {
+	return &decoder{p: p, src: map[string]srcRef{}, bad: map[string]bool{}}
+}
+
+func (d *decoder) note(format string, args ...any) {
+	d.notes = append(d.notes, fmt.Sprintf(format, args...))
+}
+
+// ref records that model path came from node n, written as field.
+func (d *decoder) ref(path string, n *node, field string) {
+	if n == nil {
+		return
+	}
+	d.src[path] = srcRef{n.at, field}
+}
+
+// fail reports a problem at n (field as written) and marks model path bad.
+func (d *decoder) fail(path string, n *node, field, hint, format string, args ...any) {
+	at := pos{}
+	if n != nil {
+		at = n.at
+	}
+	d.p.add(at, field, hint, format, args...)
+	if path != "" {
+		d.bad[path] = true
+	}
+}
+
+// failed reports whether path or a parent or child of it had a decode problem.
+func (d *decoder) failed(path string) bool {
+	for p := range d.bad {
+		if p == path || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// where resolves a model path to the place and field name the user wrote,
+// walking up to the nearest recorded parent.
+func (d *decoder) where(path string) (pos, string) {
+	for p := path; p != ""; p = parentPath(p) {
+		if r, ok := d.src[p]; ok {
+			if p == path {
+				return r.at, r.field
+			}
+			return r.at, r.field + strings.TrimPrefix(path, p)
+		}
+	}
+	return pos{}, path
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i <= 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// key describes one allowed key of a mapping: its canonical name and any
+// synonyms accepted for it.
+type key struct {
+	name     string
+	synonyms []string
+}
+
+// entry is a key found in a mapping.
+type entry struct {
+	key  *node // the key as written
+	val  *node
+	name string // canonical name
+}
+
+// fields reads mapping n (whose user path is field), reporting unknown keys
+// and a key given twice under two synonyms. It returns the entries by
+// canonical name. A null n is an empty mapping.
+func (d *decoder) fields(n *node, path, field string, allowed ...key) map[string]entry {
+	out := map[string]entry{}
+	if n == nil || n.kind == kNull {
+		return out
+	}
+	if n.kind != kMap {
+		d.fail(path, n, field, "", "expected a mapping, found %s", n.describe())
+		return out
+	}
+	var names []string
+	for _, k := range allowed {
+		names = append(names, k.name)
+	}
+	for i, k := range n.keys {
+		canon := ""
+		for _, a := range allowed {
+			if k.text == a.name {
+				canon = a.name
+			}
+			for _, s := range a.synonyms {
+				if k.text == s {
+					canon = a.name
+				}
+			}
+		}
+		sub := joinField(field, k.text)
+		if canon == "" {
+			hint := "known keys here: " + strings.Join(names, ", ")
+			if s := suggest(k.text, names); s != "" {
+				hint = "did you mean " + s + "? " + hint
+			}
+			d.p.add(k.at, sub, hint, "unknown key %q", k.text)
+			continue
+		}
+		if prev, ok := out[canon]; ok {
+			d.p.add(k.at, sub, "keep one of them", "%s and %s mean the same; %s is given at line %d", k.text, prev.key.text, prev.key.text, prev.key.at.line)
+			continue
+		}
+		if k.text != canon {
+			d.note("%s: read as %s", sub, canon)
+		}
+		out[canon] = entry{key: k, val: n.vals[i], name: canon}
+	}
+	return out
+}
+
+func joinField(parent, k string) string {
+	if parent == "" {
+		return k
+	}
+	return parent + "." + k
+}
+
+// require reports a missing key.
+func (d *decoder) require(m map[string]entry, parent *node, path, field, name, hint string) bool {
+	if _, ok := m[name]; ok {
+		return true
+	}
+	at := pos{}
+	if parent != nil {
+		at = parent.at
+	}
+	d.p.add(at, field, hint, "missing %s", name)
+	d.bad[joinField(path, name)] = true
+	return false
+}
+
+func (d *decoder) scalar(n *node, path, field, want string) (string, bool) {
+	if n == nil || n.kind != kScalar {
+		what := "nothing"
+		if n != nil {
+			what = n.describe()
+		}
+		d.fail(path, n, field, "", "expected %s, found %s", want, what)
+		return "", false
+	}
+	return n.text, true
+}
+
+// str reads a text value; typographic quotes around it are removed.
+func (d *decoder) str(n *node, path, field string) (string, bool) {
+	s, ok := d.scalar(n, path, field, "text")
+	if !ok {
+		return "", false
+	}
+	t, stripped := stripTypographic(s)
+	if stripped {
+		d.note("%s: typographic quotes around %q removed", field, t)
+	}
+	d.ref(path, n, field)
+	return t, true
+}
+
+// ident reads a name made of letters, digits, _ - and .
+func (d *decoder) ident(n *node, path, field string) (string, bool) {
+	s, ok := d.str(n, path, field)
+	if !ok {
+		return "", false
+	}
+	if s == "" {
+		d.fail(path, n, field, "names are words such as payments or currency_v2", "must not be empty")
+		return "", false
+	}
+	for _, r := range s {
+		if !isNameRune(r) {
+			d.fail(path, n, field, "names use letters, digits, _ - and .", "name %q has the character %q", s, string(r))
+			return "", false
+		}
+	}
+	return s, true
+}
+
+func (d *decoder) boolean(n *node, path, field string) (bool, bool) {
+	s, ok := d.scalar(n, path, field, "true or false")
+	if !ok {
+		return false, false
+	}
+	switch strings.ToLower(s) {
+	case "true", "yes", "on":
+		d.ref(path, n, field)
+		return true, true
+	case "false", "no", "off":
+		d.ref(path, n, field)
+		return false, true
+	}
+	d.fail(path, n, field, "write true or false", "expected true or false, found %s", n.describe())
+	return false, false
+}
+
+// integer reads a whole number.
+func (d *decoder) integer(n *node, path, field string) (int, bool) {
+	s, ok := d.scalar(n, path, field, "a whole number")
+	if !ok {
+		return 0, false
+	}
+	t, _ := stripTypographic(s)
+	v, err := strconv.ParseInt(strings.ReplaceAll(t, "_", ""), 10, 32)
+	if err != nil || t == "" {
+		f, ferr := strconv.ParseFloat(t, 64)
+		if ferr == nil && f == math.Trunc(f) && math.Abs(f) < 1<<31 {
+			v, err = int64(f), nil
+		}
+	}
+	if err != nil {
+		d.fail(path, n, field, "write a whole number such as 3", "expected a whole number, found %s", n.describe())
+		return 0, false
+	}
+	d.ref(path, n, field)
+	return int(v), true
+}
+
+// number reads a plain number.
+func (d *decoder) number(n *node, path, field string) (float64, bool) {
+	s, ok := d.scalar(n, path, field, "a number")
+	if !ok {
+		return 0, false
+	}
+	t, _ := stripTypographic(s)
+	v, err := parseFloat(t)
+	if err != nil {
+		d.fail(path, n, field, "write a number such as 100", "expected a number, found %s", n.describe())
+		return 0, false
+	}
+	d.ref(path, n, field)
+	return v, true
+}
+
+// parseFloat reads a finite decimal number (no hex, inf or nan).
+func parseFloat(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.ContainsAny(s, "xXpPiInN_") {
+		return 0, fmt.Errorf("not a number")
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, fmt.Errorf("not a number")
+	}
+	return v, nil
+}
+
+// percent reads a percentage written 50, 50% or "50%": a bare number is a
+// percent (0.5 is half a percent, not a half). The result is 0–100 scale.
+func (d *decoder) percent(n *node, path, field string) (float64, bool) {
+	s, ok := d.scalar(n, path, field, "a percentage such as 50 or 50%")
+	if !ok {
+		return 0, false
+	}
+	t, _ := stripTypographic(s)
+	t = strings.TrimSpace(t)
+	hasPct := strings.HasSuffix(t, "%")
+	v, err := parseFloat(strings.TrimSuffix(t, "%"))
+	if err != nil {
+		d.fail(path, n, field, "write a percentage such as 50 or 50%", "expected a percentage, found %s", n.describe())
+		return 0, false
+	}
+	if !hasPct && (!d.long || (v > 0 && v < 1)) {
+		extra := ""
+		if v > 0 && v < 1 {
+			extra = "; not a fraction: write it as a percent"
+		}
+		d.note("%s: %s read as %s%% (a bare number is a percent%s)", field, t, formatNumber(v), extra)
+	}
+	d.ref(path, n, field)
+	return v, true
+}
+
+// duration reads "200s", "3m", "100ms"; a bare number is seconds (noted).
+func (d *decoder) duration(n *node, path, field string) (Duration, bool) {
+	s, ok := d.scalar(n, path, field, "a duration such as 200s or 3m")
+	if !ok {
+		return 0, false
+	}
+	t, _ := stripTypographic(s)
+	t = strings.TrimSpace(t)
+	const hint = "write a duration with a unit, such as 200s, 3m or 100ms"
+	if v, err := parseFloat(t); err == nil {
+		if math.Abs(v) > maxDuration.Seconds() {
+			d.fail(path, n, field, hint, "duration %s is too long (at most %s)", t, Duration(maxDuration))
+			return 0, false
+		}
+		d.note("%s: %s read as %s (a bare number is seconds)", field, t, Duration(time.Duration(v*float64(time.Second))))
+		d.ref(path, n, field)
+		return Duration(time.Duration(v * float64(time.Second))), true
+	}
+	v, err := time.ParseDuration(t)
+	if err != nil {
+		d.fail(path, n, field, hint, "expected a duration, found %s", n.describe())
+		return 0, false
+	}
+	d.ref(path, n, field)
+	return Duration(v), true
+}
+
+// maxDuration bounds every duration in a scenario file.
+const maxDuration = 7 * 24 * time.Hour
+
+// list reads a sequence; a null is an empty list.
+func (d *decoder) list(n *node, path, field string) ([]*node, bool) {
+	if n == nil || n.kind == kNull {
+		return nil, true
+	}
+	if n.kind != kSeq {
+		d.fail(path, n, field, "write a list: - item per line, or [a, b]", "expected a list, found %s", n.describe())
+		return nil, false
+	}
+	d.ref(path, n, field)
+	return n.items, true
+}
+
+// formatDuration writes d with the largest unit that keeps a whole number;
+// minutes and hours only from 2m and 2h ("60s", "200s", "3m").
+func formatDuration(d time.Duration) string {
+	if d == 0 {
+		return "0s"
+	}
+	sign := ""
+	if d < 0 {
+		sign = "-"
+		if d == math.MinInt64 {
+			return d.String()
+		}
+		d = -d
+	}
+	switch {
+	case d%time.Hour == 0 && d >= 2*time.Hour:
+		return sign + strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0 && d >= 2*time.Minute:
+		return sign + strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case d%time.Second == 0:
+		return sign + strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	case d%time.Millisecond == 0:
+		return sign + strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
+	case d%time.Microsecond == 0:
+		return sign + strconv.FormatInt(int64(d/time.Microsecond), 10) + "us"
+	}
+	return sign + strconv.FormatInt(int64(d), 10) + "ns"
+}
