@@ -30,9 +30,9 @@ type ProgressEvent struct {
 	Elapsed  time.Duration `json:"elapsed_ns"`
 	Total    time.Duration `json:"total_ns"`
 	Requests int64         `json:"requests"`
-	Errors   int64         `json:"errors"`   // responses other than 2xx, and socket errors
-	RPS      float64       `json:"rps"`      // achieved so far (req/s)
-	Retries  int64         `json:"retries"`  // policy events of kind "retry" seen so far in this phase
+	Errors   int64         `json:"errors"`  // responses other than 2xx, and socket errors
+	RPS      float64       `json:"rps"`     // achieved so far (req/s)
+	Retries  int64         `json:"retries"` // policy events of kind "retry" seen so far in this phase
 }
 
 // PolicyEvent is a decision a sidecar took: a retry, a retry limit reached,

@@ -37,8 +37,7 @@ func (s *Snapshot) CPUPerSecond(name string) []float64 {
 		sum float64
 	}
 	byT := map[time.Time]*acc{}
-	for comp, ser := range s.selectedResources(name) {
-		_ = comp
+	for _, ser := range s.selectedResources(name) {
 		for i := 1; i < len(ser.Samples); i++ {
 			a, b := ser.Samples[i-1], ser.Samples[i]
 			dt := b.T.Sub(a.T).Seconds()

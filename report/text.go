@@ -172,7 +172,7 @@ func results(w io.Writer, res *engine.Result, opts TextOptions) {
 		case verdict.Warn:
 			warn++
 		}
-		if v.Reason != "" {
+		if v.Reason != "" && v.Status != verdict.Pass {
 			notes = append(notes, fmt.Sprintf("  [%d] %s: %s", i+1, v.Condition.Text, v.Reason))
 			st += fmt.Sprintf(" [%d]", i+1)
 		}

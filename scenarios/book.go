@@ -192,7 +192,7 @@ func (d *decoder) bookRetry(s *Scenario, knobs *node, field string) {
 	s.Topology = Topology{Entry: "api", Services: []Service{single("api", "payments"), single("payments", "currency"), currency}}
 	d.note("%s: topology api → payments → currency, every service with a sidecar", field)
 	r := &RetryPolicy{Service: "currency", RetryOn: append([]string(nil), defaultRetryOn...), PreferNewHost: true, BackoffBase: defaultBackoffBase}
-	if d.require(m, knobs, "pattern.retry", field, "upstream_retries", "how many times the mesh retries a failed call, e.g. upstream_retries: 3") {
+	if d.require(m, knobs, "pattern.retry.attempts", field, "upstream_retries", "how many times the mesh retries a failed call, e.g. upstream_retries: 3") {
 		if n, ok := d.integer(m["upstream_retries"].val, "pattern.retry.attempts", field+".upstream_retries"); ok {
 			r.Attempts = n
 			d.note("%s.upstream_retries: %d read as up to %d retries after the first try", field, n, n)
@@ -226,12 +226,12 @@ func (d *decoder) bookCircuitBreaking(s *Scenario, knobs *node, field string) {
 	s.Topology = Topology{Entry: "checkout", Services: []Service{single("checkout", "payments"), {Name: "payments", Sidecar: true, Versions: versions}}}
 	d.note("%s: topology checkout → payments, every service with a sidecar", field)
 	cb := &CircuitBreakerPolicy{Service: "payments"}
-	if d.require(m, knobs, "pattern.circuitBreaker", field, "error_threshold", "consecutive errors that open the circuit, e.g. error_threshold: 2") {
+	if d.require(m, knobs, "pattern.circuitBreaker.errorThreshold", field, "error_threshold", "consecutive errors that open the circuit, e.g. error_threshold: 2") {
 		if n, ok := d.integer(m["error_threshold"].val, "pattern.circuitBreaker.errorThreshold", field+".error_threshold"); ok {
 			cb.ErrorThreshold = n
 		}
 	}
-	if d.require(m, knobs, "pattern.circuitBreaker", field, "ejection_duration", "how long a failing endpoint is ejected, e.g. ejection_duration: 60s") {
+	if d.require(m, knobs, "pattern.circuitBreaker.ejectionDuration", field, "ejection_duration", "how long a failing endpoint is ejected, e.g. ejection_duration: 60s") {
 		if v, ok := d.duration(m["ejection_duration"].val, "pattern.circuitBreaker.ejectionDuration", field+".ejection_duration"); ok {
 			cb.EjectionDuration = v
 		}
@@ -254,13 +254,13 @@ func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
 			vpath := fmt.Sprintf("topology.services[1].versions[%d]", i)
 			um := d.fields(it, tpath, ifield, key{name: "name"}, key{name: "weight"}, key{name: "instances"}, key{name: "error_rate"})
 			v := Version{Instances: 1, ErrorCode: 500}
-			if d.require(um, it, tpath, ifield, "name", "name the version, e.g. name: payments_v2") {
+			if d.require(um, it, tpath+".version", ifield, "name", "name the version, e.g. name: payments_v2") {
 				if name, ok := d.ident(um["name"].val, tpath+".version", ifield+".name"); ok {
 					v.Name = name
 					d.ref(vpath+".name", um["name"].val, ifield+".name")
 				}
 			}
-			if d.require(um, it, tpath, ifield, "weight", "give the share of traffic in percent, e.g. weight: 50%") {
+			if d.require(um, it, tpath+".weight", ifield, "weight", "give the share of traffic in percent, e.g. weight: 50%") {
 				if w, ok := d.percent(um["weight"].val, tpath+".weight", ifield+".weight"); ok {
 					v.Weight = w
 					d.ref(vpath+".weight", um["weight"].val, ifield+".weight")
@@ -297,7 +297,7 @@ func (d *decoder) bookPerformance(s *Scenario, perf *node, pfield string) {
 		key{name: "rps", synonyms: []string{"qps"}},
 		key{name: "threads", synonyms: []string{"connections"}},
 		key{name: "success_conditions"})
-	if d.require(m, perf, "load", pfield, "duration", "how long each phase runs, e.g. duration: 200s") {
+	if d.require(m, perf, "load.duration", pfield, "duration", "how long each phase runs, e.g. duration: 200s") {
 		if v, ok := d.duration(m["duration"].val, "load.duration", pfield+"."+m["duration"].key.text); ok {
 			s.Load.Duration = v
 		}

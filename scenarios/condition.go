@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -171,21 +172,29 @@ func ParseConditionString(s string) (Condition, error) {
 }
 
 // ShareBase is the selector a share condition (Share true) is divided by:
-// the condition's matchers without its status_code matchers; when what
-// remains is only name=<version> of a service with that version, it is
-// name=<service> instead (all requests to the service). Conditions that are
-// not shares return their own matchers.
+//   - with a status_code matcher: the same selector without its status_code
+//     matchers (request_count[name=currency_v2, status_code=500] = 50% is
+//     ÷ request_count[name=currency_v2]);
+//   - with only name=<version> (no status_code): all requests to that
+//     version's service (request_count[name=payments_v1] = 50% is
+//     ÷ request_count[name=payments]);
+//   - otherwise the selector itself.
+//
+// Conditions that are not shares return their own matchers.
 func (t Topology) ShareBase(c Condition) []Matcher {
 	if !c.Share {
 		return c.Matchers
 	}
 	var out []Matcher
+	hadStatus := false
 	for _, m := range c.Matchers {
-		if m.Label != LabelStatusCode {
-			out = append(out, m)
+		if m.Label == LabelStatusCode {
+			hadStatus = true
+			continue
 		}
+		out = append(out, m)
 	}
-	if len(out) == 1 && out[0].Label == LabelName && out[0].Op == "=" {
+	if !hadStatus && len(out) == 1 && out[0].Label == LabelName && out[0].Op == "=" {
 		for _, s := range t.Services {
 			for _, v := range s.Versions {
 				if v.Name == out[0].Value && v.Name != s.Name {
@@ -386,6 +395,8 @@ func parseCond(metric, value string, tol *float64) (Condition, []string, *condIs
 		if iss != nil {
 			return Condition{}, nil, iss
 		}
+		// Canonical order: name matchers first, then status_code.
+		sort.SliceStable(ms, func(a, b int) bool { return ms[a].Label == LabelName && ms[b].Label != LabelName })
 		c.Matchers = ms
 		notes = append(notes, mnotes...)
 	}

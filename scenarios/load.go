@@ -124,7 +124,8 @@ func LoadBytes(name string, data []byte) (s *Scenario, err error) {
 	for i, c := range sc.Conditions {
 		if c.Share {
 			base := Condition{Metric: c.Metric, Matchers: sc.Topology.ShareBase(c)}
-			d.note("conditions[%d]: %s is the count of %s ÷ the count of %s", i, c.ValueString(), c.Selector(), base.Selector())
+			_, field := d.where(fmt.Sprintf("conditions[%d]", i))
+			d.note("%s: %s is the count of %s ÷ the count of %s", field, c.ValueString(), c.Selector(), base.Selector())
 		}
 	}
 	sc.Notes = d.notes
@@ -298,7 +299,8 @@ func joinField(parent, k string) string {
 	return parent + "." + k
 }
 
-// require reports a missing key.
+// require reports a missing key name of mapping parent (written as field);
+// path is the model path of the value the key would have given.
 func (d *decoder) require(m map[string]entry, parent *node, path, field, name, hint string) bool {
 	if _, ok := m[name]; ok {
 		return true
@@ -308,7 +310,7 @@ func (d *decoder) require(m map[string]entry, parent *node, path, field, name, h
 		at = parent.at
 	}
 	d.p.add(at, field, hint, "missing %s", name)
-	d.bad[joinField(path, name)] = true
+	d.bad[path] = true
 	return false
 }
 

@@ -64,12 +64,12 @@ func decodeLong(d *decoder, root *node) *Scenario {
 func (d *decoder) longTopology(s *Scenario, n *node) {
 	d.ref("topology", n, "topology")
 	m := d.fields(n, "topology", "topology", key{name: "entry"}, key{name: "services"})
-	if d.require(m, n, "topology", "topology", "entry", "name the service the load generator calls, e.g. entry: api") {
+	if d.require(m, n, "topology.entry", "topology", "entry", "name the service the load generator calls, e.g. entry: api") {
 		if v, ok := d.ident(m["entry"].val, "topology.entry", "topology.entry"); ok {
 			s.Topology.Entry = v
 		}
 	}
-	if !d.require(m, n, "topology", "topology", "services", "list the services: services: [{name: api, versions: [{name: api}]}]") {
+	if !d.require(m, n, "topology.services", "topology", "services", "list the services: services: [{name: api, versions: [{name: api}]}]") {
 		return
 	}
 	items, _ := d.list(m["services"].val, "topology.services", "topology.services")
@@ -78,7 +78,7 @@ func (d *decoder) longTopology(s *Scenario, n *node) {
 		d.ref(path, it, path)
 		sm := d.fields(it, path, path, key{name: "name"}, key{name: "upstreams"}, key{name: "sidecar"}, key{name: "versions"})
 		svc := Service{Sidecar: true}
-		if d.require(sm, it, path, path, "name", "name the service, e.g. name: payments") {
+		if d.require(sm, it, path+".name", path, "name", "name the service, e.g. name: payments") {
 			if v, ok := d.ident(sm["name"].val, path+".name", path+".name"); ok {
 				svc.Name = v
 			}
@@ -97,7 +97,7 @@ func (d *decoder) longTopology(s *Scenario, n *node) {
 				svc.Sidecar = v
 			}
 		}
-		if d.require(sm, it, path, path, "versions", "list the versions, e.g. versions: [{name: "+svc.Name+"}]") {
+		if d.require(sm, it, path+".versions", path, "versions", "list the versions, e.g. versions: [{name: "+svc.Name+"}]") {
 			vs, _ := d.list(sm["versions"].val, path+".versions", path+".versions")
 			for j, vn := range vs {
 				svc.Versions = append(svc.Versions, d.longVersion(vn, fmt.Sprintf("%s.versions[%d]", path, j)))
@@ -111,7 +111,7 @@ func (d *decoder) longVersion(n *node, path string) Version {
 	d.ref(path, n, path)
 	m := d.fields(n, path, path, key{name: "name"}, key{name: "instances"}, key{name: "weight"}, key{name: "errorRate"}, key{name: "errorCode"}, key{name: "latency"})
 	v := Version{Instances: 1, ErrorCode: 500}
-	if d.require(m, n, path, path, "name", "name the version, e.g. name: currency_v2") {
+	if d.require(m, n, path+".name", path, "name", "name the version, e.g. name: currency_v2") {
 		if s, ok := d.ident(m["name"].val, path+".name", path+".name"); ok {
 			v.Name = s
 		}
@@ -156,7 +156,7 @@ func (d *decoder) longVersion(n *node, path string) Version {
 func (d *decoder) longPattern(s *Scenario, n *node) {
 	d.ref("pattern", n, "pattern")
 	m := d.fields(n, "pattern", "pattern", key{name: "kind"}, key{name: "retry"}, key{name: "circuitBreaker"}, key{name: "split"}, key{name: "sidecar"})
-	if d.require(m, n, "pattern", "pattern", "kind", "one of retries, sidecar_proxy, circuit_breaking, canary") {
+	if d.require(m, n, "pattern.kind", "pattern", "kind", "one of retries, sidecar_proxy, circuit_breaking, canary") {
 		if v, ok := d.str(m["kind"].val, "pattern.kind", "pattern.kind"); ok {
 			s.Pattern.Kind = v
 		}
@@ -166,13 +166,13 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 		d.ref(p, e.val, p)
 		rm := d.fields(e.val, p, p, key{name: "service"}, key{name: "attempts"}, key{name: "retryOn"}, key{name: "perTryTimeout"}, key{name: "backoffBase"}, key{name: "preferNewHost"})
 		r := &RetryPolicy{}
-		if d.require(rm, e.val, p, p, "service", "the upstream service whose calls are retried, e.g. service: currency") {
+		if d.require(rm, e.val, p+".service", p, "service", "the upstream service whose calls are retried, e.g. service: currency") {
 			r.Service, _ = d.ident(rm["service"].val, p+".service", p+".service")
 		}
-		if d.require(rm, e.val, p, p, "attempts", "retries after the first try, e.g. attempts: 3") {
+		if d.require(rm, e.val, p+".attempts", p, "attempts", "retries after the first try, e.g. attempts: 3") {
 			r.Attempts, _ = d.integer(rm["attempts"].val, p+".attempts", p+".attempts")
 		}
-		if d.require(rm, e.val, p, p, "retryOn", "the failures retried, e.g. retryOn: [5xx, connect-failure]") {
+		if d.require(rm, e.val, p+".retryOn", p, "retryOn", "the failures retried, e.g. retryOn: [5xx, connect-failure]") {
 			items, _ := d.list(rm["retryOn"].val, p+".retryOn", p+".retryOn")
 			for i, it := range items {
 				f := fmt.Sprintf("%s.retryOn[%d]", p, i)
@@ -197,13 +197,13 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 		d.ref(p, e.val, p)
 		cm := d.fields(e.val, p, p, key{name: "service"}, key{name: "errorThreshold"}, key{name: "ejectionDuration"})
 		cb := &CircuitBreakerPolicy{}
-		if d.require(cm, e.val, p, p, "service", "the upstream service whose endpoints are ejected, e.g. service: payments") {
+		if d.require(cm, e.val, p+".service", p, "service", "the upstream service whose endpoints are ejected, e.g. service: payments") {
 			cb.Service, _ = d.ident(cm["service"].val, p+".service", p+".service")
 		}
-		if d.require(cm, e.val, p, p, "errorThreshold", "consecutive errors that eject an endpoint, e.g. errorThreshold: 2") {
+		if d.require(cm, e.val, p+".errorThreshold", p, "errorThreshold", "consecutive errors that eject an endpoint, e.g. errorThreshold: 2") {
 			cb.ErrorThreshold, _ = d.integer(cm["errorThreshold"].val, p+".errorThreshold", p+".errorThreshold")
 		}
-		if d.require(cm, e.val, p, p, "ejectionDuration", "how long an endpoint stays ejected, e.g. ejectionDuration: 60s") {
+		if d.require(cm, e.val, p+".ejectionDuration", p, "ejectionDuration", "how long an endpoint stays ejected, e.g. ejectionDuration: 60s") {
 			cb.EjectionDuration, _ = d.duration(cm["ejectionDuration"].val, p+".ejectionDuration", p+".ejectionDuration")
 		}
 		s.Pattern.CircuitBreaker = cb
@@ -213,20 +213,20 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 		d.ref(p, e.val, p)
 		sm := d.fields(e.val, p, p, key{name: "service"}, key{name: "targets"})
 		sp := &SplitPolicy{}
-		if d.require(sm, e.val, p, p, "service", "the service whose versions share the traffic, e.g. service: payments") {
+		if d.require(sm, e.val, p+".service", p, "service", "the service whose versions share the traffic, e.g. service: payments") {
 			sp.Service, _ = d.ident(sm["service"].val, p+".service", p+".service")
 		}
-		if d.require(sm, e.val, p, p, "targets", "list versions and weights: targets: [{version: payments_v1, weight: 90}, {version: payments_v2, weight: 10}]") {
+		if d.require(sm, e.val, p+".targets", p, "targets", "list versions and weights: targets: [{version: payments_v1, weight: 90}, {version: payments_v2, weight: 10}]") {
 			items, _ := d.list(sm["targets"].val, p+".targets", p+".targets")
 			for i, it := range items {
 				tp := fmt.Sprintf("%s.targets[%d]", p, i)
 				d.ref(tp, it, tp)
 				tm := d.fields(it, tp, tp, key{name: "version"}, key{name: "weight"})
 				var t WeightedTarget
-				if d.require(tm, it, tp, tp, "version", "name a version of "+sp.Service) {
+				if d.require(tm, it, tp+".version", tp, "version", "name a version of "+sp.Service) {
 					t.Version, _ = d.ident(tm["version"].val, tp+".version", tp+".version")
 				}
-				if d.require(tm, it, tp, tp, "weight", "the share of traffic in percent, e.g. weight: 50") {
+				if d.require(tm, it, tp+".weight", tp, "weight", "the share of traffic in percent, e.g. weight: 50") {
 					t.Weight, _ = d.percent(tm["weight"].val, tp+".weight", tp+".weight")
 				}
 				sp.Targets = append(sp.Targets, t)
@@ -239,7 +239,7 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 		d.ref(p, e.val, p)
 		sm := d.fields(e.val, p, p, key{name: "protocol"})
 		sp := &SidecarPolicy{}
-		if d.require(sm, e.val, p, p, "protocol", "protocol: http") {
+		if d.require(sm, e.val, p+".protocol", p, "protocol", "protocol: http") {
 			sp.Protocol, _ = d.str(sm["protocol"].val, p+".protocol", p+".protocol")
 		}
 		s.Pattern.Sidecar = sp
@@ -249,13 +249,13 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 func (d *decoder) longLoad(s *Scenario, n *node) {
 	d.ref("load", n, "load")
 	m := d.fields(n, "load", "load", key{name: "duration"}, key{name: "rps"}, key{name: "connections"})
-	if d.require(m, n, "load", "load", "duration", "how long each phase runs, e.g. duration: 200s") {
+	if d.require(m, n, "load.duration", "load", "duration", "how long each phase runs, e.g. duration: 200s") {
 		s.Load.Duration, _ = d.duration(m["duration"].val, "load.duration", "load.duration")
 	}
-	if d.require(m, n, "load", "load", "rps", "total requests per second; 0 = as fast as possible") {
+	if d.require(m, n, "load.rps", "load", "rps", "total requests per second; 0 = as fast as possible") {
 		s.Load.RPS, _ = d.number(m["rps"].val, "load.rps", "load.rps")
 	}
-	if d.require(m, n, "load", "load", "connections", "concurrent connections, e.g. connections: 10") {
+	if d.require(m, n, "load.connections", "load", "connections", "concurrent connections, e.g. connections: 10") {
 		s.Load.Connections, _ = d.integer(m["connections"].val, "load.connections", "load.connections")
 	}
 }

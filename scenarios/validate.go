@@ -58,7 +58,11 @@ func validate(s *Scenario) []violation {
 	if s.Name == "" {
 		c.add("name", "name the scenario, e.g. name: retries", "must not be empty")
 	}
-	names := c.topology(s.Topology)
+	split := ""
+	if s.Pattern.Split != nil {
+		split = s.Pattern.Split.Service
+	}
+	names := c.topology(s.Topology, split)
 	c.pattern(s, names)
 	c.load(s.Load)
 	c.conditions(s, names)
@@ -69,7 +73,9 @@ func validate(s *Scenario) []violation {
 // versions, and <service|version>_sidecar for services with sidecars.
 type componentNames map[string]bool
 
-func (c *checker) topology(t Topology) componentNames {
+// topology checks the services; the weights of service split are checked
+// against the pattern's split instead (one message, not two).
+func (c *checker) topology(t Topology, split string) componentNames {
 	names := componentNames{}
 	services := map[string]int{}
 	versions := map[string]string{} // version → service
@@ -136,7 +142,7 @@ func (c *checker) topology(t Topology) componentNames {
 				}
 			}
 		}
-		if weighted && !isFinite(sum) || weighted && math.Abs(sum-100) > 1e-9 {
+		if weighted && svc.Name != split && (!isFinite(sum) || math.Abs(sum-100) > 1e-9) {
 			c.add(p+".versions", "make the weights add up to 100, e.g. 90 and 10", "weights of %s add up to %s, not 100", svc.Name, formatNumber(sum))
 		}
 	}
@@ -172,7 +178,9 @@ func (c *checker) topology(t Topology) componentNames {
 func serviceNames(t Topology) []string {
 	var out []string
 	for _, s := range t.Services {
-		out = append(out, s.Name)
+		if s.Name != "" && !slices.Contains(out, s.Name) {
+			out = append(out, s.Name)
+		}
 	}
 	return out
 }

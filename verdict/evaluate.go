@@ -62,11 +62,9 @@ type Result struct {
 // Options adjust how conditions read a snapshot. The zero value is the
 // documented default.
 type Options struct {
-	// ShareBase returns the selector a share is divided by. nil uses the
-	// default rule: the condition's matchers without status_code; when only
-	// name=<service>_vN remains, name=<service> (all requests to the
-	// service). The engine may pass scenarios.Topology.ShareBase, which
-	// knows versions not named _vN.
+	// ShareBase returns the selector a share is divided by. nil uses
+	// DefaultShareBase. The engine may pass a topology-aware rule (one that
+	// knows versions not named _vN), e.g. scenarios.Topology.ShareBase.
 	ShareBase func(scenarios.Condition) []scenarios.Matcher
 }
 
@@ -295,9 +293,13 @@ func seen(s *metrics.Snapshot) string {
 	return " (components seen: " + strings.Join(c, ", ") + ")"
 }
 
-// DefaultShareBase is the default denominator selector of a share: the
-// condition's matchers without status_code; when only name=<service>_vN
-// remains, name=<service>.
+// DefaultShareBase is the default denominator selector of a share
+// (DESIGN.md, "Success conditions"): the condition's matchers without its
+// status_code matchers — request_count[name=currency_v2, status_code=500]
+// is divided by all requests to currency_v2. A selector written with only
+// name=<service>_vN (no status_code) is divided by all requests to the
+// service: request_count[name=payments_v1] = 50% means half of payments'
+// requests went to payments_v1.
 func DefaultShareBase(c scenarios.Condition) []scenarios.Matcher {
 	var out []scenarios.Matcher
 	for _, m := range c.Matchers {
@@ -305,7 +307,7 @@ func DefaultShareBase(c scenarios.Condition) []scenarios.Matcher {
 			out = append(out, m)
 		}
 	}
-	if len(out) == 1 && out[0].Label == scenarios.LabelName && out[0].Op == "=" {
+	if len(c.Matchers) == 1 && len(out) == 1 && out[0].Label == scenarios.LabelName && out[0].Op == "=" {
 		if svc := metrics.ServiceOf(out[0].Value); svc != out[0].Value {
 			out[0].Value = svc
 		}

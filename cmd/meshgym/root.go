@@ -15,6 +15,7 @@ import (
 	"meshgym/dataplane"
 	"meshgym/internal/version"
 	"meshgym/sampleapps"
+	"meshgym/scenarios"
 )
 
 // Exit codes, as documented in --help.
@@ -61,7 +62,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee.err != nil && ee.err.Error() != "" {
+		var probs scenarios.Errors
+		if errors.As(ee.err, &probs) {
+			// One line per problem in the file, every problem at once.
+			for _, p := range probs {
+				fmt.Fprintln(stderr, "meshgym: "+oneLine(p.Error()))
+			}
+		} else if ee.err != nil && ee.err.Error() != "" {
 			fmt.Fprintln(stderr, "meshgym: "+oneLine(ee.err.Error()))
 		}
 		return ee.code

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "meshgym-cli-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "meshgym/cmd/...")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func meshgym(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "meshgym"), args...)
+	cmd.Dir = t.TempDir()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestBadInput: every malformed input ends with exit 2 and one clear line.
+func TestBadInput(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	takenPort := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	badYAML := writeFile(t, "bad.yaml", "deployment:\n  retry: [\n")
+	unknownPattern := writeFile(t, "p.yaml", "deployment:\n  teleport:\n    upstream_services: 2\nperformance_test:\n  duration: 10s\n")
+	unknownMetric := writeFile(t, "m.yaml", `deployment:
+  retry:
+    upstream_services: 2
+    upstream_retries: 3
+    upstream_error_rate: [0, 50]
+performance_test:
+  duration: 10s
+  rps: 10
+  threads: 2
+  success_conditions:
+    - bogus_metric[name="payments"]:
+        value: 100%
+`)
+	badRate := writeFile(t, "r.yaml", `deployment:
+  retry:
+    upstream_services: 2
+    upstream_retries: 3
+    upstream_error_rate: [0, 150]
+performance_test:
+  duration: 10s
+  rps: 10
+  threads: 2
+`)
+	empty := writeFile(t, "empty.yaml", "")
+	cases := []struct {
+		name string
+		args []string
+		want string // substring of the one line on stderr
+	}{
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"unknown flag", []string{"run", "retries", "--frob"}, "unknown flag"},
+		{"missing arg", []string{"run"}, "expects SCENARIO"},
+		{"unknown scenario", []string{"run", "nosuch"}, "no built-in scenario or file named \"nosuch\""},
+		{"missing file", []string{"run", "./nope.yaml"}, "nope.yaml: no such file"},
+		{"bad yaml", []string{"run", badYAML}, "bad.yaml:"},
+		{"unknown pattern", []string{"run", unknownPattern}, "teleport"},
+		{"unknown metric", []string{"run", unknownMetric}, "bogus_metric"},
+		{"rate above 100", []string{"run", badRate}, "150"},
+		{"empty file", []string{"run", empty}, "empty.yaml"},
+		{"bad output", []string{"run", "retries", "-o", "xml"}, "--output"},
+		{"negative rps", []string{"run", "retries", "--rps", "-3"}, "--rps"},
+		{"bad duration", []string{"run", "retries", "--duration", "soon"}, "invalid argument"},
+		{"port taken", []string{"run", "retries", "-d", "1s", "--port", takenPort}, "port " + takenPort + " is already in use"},
+		{"explain missing", []string{"explain", "./nope.yaml"}, "no such file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := meshgym(t, tc.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2; stderr: %s", code, errOut)
+			}
+			lines := strings.Split(strings.TrimSpace(errOut), "\n")
+			last := lines[len(lines)-1]
+			if !strings.Contains(last, tc.want) {
+				t.Errorf("stderr last line %q does not contain %q", last, tc.want)
+			}
+			if strings.Contains(errOut, "goroutine ") || strings.Contains(errOut, "panic") {
+				t.Errorf("stack trace on stderr: %s", errOut)
+			}
+			if !strings.HasPrefix(last, "meshgym: ") {
+				t.Errorf("error line %q lacks the meshgym: prefix", last)
+			}
+			_ = out
+		})
+	}
+}
+
+func TestListAndVersion(t *testing.T) {
+	out, _, code := meshgym(t, "list")
+	if code != 0 || !strings.Contains(out, "retries") {
+		t.Errorf("list: exit %d, output %q", code, out)
+	}
+	out, _, code = meshgym(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "meshgym ") {
+		t.Errorf("version: exit %d, output %q", code, out)
+	}
+	out, _, code = meshgym(t, "explain", "retries")
+	if code != 0 || !strings.Contains(out, "apiVersion: meshgym.dev/v1alpha1") || !strings.Contains(out, "currency_v2") {
+		t.Errorf("explain: exit %d, output %q", code, out)
+	}
+}
+
+// TestInterrupt sends SIGINT mid-run: exit 130, and every child is gone.
+func TestInterrupt(t *testing.T) {
+	if testing.Short() || runtime.GOOS == "windows" {
+		t.Skip("needs a real run and POSIX signals")
+	}
+	runDir := t.TempDir()
+	cmd := exec.Command(filepath.Join(binDir, "meshgym"), "run", "retries", "-d", "20s", "--port", "0", "--run-dir", runDir)
+	cmd.Dir = t.TempDir()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var errLines []string
+	started := make(chan struct{})
+	go func() {
+		once := false
+		for sc.Scan() {
+			errLines = append(errLines, sc.Text())
+			if strings.Contains(sc.Text(), "before") && !once {
+				once = true
+				close(started)
+			}
+		}
+	}()
+	select {
+	case <-started:
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("run did not start")
+	}
+	time.Sleep(time.Second)
+	pids := childPIDs(t, runDir)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Errorf("exit %v, want 130; stderr: %s", err, strings.Join(errLines, "\n"))
+	}
+	for _, pid := range pids {
+		if p, _ := os.FindProcess(pid); p != nil && p.Signal(syscall.Signal(0)) == nil {
+			t.Errorf("child pid %d still running after SIGINT", pid)
+		}
+	}
+}
+
+// childPIDs finds the component processes of a run via /proc (Linux only).
+func childPIDs(t *testing.T, runDir string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if bytes.Contains(cmdline, []byte(filepath.Join(binDir, "meshgym-"))) {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) < 8 {
+		t.Fatalf("found %d component processes, want 8", len(pids))
+	}
+	return pids
+}
