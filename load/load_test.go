@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -212,5 +213,16 @@ func TestQuantileClamped(t *testing.T) {
 	}
 	if _, ok := (ClientView{}).Quantile(0.5); ok {
 		t.Error("empty view: want ok=false")
+	}
+}
+
+func TestTTYProgressNonTerminal(t *testing.T) {
+	var b strings.Builder
+	f := TTYProgress(&b)
+	f(Progress{Elapsed: 1500 * time.Millisecond, Total: 30 * time.Second, Requests: 150, Errors: 2, RPS: 100})
+	f(Progress{Elapsed: 30 * time.Second, Total: 30 * time.Second, Requests: 3000, Done: true})
+	want := "load    1s/30s  150 req  2 err  100.0 req/s\nload   30s/30s  3000 req  0 err  0.0 req/s  done\n"
+	if b.String() != want {
+		t.Errorf("got %q", b.String())
 	}
 }

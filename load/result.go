@@ -44,15 +44,15 @@ type ClientView struct {
 	// (SocketErrorCode) counts socket errors.
 	StatusCodes map[int]int64 `json:"status_codes"`
 	// MinS, MaxS and MeanS are the fastest, slowest and mean latency (s).
-	MinS  float64 `json:"min_s"`
-	MaxS  float64 `json:"max_s"`
-	MeanS float64 `json:"mean_s"`
+	MinS  float64 `json:"min_s"`  // fastest call (s)
+	MaxS  float64 `json:"max_s"`  // slowest call (s)
+	MeanS float64 `json:"mean_s"` // mean latency (s)
 	// P50S … P999S are latency percentiles (s), interpolated in fortio's
 	// histogram and clamped to [MinS, MaxS].
-	P50S  float64 `json:"p50_s"`
-	P90S  float64 `json:"p90_s"`
-	P99S  float64 `json:"p99_s"`
-	P999S float64 `json:"p999_s"`
+	P50S  float64 `json:"p50_s"`  // median latency (s)
+	P90S  float64 `json:"p90_s"`  // 90th percentile (s)
+	P99S  float64 `json:"p99_s"`  // 99th percentile (s)
+	P999S float64 `json:"p999_s"` // 99.9th percentile (s)
 	// Histogram is the latency histogram (non-cumulative buckets), so any
 	// other percentile can be computed with Quantile.
 	Histogram []LatencyBucket `json:"histogram,omitempty"`
@@ -70,7 +70,7 @@ type ClientView struct {
 	// it (ActualRPS below 95% of PlannedRPS, or CapacityRPS below
 	// PlannedRPS); FellBehindReason says why.
 	FellBehind       bool   `json:"fell_behind"`
-	FellBehindReason string `json:"fell_behind_reason,omitempty"`
+	FellBehindReason string `json:"fell_behind_reason,omitempty"` // human-readable cause and remedy
 	// Connections is the number of connections actually used (fortio
 	// lowers it when the run has fewer than 2 calls per connection).
 	Connections int `json:"connections"`
@@ -97,9 +97,9 @@ type ClientView struct {
 // LatencyBucket is one bucket of the client latency histogram: Count calls
 // took between StartS and EndS seconds.
 type LatencyBucket struct {
-	StartS float64 `json:"start_s"`
-	EndS   float64 `json:"end_s"`
-	Count  int64   `json:"count"`
+	StartS float64 `json:"start_s"` // bucket start (s, exclusive)
+	EndS   float64 `json:"end_s"`   // bucket end (s, inclusive)
+	Count  int64   `json:"count"`   // calls in the bucket
 }
 
 // Quantile returns the latency (s) at quantile q (0–1) with fortio's
@@ -165,12 +165,18 @@ func clientView(raw *fhttp.HTTPRunnerResults, spec Spec, perSecond []int64, abor
 		Connections:    spec.Connections,
 		WarmupRequests: int64(spec.Connections),
 	}
+	if spec.exactly() > 0 {
+		cv.WarmupRequests = 0
+	}
 	if raw == nil {
 		return cv
 	}
 	if raw.NumThreads > 0 {
 		cv.Connections = raw.NumThreads
 		cv.WarmupRequests = int64(raw.NumThreads)
+	}
+	if raw.Exactly > 0 {
+		cv.WarmupRequests = 0 // fortio skips the warm-up in exact-count mode
 	}
 	for code, n := range raw.RetCodes {
 		cv.StatusCodes[code] += n

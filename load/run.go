@@ -36,10 +36,13 @@ func quietFortio() {
 // wrapping ctx.Err(). Any other error (bad spec, fortio failing to create its
 // clients) returns a nil Result unless fortio produced an error record.
 //
-// Before the measured run fortio opens each connection with one warm-up
-// request that is not counted in the Result (Client.WarmupRequests says how
-// many the servers saw). Warm-up errors do not abort the run: the errors a
-// scenario injects are part of what is measured.
+// With a rate (RPS > 0) the run makes exactly RPS × Duration requests, as
+// the book's exercises count them (10 req/s for 200 s = 2000 requests), and
+// fortio makes no warm-up request. As fast as possible (RPS 0), fortio
+// opens each connection with one warm-up request that is not counted in the
+// Result (Client.WarmupRequests says how many the servers saw). Warm-up
+// errors do not abort the run: the errors a scenario injects are part of
+// what is measured.
 func Run(ctx context.Context, spec Spec) (*Result, error) {
 	spec = spec.Normalize()
 	if err := spec.Validate(); err != nil {
@@ -61,6 +64,7 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 			QPS:          qps,
 			Duration:     spec.Duration,
 			NumThreads:   spec.Connections,
+			Exactly:      spec.exactly(),
 			Percentiles:  append([]float64(nil), Percentiles...),
 			Resolution:   spec.Resolution.Seconds(),
 			Out:          io.Discard,
@@ -123,11 +127,11 @@ type Progress struct {
 	// Elapsed is the time since the first request started; Total is the
 	// planned duration.
 	Elapsed time.Duration `json:"elapsed"`
-	Total   time.Duration `json:"total"`
+	Total   time.Duration `json:"total"` // planned duration
 	// Requests and Errors are completed requests so far (errors: outside
 	// 2xx, or socket errors).
 	Requests int64 `json:"requests"`
-	Errors   int64 `json:"errors"`
+	Errors   int64 `json:"errors"` // non-2xx and socket errors so far
 	// RPS is the completion rate over the last interval (requests/s).
 	RPS float64 `json:"rps"`
 	// Done is set on the last call, made when the run has ended.

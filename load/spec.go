@@ -3,6 +3,7 @@ package load
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"time"
 )
@@ -96,4 +97,13 @@ func (s Spec) Validate() error {
 		errs = append(errs, fmt.Errorf("load: negative rate %g rps (use 0 for as fast as possible)", s.RPS))
 	}
 	return errors.Join(errs...)
+}
+
+// exactly is the exact number of calls for a paced run: RPS × Duration,
+// rounded; 0 (no exact count) when running as fast as possible.
+func (s Spec) exactly() int64 {
+	if s.RPS <= 0 {
+		return 0
+	}
+	return int64(math.Round(s.RPS * s.Duration.Seconds()))
 }

@@ -9,15 +9,15 @@ import (
 // bounds (sorted), and the total Count (the +Inf bucket) and Sum. For
 // meshgym_request_duration_seconds values are seconds.
 type Histogram struct {
-	Buckets []Bucket `json:"buckets"`
-	Count   float64  `json:"count"`
-	Sum     float64  `json:"sum"`
+	Buckets []Bucket `json:"buckets"` // finite upper bounds, ascending, cumulative counts
+	Count   float64  `json:"count"`   // all observations (the +Inf bucket)
+	Sum     float64  `json:"sum"`     // sum of observed values
 }
 
 // Bucket is one cumulative bucket: Count observations were ≤ UpperBound.
 type Bucket struct {
-	UpperBound float64 `json:"le"`
-	Count      float64 `json:"count"`
+	UpperBound float64 `json:"le"`    // inclusive upper bound (le)
+	Count      float64 `json:"count"` // cumulative count ≤ UpperBound
 }
 
 // Quantile returns the q-quantile (0–1) by linear interpolation inside the

@@ -251,7 +251,7 @@ func TestResourceHelpers(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	s := &Snapshot{Resources: map[string]*ResourceSeries{
-		"api": {Samples: []ResourceSample{{at(0), 10, 20}, {at(1), 10.5, 30}, {at(2), 11.5, 25}, {at(3), 11.7, 22}}},
+		"api":         {Samples: []ResourceSample{{at(0), 10, 20}, {at(1), 10.5, 30}, {at(2), 11.5, 25}, {at(3), 11.7, 22}}},
 		"api_sidecar": {Samples: []ResourceSample{{at(0), 1, 5}, {at(1), 1.1, 6}}},
 		"payments_v1": {Samples: []ResourceSample{{at(0), 0, 40}, {at(1), 1, 41}}},
 		"payments_v2": {Samples: []ResourceSample{{at(0), 0, 50}, {at(1), 0.5, 52}}},

@@ -27,6 +27,7 @@ func MatchName(selector, name string) bool {
 	}
 	return name == selector || strings.HasPrefix(name, selector+"_")
 }
+
 // ServiceOf returns the service a component belongs to: the name without
 // its _vN version suffix ("currency_v1" → "currency"); a name without a
 // version is its own service.

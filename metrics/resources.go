@@ -18,9 +18,9 @@ const BytesPerMB = 1 << 20
 // cumulative CPU time (user + system, s) since it started, RSSMB its
 // resident memory (MB of 2^20 bytes) at T.
 type ResourceSample struct {
-	T          time.Time `json:"t"`
-	CPUSeconds float64   `json:"cpu_seconds"`
-	RSSMB      float64   `json:"rss_mb"`
+	T          time.Time `json:"t"`           // tick time, shared by all components sampled at that tick
+	CPUSeconds float64   `json:"cpu_seconds"` // cumulative user+system CPU (s)
+	RSSMB      float64   `json:"rss_mb"`      // resident set size (MB of 2^20 bytes)
 }
 
 // ResourceSeries is a component's samples over a phase, about one a second.
@@ -28,11 +28,11 @@ type ResourceSample struct {
 // Err is the last error that was neither success nor gone, and Errors how
 // many reads failed that way.
 type ResourceSeries struct {
-	Samples []ResourceSample `json:"samples"`
-	Gone    bool             `json:"gone,omitempty"`
-	GoneAt  time.Time        `json:"gone_at,omitzero"`
-	Err     string           `json:"error,omitempty"`
-	Errors  int              `json:"errors,omitempty"`
+	Samples []ResourceSample `json:"samples"`          // in time order
+	Gone    bool             `json:"gone,omitempty"`   // the process exited
+	GoneAt  time.Time        `json:"gone_at,omitzero"` // first tick it was found gone
+	Err     string           `json:"error,omitempty"`  // last read error other than gone
+	Errors  int              `json:"errors,omitempty"` // failed reads other than gone
 }
 
 // ErrGone is returned (wrapped) by a Probe whose process or container has

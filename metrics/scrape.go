@@ -20,9 +20,9 @@ import (
 // name_bucket{le=…}, name_sum and name_count samples, summaries as
 // name{quantile=…}, name_sum and name_count, as in the text format.
 type Sample struct {
-	Name   string            `json:"name"`
-	Labels map[string]string `json:"labels,omitempty"`
-	Value  float64           `json:"value"`
+	Name   string            `json:"name"`             // sample name (with _bucket/_sum/_count)
+	Labels map[string]string `json:"labels,omitempty"` // all labels, including le/quantile
+	Value  float64           `json:"value"`            // sample value
 }
 
 // maxScrapeBytes bounds a scrape body (a sidecar's /metrics is a few KB).
@@ -31,8 +31,9 @@ const maxScrapeBytes = 32 << 20
 // scrapeTimeout applies when ctx has no deadline.
 const scrapeTimeout = 5 * time.Second
 
-// Client is the HTTP client Scrape uses; replace it in tests if needed.
-var Client = &http.Client{}
+// HTTPClient is the HTTP client Scrape uses (a per-scrape timeout of 5 s
+// applies when the context has no deadline).
+var HTTPClient = &http.Client{}
 
 // acceptHeader asks for the Prometheus text format 0.0.4, which every
 // target meshgym scrapes serves (OTel Prometheus exporter, Envoy,
@@ -51,7 +52,7 @@ func Scrape(ctx context.Context, url string) ([]Sample, error) {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	req.Header.Set("Accept", acceptHeader)
-	resp, err := Client.Do(req)
+	resp, err := HTTPClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w (is the component running and its admin port right?)", url, err)
 	}

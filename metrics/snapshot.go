@@ -25,11 +25,11 @@ const (
 	// RequestDurationSeconds is the server-side latency histogram (s).
 	RequestDurationSeconds = "meshgym_request_duration_seconds"
 
-	LabelDirection  = "direction"
-	LabelName       = "name"
-	LabelStatusCode = "status_code"
-	LabelAttempt    = "attempt"
-	LabelCluster    = "cluster"
+	LabelDirection  = "direction"   // inbound | outbound
+	LabelName       = "name"        // component (currency_v1) or endpoint
+	LabelStatusCode = "status_code" // HTTP status; 0 = no response
+	LabelAttempt    = "attempt"     // x-envoy-attempt-count received, "1" when absent
+	LabelCluster    = "cluster"     // upstream service a sidecar called
 	// DirectionInbound is the direction label value of server-side series.
 	DirectionInbound = "inbound"
 )
@@ -62,21 +62,21 @@ type Snapshot struct {
 // (meshgym_requests_total{direction="inbound"}). Attempt is the value of
 // x-envoy-attempt-count the request carried (1 for a first attempt).
 type RequestCount struct {
-	Name       string  `json:"name"`
-	StatusCode int     `json:"status_code"`
-	Attempt    int     `json:"attempt"`
-	Count      float64 `json:"count"`
+	Name       string  `json:"name"`        // component, e.g. currency_v1
+	StatusCode int     `json:"status_code"` // HTTP status answered
+	Attempt    int     `json:"attempt"`     // 1 for a first attempt
+	Count      float64 `json:"count"`       // requests
 }
 
 // UpstreamCount is a sidecar's outbound attempt counter
 // (meshgym_upstream_requests_total): Cluster is the upstream service, Name
 // the endpoint (e.g. currency_v2), StatusCode 0 means no response.
 type UpstreamCount struct {
-	Cluster    string  `json:"cluster"`
-	Name       string  `json:"name"`
-	StatusCode int     `json:"status_code"`
-	Attempt    int     `json:"attempt"`
-	Count      float64 `json:"count"`
+	Cluster    string  `json:"cluster"`     // upstream service, e.g. currency
+	Name       string  `json:"name"`        // endpoint, e.g. currency_v2
+	StatusCode int     `json:"status_code"` // 0 = no response
+	Attempt    int     `json:"attempt"`     // 1 for a first attempt
+	Count      float64 `json:"count"`       // attempts
 }
 
 // FromSamples builds a Snapshot from scraped samples, summing series that

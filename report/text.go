@@ -312,8 +312,10 @@ func statusText(m map[int]int64) string {
 
 func statusTextF(m map[int]float64) string {
 	codes := make([]int, 0, len(m))
-	for c := range m {
-		codes = append(codes, c)
+	for c, n := range m {
+		if n != 0 {
+			codes = append(codes, c)
+		}
 	}
 	sort.Ints(codes)
 	parts := make([]string, 0, len(codes))

@@ -311,6 +311,7 @@ func parseCondString(s string) (Condition, []string, *condIssue) {
 	valueRunes := rest[k:]
 	valueOff := off + k
 	var tol *float64
+	tolOff := 0
 	// Tolerance after ± or +-.
 	for t := 0; t < len(valueRunes); t++ {
 		n := 0
@@ -322,11 +323,14 @@ func parseCondString(s string) (Condition, []string, *condIssue) {
 		if n == 0 {
 			continue
 		}
+		tolOff = valueOff + t + n
+		for tolOff < len(rs) && unicode.IsSpace(rs[tolOff]) {
+			tolOff++
+		}
 		ts := strings.TrimSpace(string(valueRunes[t+n:]))
-		ts = strings.TrimSpace(strings.TrimSuffix(ts, "%"))
-		f, err := strconv.ParseFloat(ts, 64)
-		if err != nil || ts == "" || strings.ContainsAny(ts, "xXpP_") {
-			return Condition{}, nil, issue(partTolerance, valueOff+t+n, "write the tolerance as a number: ± 0.1", "tolerance %q is not a number", strings.TrimSpace(string(valueRunes[t+n:])))
+		f, err := parseFloat(strings.TrimSpace(strings.TrimSuffix(ts, "%")))
+		if err != nil {
+			return Condition{}, nil, issue(partTolerance, tolOff, "write the tolerance as a number: ± 0.1", "tolerance %q is not a number", ts)
 		}
 		tol = &f
 		valueRunes = valueRunes[:t]
@@ -337,7 +341,7 @@ func parseCondString(s string) (Condition, []string, *condIssue) {
 		iss.off += valueOff
 	}
 	if iss != nil && iss.part == partTolerance {
-		iss.off = valueOff + len(valueRunes)
+		iss.off = tolOff
 	}
 	return c, notes, iss
 }

@@ -32,7 +32,7 @@ const (
 type Result struct {
 	// Value is the measured value in the metric's base unit (Unit).
 	Value float64 `json:"value"`
-	Unit  string  `json:"unit"`
+	Unit  string  `json:"unit"` // one of the Unit… constants
 	// N is the sample size: the denominator for shares; the number of
 	// requests for counts and latencies; the number of one-second samples
 	// for rates, CPU and memory.

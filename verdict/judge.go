@@ -30,12 +30,12 @@ const (
 // (and Reason) are decided on After; BeforeStatus shows how the system
 // fared without the pattern.
 type Verdict struct {
-	Condition    scenarios.Condition `json:"condition"`
-	Before       Result              `json:"before"`
-	After        Result              `json:"after"`
-	Status       Status              `json:"status"`
-	Reason       string              `json:"reason,omitempty"`
-	BeforeStatus Status              `json:"before_status"`
+	Condition    scenarios.Condition `json:"condition"`        // as parsed
+	Before       Result              `json:"before"`           // measured without the pattern
+	After        Result              `json:"after"`            // measured with the pattern
+	Status       Status              `json:"status"`           // decided on After
+	Reason       string              `json:"reason,omitempty"` // why, with measured value, target and noise
+	BeforeStatus Status              `json:"before_status"`    // the same judgement on Before
 }
 
 // EvaluateAll evaluates every condition on both phases with the default
