@@ -17,6 +17,15 @@
 //     policy event stream ([Event]);
 //   - [Main], the whole program of the lean meshgym-sidecar executable.
 //
+// The data-plane listeners serve HTTP/1.1 with their own small server loop
+// (one goroutine per connection, http.ReadRequest, responses written to a
+// buffered writer) and reach upstreams through their own keep-alive pool
+// whose requests are written and read on the handling goroutine; the admin
+// API uses net/http. This avoids net/http's per-request goroutine
+// hand-offs, the main cost of a loopback hop (see bench/proxybench).
+// Limits: no HTTP/2, no protocol upgrades (websockets), and a client that
+// disconnects is noticed only when its response is written.
+//
 // The semantics reproduce Envoy's router and retry state as its source code
 // behaves (envoy source/common/router/retry_state_impl.cc, router.cc,
 // source/common/common/backoff_strategy.cc, source/common/upstream/

@@ -56,6 +56,10 @@ func run(args []string, stdin *os.File) int {
 		fmt.Fprintf(stderr, "meshgym-sidecar: %s\n", oneLine(err.Error()))
 		return ExitUsage
 	}
+	// Catch signals before READY so a signal right after it is graceful.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	sc, err := Start(opts)
 	if err != nil {
 		var be *BindError
@@ -81,15 +85,12 @@ func run(args []string, stdin *os.File) int {
 			}
 		}()
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() { <-sigs; done <- "signal" }()
 
 	if why := <-done; why == "stdin" {
 		// The parent is gone: exit at once, nothing to drain for.
 		return ExitOK
 	}
-	signal.Stop(sigs)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := sc.Shutdown(ctx); err != nil {

@@ -2,13 +2,9 @@ package dataplane
 
 import (
 	"bytes"
-	"crypto/tls"
 	"context"
-	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,14 +14,14 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// MaxRetryBody is the largest request body (in bytes) the outbound listener
-// buffers so it can resend it on a retry; a larger body is streamed to the
-// first attempt and the request is not retried (as Envoy does when a body
+// MaxRetryBody is the largest request body (in bytes) a listener buffers
+// so it can resend it on a retry; a larger body is streamed to the first
+// attempt and the request is not retried (as Envoy does when a body
 // exceeds its per-request buffer limit).
 const MaxRetryBody = 64 << 10
 
-// Local replies, worded as Envoy words them (router.cc, response flags
-// UF/UC/UT and NC).
+// Local replies, worded as Envoy words them (router.cc; response flags
+// UF, UC, UT and NC).
 const (
 	bodyConnectFailure = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 	bodyReset          = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
@@ -41,42 +37,6 @@ const AttemptCountHeader = "X-Envoy-Attempt-Count"
 // OverloadedHeader marks a response Envoy produced because a circuit
 // breaker overflowed; it is never retried.
 const OverloadedHeader = "X-Envoy-Overloaded"
-
-// attemptValues are the header values of attempts 1..len-1, preallocated.
-var attemptValues = func() [][]string {
-	v := make([][]string, 64)
-	for i := range v {
-		v[i] = []string{strconv.Itoa(i)}
-	}
-	return v
-}()
-
-func attemptValue(n int) []string {
-	if n < len(attemptValues) {
-		return attemptValues[n]
-	}
-	return []string{strconv.Itoa(n)}
-}
-
-// newTransport returns the upstream HTTP/1.1 transport tuned for loopback:
-// many idle keep-alive connections per host, no proxy from the environment,
-// no compression negotiation, no HTTP/2 upgrade. Connect timeout is Envoy's
-// default connect_timeout, 5 s.
-func newTransport() *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:               nil,
-		DialContext:         d.DialContext,
-		MaxIdleConns:        0,
-		MaxIdleConnsPerHost: 1024,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
-		WriteBufferSize:     16 << 10,
-		ReadBufferSize:      16 << 10,
-	}
-}
 
 // runtimeConfig is a pushed Config compiled for the hot path.
 type runtimeConfig struct {
@@ -146,17 +106,17 @@ func compileConfig(c Config, rnd func() uint64) (*runtimeConfig, error) {
 
 // forwarder is what the inbound and outbound listeners share.
 type forwarder struct {
-	name      string
-	transport http.RoundTripper
-	tel       *telemetry
-	events    *eventHub
-	clock     Clock
-	rand      func() uint64
-	cfg       atomic.Pointer[runtimeConfig]
+	name   string
+	pool   *upstreamPool
+	tel    *telemetry
+	events *eventHub
+	clock  Clock
+	rand   func() uint64
+	cfg    atomic.Pointer[runtimeConfig]
 }
 
 var (
-	copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	copyBufPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 	bodyBufPool = sync.Pool{New: func() any { b := make([]byte, MaxRetryBody+1); return &b }}
 	callPool    = sync.Pool{New: func() any { return new(outboundCall) }}
 )
@@ -170,20 +130,24 @@ type outboundHandler struct {
 // outboundCall is the state of one downstream request on an outbound
 // listener; it implements attemptHandler.
 type outboundCall struct {
-	f      *forwarder
-	cl     *clusterRuntime
-	in     *http.Request
-	header http.Header
-	// body is the buffered request body (retriable); stream is used when
-	// the body was too large to buffer.
-	body    []byte
-	bodyBuf *[]byte
-	stream  io.Reader
-	hasBody bool
-	resp    *http.Response
+	f    *forwarder
+	cl   *clusterRuntime
+	body bodyState
+	up   upRequest
+	resp *http.Response
 }
 
-func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// bodyState is a request body prepared for (re)sending.
+type bodyState struct {
+	// body is the buffered request body (replayable); stream is used when
+	// the body was too large to buffer (streamLen -1 = unknown length).
+	body      []byte
+	buf       *[]byte
+	stream    io.Reader
+	streamLen int64
+}
+
+func (h *outboundHandler) serveHot(w *respWriter, r *http.Request) {
 	f := h.f
 	start := f.clock.Now()
 	rc := f.cfg.Load()
@@ -197,22 +161,24 @@ func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := callPool.Get().(*outboundCall)
 	defer c.release()
-	c.f, c.cl, c.in = f, cl, r
-	c.header = cloneRequestHeader(r.Header)
+	c.f, c.cl = f, cl
 
 	rs := cl.retry.Start(f.rand)
-	if ok, err := c.prepareBody(); err != nil {
-		localReply(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
+	if ok, err := c.body.prepare(r); err != nil {
+		w.closeAfter = true
+		localReply(w, http.StatusBadRequest, "cannot read request body: "+oneLine(err.Error()))
 		return
 	} else if !ok {
 		rs = RetryState{} // too large to buffer: no retry, as Envoy
 	}
-	res := runRouter(r.Context(), f.clock, cl.lb, &rs, c)
+	c.up = upRequest{in: r, body: c.body.body, stream: c.body.stream, streamLen: c.body.streamLen}
+	ctx := r.Context()
+	res := runRouter(ctx, f.clock, cl.lb, &rs, c)
 	if res.cancel != nil {
 		defer res.cancel()
 	}
 	if res.Decision == RetryLimitExceeded {
-		f.tel.limitExceeded.Add(r.Context(), 1, cl.urxOpts...)
+		f.tel.limitExceeded.Add(ctx, 1, cl.urxOpts...)
 		if f.events.active() {
 			f.events.publish(Event{Time: f.clock.Now(), Component: f.name, Kind: EventRetryLimitExceeded,
 				Cluster: cl.name, Endpoint: cl.endpoints[res.Endpoint].name, Attempt: res.Attempts,
@@ -223,7 +189,7 @@ func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case FailureNone:
 		copyResponse(w, c.resp)
 	case FailureCanceled:
-		// The client went away; nobody reads a reply.
+		w.closeAfter = true
 	case FailurePerTryTimeout:
 		localReply(w, http.StatusGatewayTimeout, bodyTimeout)
 	case FailureConnect:
@@ -231,79 +197,66 @@ func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		localReply(w, http.StatusServiceUnavailable, bodyReset)
 	}
-	f.tel.duration.Record(r.Context(), f.clock.Now().Sub(start).Seconds(), cl.durationOpts...)
+	f.tel.duration.Record(ctx, f.clock.Now().Sub(start).Seconds(), cl.durationOpts...)
 }
 
 func (c *outboundCall) release() {
 	if c.resp != nil {
 		c.resp.Body.Close()
 	}
-	if c.bodyBuf != nil {
-		bodyBufPool.Put(c.bodyBuf)
-	}
+	c.body.release()
 	*c = outboundCall{}
 	callPool.Put(c)
 }
 
-// prepareBody buffers the request body up to MaxRetryBody; it reports false
-// when the body is larger (then it is streamed and not retriable).
-func (c *outboundCall) prepareBody() (bool, error) {
-	r := c.in
+// prepare buffers the request body up to MaxRetryBody; it reports false
+// when the body is larger (then it is streamed and cannot be resent).
+func (b *bodyState) prepare(r *http.Request) (bool, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return true, nil
 	}
-	c.hasBody = true
 	if r.ContentLength > MaxRetryBody {
-		c.stream = r.Body
+		b.stream, b.streamLen = r.Body, r.ContentLength
 		return false, nil
 	}
-	c.bodyBuf = bodyBufPool.Get().(*[]byte)
-	buf := *c.bodyBuf
+	b.buf = bodyBufPool.Get().(*[]byte)
+	buf := *b.buf
 	n := 0
 	for n < len(buf) {
 		m, err := r.Body.Read(buf[n:])
 		n += m
 		if err == io.EOF {
-			c.body = buf[:n]
+			b.body = buf[:n]
 			return true, nil
 		}
 		if err != nil {
 			return false, err
 		}
 	}
-	c.stream = io.MultiReader(bytes.NewReader(buf[:n]), r.Body)
+	b.stream, b.streamLen = io.MultiReader(bytes.NewReader(buf[:n]), r.Body), -1
 	return false, nil
+}
+
+func (b *bodyState) release() {
+	if b.buf != nil {
+		bodyBufPool.Put(b.buf)
+	}
+	*b = bodyState{}
 }
 
 func (c *outboundCall) attempt(ctx context.Context, ep, n int) Outcome {
 	e := c.cl.endpoints[ep]
-	c.header[AttemptCountHeader] = attemptValue(n)
-	out := c.in.WithContext(ctx)
-	out.URL = &url.URL{Scheme: "http", Host: e.addr, Path: c.in.URL.Path, RawPath: c.in.URL.RawPath, RawQuery: c.in.URL.RawQuery}
-	out.RequestURI = ""
-	out.Header = c.header
-	out.Close = false
-	out.Trailer = nil
-	switch {
-	case !c.hasBody:
-		out.Body, out.ContentLength = http.NoBody, 0
-	case c.stream != nil:
-		out.Body, out.ContentLength = io.NopCloser(c.stream), c.in.ContentLength
-	default:
-		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(c.body)), int64(len(c.body))
-	}
-	resp, err := c.f.transport.RoundTrip(out)
+	c.up.attempt = n
+	resp, failure, _ := c.f.pool.roundTrip(ctx, e.addr, &c.up)
 	var o Outcome
-	if err != nil {
-		o.Failure = classifyError(err, c.in.Context())
+	if failure != FailureNone {
+		o.Failure = failure
 	} else {
 		c.resp = resp
 		o.StatusCode = resp.StatusCode
 		_, o.Overloaded = resp.Header[OverloadedHeader]
 	}
-	if o.Failure != FailureCanceled {
-		c.f.tel.upstreamRequests.Add(ctx, 1, e.counts.get(o.StatusCode, n)...)
-	}
+	c.f.tel.upstreamRequests.Add(ctx, 1, e.counts.get(o.StatusCode, n)...)
 	return o
 }
 
@@ -330,18 +283,6 @@ func discard(body io.ReadCloser) {
 	body.Close()
 }
 
-// classifyError maps a transport error to the reset reason Envoy would see.
-func classifyError(err error, client context.Context) Failure {
-	if client.Err() != nil {
-		return FailureCanceled
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return FailureConnect
-	}
-	return FailureReset
-}
-
 // inboundHandler serves the --inbound listener: it forwards to the local
 // app and counts requests at the server side of the component.
 type inboundHandler struct {
@@ -349,7 +290,7 @@ type inboundHandler struct {
 	app string
 }
 
-func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *inboundHandler) serveHot(w *respWriter, r *http.Request) {
 	f := h.f
 	start := f.clock.Now()
 	attempt := 1
@@ -358,21 +299,21 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attempt = a
 		}
 	}
-	out := r.WithContext(r.Context())
-	u := *r.URL
-	u.Scheme, u.Host = "http", h.app
-	out.URL = &u
-	out.Header = cloneRequestHeader(r.Header)
-	out.RequestURI = ""
-	out.Close = false
-	if r.ContentLength == 0 {
-		out.Body = http.NoBody
-	}
+	var body bodyState
+	defer body.release()
 	status := 0
-	resp, err := f.transport.RoundTrip(out)
-	if err != nil {
-		switch classifyError(err, r.Context()) {
-		case FailureCanceled:
+	if _, err := body.prepare(r); err != nil {
+		w.closeAfter = true
+		status = http.StatusBadRequest
+		localReply(w, status, "cannot read request body: "+oneLine(err.Error()))
+	} else {
+		up := upRequest{in: r, body: body.body, stream: body.stream, streamLen: body.streamLen}
+		resp, failure, _ := f.pool.roundTrip(r.Context(), h.app, &up)
+		switch failure {
+		case FailureNone:
+			status = resp.StatusCode
+			copyResponse(w, resp)
+			resp.Body.Close()
 		case FailureConnect:
 			status = http.StatusServiceUnavailable
 			localReply(w, status, bodyConnectFailure)
@@ -380,10 +321,6 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusServiceUnavailable
 			localReply(w, status, bodyReset)
 		}
-	} else {
-		status = resp.StatusCode
-		copyResponse(w, resp)
-		resp.Body.Close()
 	}
 	ctx := r.Context()
 	f.tel.requests.Add(ctx, 1, f.tel.inboundCounts.get(status, attempt)...)
@@ -398,31 +335,6 @@ func isHopHeader(k string) bool {
 		return true
 	}
 	return false
-}
-
-// cloneRequestHeader copies h without hop-by-hop headers (and those named
-// in Connection); "Te: trailers" is kept, as httputil.ReverseProxy does.
-func cloneRequestHeader(h http.Header) http.Header {
-	out := make(http.Header, len(h)+1)
-	for k, vv := range h {
-		if isHopHeader(k) {
-			continue
-		}
-		out[k] = vv
-	}
-	for _, v := range h["Connection"] {
-		for _, f := range splitTokens(v) {
-			delete(out, http.CanonicalHeaderKey(f))
-		}
-	}
-	for _, v := range h["Te"] {
-		for _, f := range splitTokens(v) {
-			if f == "trailers" {
-				out["Te"] = []string{"trailers"}
-			}
-		}
-	}
-	return out
 }
 
 func splitTokens(v string) []string {

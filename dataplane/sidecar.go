@@ -80,14 +80,15 @@ func (e *BindError) Unwrap() error { return e.Err }
 
 // Sidecar is a running sidecar proxy: its listeners, admin API and state.
 type Sidecar struct {
-	opts    Options
-	fwd     *forwarder
-	tel     *telemetry
-	addrs   Addresses
-	servers []*http.Server
-	lns     []net.Listener
-	wg      sync.WaitGroup
-	mu      sync.Mutex // serialises config pushes
+	opts  Options
+	fwd   *forwarder
+	tel   *telemetry
+	addrs Addresses
+	hot   []*hotServer
+	admin *http.Server
+	lns   []net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex // serialises config pushes
 }
 
 // Start binds every listener of opts and serves them. A listener that
@@ -118,7 +119,7 @@ func Start(opts Options) (*Sidecar, error) {
 		return nil, fmt.Errorf("dataplane: metrics: %w", err)
 	}
 	s := &Sidecar{opts: opts, tel: tel}
-	s.fwd = &forwarder{name: opts.Name, transport: newTransport(), tel: tel, clock: opts.Clock, rand: rnd}
+	s.fwd = &forwarder{name: opts.Name, pool: newUpstreamPool(), tel: tel, clock: opts.Clock, rand: rnd}
 	s.fwd.events = newEventHub(func() { tel.eventsDropped.Add(context.Background(), 1, tel.droppedOpts...) })
 
 	listen := func(addr string) (net.Listener, error) {
@@ -130,7 +131,7 @@ func Start(opts Options) (*Sidecar, error) {
 		s.lns = append(s.lns, ln)
 		return ln, nil
 	}
-	var handlers []http.Handler
+	var handlers []hotHandler
 	s.addrs = Addresses{Name: opts.Name, Outbound: map[string]string{}}
 	if opts.InboundAddr != "" {
 		ln, err := listen(opts.InboundAddr)
@@ -161,27 +162,29 @@ func Start(opts Options) (*Sidecar, error) {
 		return nil, err
 	}
 	s.addrs.Admin = adminLn.Addr().String()
-	handlers = append(handlers, s.adminHandler())
 	s.addrs.Listen = s.addrs.Admin
 	if s.addrs.Inbound != "" {
 		s.addrs.Listen = s.addrs.Inbound
 	}
-	for i, ln := range s.lns {
-		srv := &http.Server{
-			Handler:           handlers[i],
-			ReadHeaderTimeout: 30 * time.Second,
-			IdleTimeout:       5 * time.Minute,
-			ErrorLog:          opts.ErrorLog,
-		}
-		s.servers = append(s.servers, srv)
+	for i, h := range handlers {
+		hs := newHotServer(s.lns[i], h, opts.ErrorLog)
+		s.hot = append(s.hot, hs)
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				opts.ErrorLog.Printf("serve %s: %v", ln.Addr(), err)
-			}
-		}()
+		go func() { defer s.wg.Done(); hs.serve() }()
 	}
+	s.admin = &http.Server{
+		Handler:           s.adminHandler(),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          opts.ErrorLog,
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			opts.ErrorLog.Printf("serve admin %s: %v", adminLn.Addr(), err)
+		}
+	}()
 	return s, nil
 }
 
@@ -248,26 +251,33 @@ func (s *Sidecar) Ready() bool { return s.fwd.cfg.Load() != nil }
 // then closes everything.
 func (s *Sidecar) Shutdown(ctx context.Context) error {
 	var first error
-	for _, srv := range s.servers {
-		if err := srv.Shutdown(ctx); err != nil && first == nil {
+	for _, hs := range s.hot {
+		if err := hs.shutdown(ctx); err != nil && first == nil {
 			first = err
-			srv.Close()
+		}
+	}
+	if err := s.admin.Shutdown(ctx); err != nil {
+		s.admin.Close()
+		if first == nil {
+			first = err
 		}
 	}
 	s.wg.Wait()
-	if t, ok := s.fwd.transport.(*http.Transport); ok {
-		t.CloseIdleConnections()
-	}
+	s.fwd.pool.closeIdle()
 	_ = s.tel.shutdown(context.Background())
 	return first
 }
 
 // Close stops the sidecar at once.
 func (s *Sidecar) Close() error {
-	for _, srv := range s.servers {
-		srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, hs := range s.hot {
+		_ = hs.shutdown(ctx)
 	}
+	s.admin.Close()
 	s.wg.Wait()
+	s.fwd.pool.closeIdle()
 	_ = s.tel.shutdown(context.Background())
 	return nil
 }

@@ -69,7 +69,7 @@ type telemetry struct {
 	limitExceeded    metric.Int64Counter
 	eventsDropped    metric.Int64Counter
 
-	inboundCounts   *optCache     // meshgym_requests_total by (status, attempt)
+	inboundCounts   *optCache // meshgym_requests_total by (status, attempt)
 	inboundDuration []metric.RecordOption
 	droppedOpts     []metric.AddOption
 }

@@ -15,8 +15,10 @@ type Condition struct {
 	// Text is the condition in its canonical one-line form (String()), e.g.
 	// "request_count[name=currency_v2, status_code=500] = 50% ± 0.1"; how
 	// the file spelled it is kept in Scenario.Notes.
-	Text     string    `json:"text" yaml:"text"`
-	Metric   string    `json:"metric" yaml:"metric"` // e.g. request_count, request_duration_p50
+	Text   string `json:"text" yaml:"text"`
+	Metric string `json:"metric" yaml:"metric"` // e.g. request_count, request_duration_p50 (lower case)
+	// Matchers select the series, name matchers first; none = what the load
+	// generator (the end user) saw.
 	Matchers []Matcher `json:"matchers,omitempty" yaml:"matchers,omitempty"`
 	// Op is one of "=", "!=", "<", "<=", ">", ">=".
 	Op string `json:"op" yaml:"op"`
@@ -41,14 +43,16 @@ type Condition struct {
 type Matcher struct {
 	Label string `json:"label" yaml:"label"` // "name" or "status_code" ("status" is read as status_code)
 	Op    string `json:"op" yaml:"op"`       // "=" or "!="
+	// Value: a component name (payments, currency_v2, api_sidecar) or a
+	// status code as decimal text ("200"; "0" = no response).
 	Value string `json:"value" yaml:"value"`
 }
 
 // Position is a place in a scenario file.
 type Position struct {
-	File   string
-	Line   int
-	Column int
+	File   string // as given to Load/LoadBytes
+	Line   int    // 1-based
+	Column int    // 1-based
 }
 
 // Condition metrics. A metric ending in _pNN is a percentile (p50, p90,

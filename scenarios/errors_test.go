@@ -194,7 +194,9 @@ func TestLongFormErrors(t *testing.T) {
 			[]wantErr{{10, 10, "topology.entry", `unknown service "web"`}}},
 		{"unknown upstream", func(s string) string { return strings.Replace(s, "upstreams: [payments]", "upstreams: [paymnts]", 1) },
 			[]wantErr{{13, 19, "topology.services[0].upstreams[0]", `unknown service "paymnts"`}}},
-		{"unknown version key", func(s string) string { return strings.Replace(s, "errorRate: 50", "errorRate: 50\n          colour: red", 1) },
+		{"unknown version key", func(s string) string {
+			return strings.Replace(s, "errorRate: 50", "errorRate: 50\n          colour: red", 1)
+		},
 			[]wantErr{{38, 11, "topology.services[2].versions[1].colour", `unknown key "colour"`}}},
 		{"error rate above 100", func(s string) string { return strings.Replace(s, "errorRate: 50", "errorRate: 101", 1) },
 			[]wantErr{{37, 22, "topology.services[2].versions[1].errorRate", "error rate must be ≤ 100% (got 101%)"}}},

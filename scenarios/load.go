@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,8 +13,45 @@ import (
 	"time"
 )
 
-// MaxFileSize is the largest scenario file Load and LoadBytes read, in bytes.
-const MaxFileSize = 1 << 20
+// MaxFileSize is the largest scenario file Load and LoadBytes read, in
+// bytes. Scenario files are a few kilobytes; the YAML parser's cost grows
+// faster than linearly with nesting, documents and anchors, so the loader
+// also bounds those before parsing (see precheck).
+const MaxFileSize = 128 << 10
+
+// Bounds checked before parsing (far above any real scenario file).
+const (
+	maxFlowOpens = 1000 // '[' and '{' in the whole file
+	maxDocuments = 100  // '---' separators
+	maxAnchors   = 1000 // '&' characters
+)
+
+// precheck rejects inputs that would make the YAML parser slow.
+func precheck(p *problems, data []byte) bool {
+	const hint = "scenario files are a few kilobytes of plain YAML"
+	if len(data) > MaxFileSize {
+		p.add(pos{}, "", hint, "file is too large (%d bytes; at most %d)", len(data), MaxFileSize)
+		return false
+	}
+	opens := bytes.Count(data, []byte("[")) + bytes.Count(data, []byte("{"))
+	if opens > maxFlowOpens {
+		p.add(pos{}, "", hint, "too many [ and { (%d; at most %d)", opens, maxFlowOpens)
+		return false
+	}
+	docs := bytes.Count(data, []byte("\n---"))
+	if bytes.HasPrefix(data, []byte("---")) {
+		docs++
+	}
+	if docs > maxDocuments {
+		p.add(pos{}, "", hint, "too many YAML documents (%d; at most %d)", docs, maxDocuments)
+		return false
+	}
+	if n := bytes.Count(data, []byte("&")); n > maxAnchors {
+		p.add(pos{}, "", hint, "too many & characters (%d; at most %d)", n, maxAnchors)
+		return false
+	}
+	return true
+}
 
 // Load reads a scenario file in either spelling (book shorthand or long
 // form), expands it and validates it. Every problem is reported at once as
@@ -54,8 +92,8 @@ func LoadBytes(name string, data []byte) (s *Scenario, err error) {
 		}
 	}()
 	p := &problems{file: name}
-	if len(data) > MaxFileSize {
-		p.add(pos{}, "", "scenario files are a few kilobytes", "file is too large (%d bytes; at most %d)", len(data), MaxFileSize)
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a BOM from Windows editors
+	if !precheck(p, data) {
 		return nil, p.err()
 	}
 	docs := parseYAML(p, data)
@@ -391,6 +429,10 @@ func (d *decoder) integer(n *node, path, field string) (int, bool) {
 		}
 	}
 	if err != nil {
+		if t != "" && strings.Trim(strings.TrimPrefix(t, "-"), "0123456789") == "" {
+			d.fail(path, n, field, "write a smaller number", "%s is out of range", t)
+			return 0, false
+		}
 		d.fail(path, n, field, "write a whole number such as 3", "expected a whole number, found %s", n.describe())
 		return 0, false
 	}

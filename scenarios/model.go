@@ -9,15 +9,23 @@ const APIVersion = "meshgym.dev/v1alpha1"
 // phase, the load both phases run, and the success conditions. Both spellings
 // of a scenario file (book shorthand and long form) load to this model.
 type Scenario struct {
-	APIVersion  string `json:"apiVersion" yaml:"apiVersion"`
-	Kind        string `json:"kind" yaml:"kind"` // always "Scenario"
-	Name        string `json:"name" yaml:"name"`
+	// APIVersion is always APIVersion ("meshgym.dev/v1alpha1").
+	APIVersion string `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string `json:"kind" yaml:"kind"` // always "Scenario"
+	// Name identifies the scenario (letters, digits, _ - .); book files take
+	// it from the file name.
+	Name string `json:"name" yaml:"name"`
+	// Description is one line shown by `meshgym list`.
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	// Seed makes a run repeatable (0 = choose one and print it).
-	Seed       int64       `json:"seed,omitempty" yaml:"seed,omitempty"`
-	Topology   Topology    `json:"topology" yaml:"topology"`
-	Pattern    Pattern     `json:"pattern" yaml:"pattern"`
-	Load       LoadSpec    `json:"load" yaml:"load"`
+	Seed int64 `json:"seed,omitempty" yaml:"seed,omitempty"`
+	// Topology is the sample system both phases deploy.
+	Topology Topology `json:"topology" yaml:"topology"`
+	// Pattern is applied in the "after" phase only.
+	Pattern Pattern `json:"pattern" yaml:"pattern"`
+	// Load is what both phases run against Topology.Entry.
+	Load LoadSpec `json:"load" yaml:"load"`
+	// Conditions are the success conditions, judged on the "after" phase.
 	Conditions []Condition `json:"conditions" yaml:"conditions"`
 
 	// Source is the file the scenario came from ("builtin:retries" for
@@ -31,23 +39,31 @@ type Scenario struct {
 // Topology is the sample system: services calling each other, each with one
 // or more versions. Entry is the service the load generator calls.
 type Topology struct {
-	Entry    string    `json:"entry" yaml:"entry"`
+	// Entry is the name of the service the load generator calls.
+	Entry string `json:"entry" yaml:"entry"`
+	// Services in the order they are listed (and deployed).
 	Services []Service `json:"services" yaml:"services"`
 }
 
 // Service is one logical service (e.g. "currency") with its versions.
 type Service struct {
+	// Name of the service, e.g. "payments"; a condition's name=payments
+	// selects all its versions.
 	Name string `json:"name" yaml:"name"`
 	// Upstreams are names of services this one calls on every request.
 	Upstreams []string `json:"upstreams,omitempty" yaml:"upstreams,omitempty"`
 	// Sidecar is true when every instance runs behind a sidecar (default true).
-	Sidecar  bool      `json:"sidecar" yaml:"sidecar"`
+	Sidecar bool `json:"sidecar" yaml:"sidecar"`
+	// Versions of the service (≥ 1); callers balance across their
+	// instances round-robin.
 	Versions []Version `json:"versions" yaml:"versions"`
 }
 
 // Version is one version of a service; its Name is the component name used
 // in conditions (e.g. "currency_v2").
 type Version struct {
+	// Name is unique across the topology, e.g. "currency_v2"; a service
+	// with one version has it named like the service.
 	Name      string `json:"name" yaml:"name"`
 	Instances int    `json:"instances" yaml:"instances"` // ≥ 1
 	// Weight is the share of traffic in percent when the pattern splits by
@@ -64,9 +80,9 @@ type Version struct {
 // Latency is fake-service's timing model: 90% of requests take P50, 9% take
 // P90, 1% take P99.
 type Latency struct {
-	P50 Duration `json:"p50,omitempty" yaml:"p50,omitempty"`
-	P90 Duration `json:"p90,omitempty" yaml:"p90,omitempty"`
-	P99 Duration `json:"p99,omitempty" yaml:"p99,omitempty"`
+	P50 Duration `json:"p50,omitempty" yaml:"p50,omitempty"` // TIMING_50_PERCENTILE
+	P90 Duration `json:"p90,omitempty" yaml:"p90,omitempty"` // TIMING_90_PERCENTILE
+	P99 Duration `json:"p99,omitempty" yaml:"p99,omitempty"` // TIMING_99_PERCENTILE
 }
 
 // Pattern kinds (Pattern.Kind). The engine runs KindRetries today; the
@@ -86,7 +102,8 @@ var PatternKinds = []string{KindRetries, KindSidecarProxy, KindCircuitBreaking, 
 type Pattern struct {
 	// Kind is the pattern name: one of PatternKinds ("retries",
 	// "sidecar_proxy", "circuit_breaking", "canary").
-	Kind  string       `json:"kind" yaml:"kind"`
+	Kind string `json:"kind" yaml:"kind"`
+	// Retry is set when Kind is "retries".
 	Retry *RetryPolicy `json:"retry,omitempty" yaml:"retry,omitempty"`
 	// CircuitBreaker is set when Kind is "circuit_breaking".
 	CircuitBreaker *CircuitBreakerPolicy `json:"circuitBreaker,omitempty" yaml:"circuitBreaker,omitempty"`
@@ -137,20 +154,28 @@ type SidecarPolicy struct {
 // retry_policy by the builtin control plane.
 type RetryPolicy struct {
 	// Service whose callers retry (the upstream, e.g. "currency").
-	Service       string   `json:"service" yaml:"service"`
-	Attempts      int      `json:"attempts" yaml:"attempts"` // retries after the first try
-	RetryOn       []string `json:"retryOn" yaml:"retryOn"`
+	Service  string `json:"service" yaml:"service"`
+	Attempts int    `json:"attempts" yaml:"attempts"` // retries after the first try
+	// RetryOn names the failures retried, as Envoy's retry_on values
+	// (RetryOnValues), e.g. ["5xx", "connect-failure"].
+	RetryOn []string `json:"retryOn" yaml:"retryOn"`
+	// PerTryTimeout bounds each attempt; 0 = no per-try timeout.
 	PerTryTimeout Duration `json:"perTryTimeout,omitempty" yaml:"perTryTimeout,omitempty"`
-	BackoffBase   Duration `json:"backoffBase,omitempty" yaml:"backoffBase,omitempty"`
+	// BackoffBase is the base interval of the jittered exponential backoff
+	// between attempts; 0 = no backoff.
+	BackoffBase Duration `json:"backoffBase,omitempty" yaml:"backoffBase,omitempty"`
 	// PreferNewHost: a retry avoids hosts already tried (Envoy previous_hosts).
 	PreferNewHost bool `json:"preferNewHost" yaml:"preferNewHost"`
 }
 
 // LoadSpec is the load both phases run against the entry service.
 type LoadSpec struct {
-	Duration    Duration `json:"duration" yaml:"duration"`
-	RPS         float64  `json:"rps" yaml:"rps"` // total req/s; 0 = as fast as possible
-	Connections int      `json:"connections" yaml:"connections"`
+	// Duration of each phase (1s – 168h).
+	Duration Duration `json:"duration" yaml:"duration"`
+	// RPS is the total requests per second; 0 = as fast as possible.
+	RPS float64 `json:"rps" yaml:"rps"`
+	// Connections is the number of concurrent connections (≥ 1).
+	Connections int `json:"connections" yaml:"connections"`
 }
 
 // Duration is a time.Duration that reads and writes as "200s", "3m", "100ms".

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -492,5 +493,25 @@ func TestErrorsAs(t *testing.T) {
 	}
 	if strings.Count(err.Error(), "\n") != 1 {
 		t.Errorf("want one line per problem: %q", err.Error())
+	}
+}
+
+// Durations serialise as text in JSON too (engine/report JSON output).
+func TestScenarioJSON(t *testing.T) {
+	s := mustBuiltin(t, "retries")
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"duration":"200s"`) || !strings.Contains(string(b), `"backoffBase":"25ms"`) {
+		t.Errorf("durations not written as text: %s", b)
+	}
+	var back Scenario
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	back.Source = s.Source
+	if got, want := model(&back), model(s); !reflect.DeepEqual(got, want) {
+		t.Errorf("JSON round trip differs:\n got %+v\nwant %+v", got, want)
 	}
 }
