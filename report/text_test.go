@@ -1,0 +1,110 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"meshgym/engine"
+	"meshgym/load"
+	"meshgym/metrics"
+	"meshgym/scenarios"
+	"meshgym/verdict"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// fixture is a run of the retry exercise with the book's published counts
+// in the after phase (payments 34020, currency_v1 25559, currency_v2
+// 8423/8677) and a before phase without retries.
+func fixture(t *testing.T) *engine.Result {
+	t.Helper()
+	sc, err := scenarios.Builtin("retries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(count, errs int64) *load.Result {
+		return &load.Result{Client: load.ClientView{
+			Count: count, Errors: errs, StatusCodes: map[int]int64{200: count - errs, 500: errs},
+			MinS: 0.0021, MaxS: 0.0634, MeanS: 0.0061, P50S: 0.0052, P90S: 0.0088, P99S: 0.031, P999S: 0.05,
+			ResolutionS: 0.0001, ActualRPS: 99.9, PlannedRPS: 100, Connections: 10,
+			TotalBytes: count * 1000, SizePerRequest: 1000, DurationS: 200.02, LatencyFrom: load.LatencyFromActualStart,
+		}}
+	}
+	snap := func(cl *load.Result, reqs ...metrics.RequestCount) *metrics.Snapshot {
+		return &metrics.Snapshot{Requests: reqs, Retries: map[string]float64{}, Client: cl.Client}
+	}
+	bl, al := client(20000, 5010), client(34020, 0)
+	before := snap(bl,
+		metrics.RequestCount{Name: "api", StatusCode: 200, Attempt: 1, Count: 14990},
+		metrics.RequestCount{Name: "api", StatusCode: 500, Attempt: 1, Count: 5010},
+		metrics.RequestCount{Name: "payments", StatusCode: 200, Attempt: 1, Count: 14990},
+		metrics.RequestCount{Name: "payments", StatusCode: 500, Attempt: 1, Count: 5010},
+		metrics.RequestCount{Name: "currency_v1", StatusCode: 200, Attempt: 1, Count: 10000},
+		metrics.RequestCount{Name: "currency_v2", StatusCode: 200, Attempt: 1, Count: 4990},
+		metrics.RequestCount{Name: "currency_v2", StatusCode: 500, Attempt: 1, Count: 5010},
+	)
+	after := snap(al,
+		metrics.RequestCount{Name: "api", StatusCode: 200, Attempt: 1, Count: 34020},
+		metrics.RequestCount{Name: "payments", StatusCode: 200, Attempt: 1, Count: 34020},
+		metrics.RequestCount{Name: "currency_v1", StatusCode: 200, Attempt: 1, Count: 17010},
+		metrics.RequestCount{Name: "currency_v1", StatusCode: 200, Attempt: 2, Count: 8549},
+		metrics.RequestCount{Name: "currency_v2", StatusCode: 200, Attempt: 1, Count: 8423},
+		metrics.RequestCount{Name: "currency_v2", StatusCode: 500, Attempt: 1, Count: 8677},
+	)
+	after.Retries["currency"] = 8677
+	return &engine.Result{
+		Scenario: sc, Source: sc.Source, Platform: "local", Seed: 42, RunDir: ".meshgym/runs/fixture",
+		EntryURL: "http://127.0.0.1:8200/",
+		Before:   &engine.PhaseResult{Name: engine.PhaseBefore, Pattern: "off", Load: bl, Snapshot: before},
+		After:    &engine.PhaseResult{Name: engine.PhaseAfter, Pattern: "retries", Load: al, Snapshot: after},
+		Verdicts: verdict.EvaluateAll(sc.Conditions, before, after),
+	}
+}
+
+func TestTextGolden(t *testing.T) {
+	var buf bytes.Buffer
+	Text(&buf, fixture(t), TextOptions{})
+	golden := filepath.Join("testdata", "retries.golden")
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./report -update to create it)", err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("text report differs from %s (go test ./report -update after checking):\n%s", golden, buf.String())
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	if err := JSON(&buf, fixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Seed     int64 `json:"seed"`
+		Verdicts []struct {
+			Status string `json:"status"`
+			After  struct {
+				Value float64 `json:"value"`
+			} `json:"after"`
+		} `json:"verdicts"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Seed != 42 || len(back.Verdicts) != 6 {
+		t.Fatalf("seed %d, %d verdicts", back.Seed, len(back.Verdicts))
+	}
+	// currency_v2 500 share: 8677 / (8423+8677) = 50.74%.
+	if v := back.Verdicts[5].After.Value; v < 50.73 || v > 50.75 {
+		t.Errorf("currency_v2 500 share = %v, want 50.74", v)
+	}
+}
