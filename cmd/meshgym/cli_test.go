@@ -114,6 +114,8 @@ performance_test:
 		{"negative rps", []string{"run", "retries", "--rps", "-3"}, "--rps"},
 		{"bad duration", []string{"run", "retries", "--duration", "soon"}, "invalid argument"},
 		{"port taken", []string{"run", "retries", "-d", "1s", "--port", takenPort}, "port " + takenPort + " is already in use"},
+		{"bad set key", []string{"run", "retries", "--set", "foo=1"}, "--set foo: unknown key"},
+		{"bad set value", []string{"run", "retries", "--set", "currency_v2.errorRate=150"}, "100"},
 		{"explain missing", []string{"explain", "./nope.yaml"}, "no such file"},
 	}
 	for _, tc := range cases {

@@ -9,7 +9,8 @@ import (
 )
 
 func newExplainCmd() *cobra.Command {
-	return &cobra.Command{
+	var sets []string
+	c := &cobra.Command{
 		Use:   "explain SCENARIO",
 		Short: "Print how a scenario is read: the expanded long form",
 		Long: `Print the long form a scenario expands to — topology, per-version
@@ -21,6 +22,9 @@ Nothing is deployed.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			sc, err := loadScenario(args[0])
 			if err != nil {
+				return err
+			}
+			if err := applySets(sc, sets); err != nil {
 				return err
 			}
 			out, err := scenarios.Marshal(sc)
@@ -36,4 +40,6 @@ Nothing is deployed.`,
 			return nil
 		},
 	}
+	c.Flags().StringArrayVar(&sets, "set", nil, "change a knob first, as with run --set")
+	return c
 }

@@ -26,6 +26,7 @@ type runFlags struct {
 	port        int
 	runDir      string
 	quiet       bool
+	set         []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -47,6 +48,7 @@ Each phase runs the scenario's load for its duration; --duration, --rps and
 repeats a run. Logs and result.json go to the run directory.`,
 		Example: `  meshgym run retries --duration 20s
   meshgym run retries --rps 50 --seed 42 --output json > result.json
+  meshgym run retries --set currency_v2.errorRate=80 --set retry.attempts=1
   meshgym run ./my-retries.yaml`,
 		Args: exactArgs(1, "SCENARIO (a built-in name or a file)"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -62,6 +64,7 @@ repeats a run. Logs and result.json go to the run directory.`,
 	fl.IntVar(&f.port, "port", 0, "port of the entry service (default 8200, or a free one when taken; 0 = that default)")
 	fl.StringVar(&f.runDir, "run-dir", "", "directory for logs and result.json (default .meshgym/runs/<time>-<scenario>)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fl.StringArrayVar(&f.set, "set", nil, "change a knob without editing the file, e.g. --set currency_v2.errorRate=30 (repeatable; keys: "+strings.Join(scenarios.SetKeys, ", ")+")")
 	return c
 }
 
@@ -93,6 +96,16 @@ func loadScenario(arg string) (*scenarios.Scenario, error) {
 	return nil, usageErr("no built-in scenario or file named %q; hint: 'meshgym list' shows the built-in scenarios", arg)
 }
 
+// applySets applies --set assignments in order.
+func applySets(sc *scenarios.Scenario, sets []string) error {
+	for _, a := range sets {
+		if err := sc.Set(a); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+	}
+	return nil
+}
+
 func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 	if f.output != "text" && f.output != "json" {
 		return usageErr("--output: unknown format %q; use text or json", f.output)
@@ -113,6 +126,9 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := applySets(sc, f.set); err != nil {
+		return err
+	}
 	if f.duration > 0 {
 		sc.Load.Duration = scenarios.Duration(f.duration)
 	}
@@ -122,7 +138,11 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 	if f.connections > 0 {
 		sc.Load.Connections = f.connections
 	}
-	opts := engine.Options{Seed: f.seed, RunDir: f.runDir}
+	seed := sc.Seed
+	if c.Flags().Changed("seed") {
+		seed = f.seed
+	}
+	opts := engine.Options{Seed: seed, RunDir: f.runDir}
 	if f.port > 0 {
 		opts.EntryPort, opts.EntryPortStrict = f.port, true
 	}

@@ -1,0 +1,147 @@
+package scenarios
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SetKeys lists the knobs Set understands, for --help and error hints.
+// VERSION is a version name of the topology, e.g. currency_v2.
+var SetKeys = []string{
+	"load.duration", "load.rps", "load.connections", "seed",
+	"retry.attempts", "retry.retryOn", "retry.perTryTimeout", "retry.backoffBase", "retry.preferNewHost",
+	"VERSION.errorRate", "VERSION.errorCode", "VERSION.latency.p50", "VERSION.latency.p90", "VERSION.latency.p99",
+}
+
+// Set changes one knob of a loaded scenario without editing its file
+// (`meshgym run --set currency_v2.errorRate=30`), then re-validates it.
+// Values are read as in scenario files: percentages as 30 or 30%,
+// durations as 200ms or 3s. The error names the key and says what is
+// accepted. The change is recorded in Notes.
+func (s *Scenario) Set(assignment string) error {
+	key, value, ok := strings.Cut(assignment, "=")
+	key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+	if !ok || key == "" {
+		return fmt.Errorf("--set %q: want KEY=VALUE, e.g. currency_v2.errorRate=30", assignment)
+	}
+	bad := func(want string) error {
+		return fmt.Errorf("--set %s: %q is not %s", key, value, want)
+	}
+	dur := func(d *Duration) error {
+		if err := d.UnmarshalText([]byte(value)); err != nil || *d < 0 {
+			return bad("a duration such as 200ms or 3s")
+		}
+		return nil
+	}
+	num := func() (float64, error) {
+		f, err := strconv.ParseFloat(strings.TrimSuffix(value, "%"), 64)
+		if err != nil {
+			return 0, bad("a number")
+		}
+		return f, nil
+	}
+	retry := func() (*RetryPolicy, error) {
+		if s.Pattern.Retry == nil {
+			return nil, fmt.Errorf("--set %s: this scenario's pattern (%s) has no retry policy", key, s.Pattern.Kind)
+		}
+		return s.Pattern.Retry, nil
+	}
+	var err error
+	switch key {
+	case "load.duration":
+		err = dur(&s.Load.Duration)
+	case "load.rps":
+		s.Load.RPS, err = num()
+	case "load.connections":
+		var n int
+		n, err = strconv.Atoi(value)
+		if err != nil {
+			err = bad("a whole number")
+		}
+		s.Load.Connections = n
+	case "seed":
+		s.Seed, err = strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			err = bad("a whole number")
+		}
+	case "retry.attempts", "retry.retryOn", "retry.perTryTimeout", "retry.backoffBase", "retry.preferNewHost":
+		var r *RetryPolicy
+		if r, err = retry(); err != nil {
+			return err
+		}
+		switch key {
+		case "retry.attempts":
+			r.Attempts, err = strconv.Atoi(value)
+			if err != nil {
+				err = bad("a whole number")
+			}
+		case "retry.retryOn":
+			r.RetryOn = strings.Split(value, ",")
+			for i := range r.RetryOn {
+				r.RetryOn[i] = strings.TrimSpace(r.RetryOn[i])
+			}
+		case "retry.perTryTimeout":
+			err = dur(&r.PerTryTimeout)
+		case "retry.backoffBase":
+			err = dur(&r.BackoffBase)
+		case "retry.preferNewHost":
+			r.PreferNewHost, err = strconv.ParseBool(value)
+			if err != nil {
+				err = bad("true or false")
+			}
+		}
+	default:
+		ver, field, _ := strings.Cut(key, ".")
+		v := s.version(ver)
+		if v == nil || field == "" {
+			return fmt.Errorf("--set %s: unknown key; known keys: %s (versions here: %s)", key, strings.Join(SetKeys, ", "), strings.Join(s.versionNames(), ", "))
+		}
+		switch field {
+		case "errorRate":
+			v.ErrorRate, err = num()
+		case "errorCode":
+			v.ErrorCode, err = strconv.Atoi(value)
+			if err != nil {
+				err = bad("an HTTP status code")
+			}
+		case "latency.p50":
+			err = dur(&v.Latency.P50)
+		case "latency.p90":
+			err = dur(&v.Latency.P90)
+		case "latency.p99":
+			err = dur(&v.Latency.P99)
+		default:
+			return fmt.Errorf("--set %s: unknown field %q of %s; use errorRate, errorCode or latency.p50/p90/p99", key, field, ver)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if verr := s.Validate(); verr != nil {
+		return fmt.Errorf("--set %s: %v", assignment, verr)
+	}
+	s.Notes = append(s.Notes, "--set "+key+"="+value)
+	return nil
+}
+
+func (s *Scenario) version(name string) *Version {
+	for i := range s.Topology.Services {
+		for j := range s.Topology.Services[i].Versions {
+			if s.Topology.Services[i].Versions[j].Name == name {
+				return &s.Topology.Services[i].Versions[j]
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Scenario) versionNames() []string {
+	var out []string
+	for _, svc := range s.Topology.Services {
+		for _, v := range svc.Versions {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}

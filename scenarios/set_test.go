@@ -1,0 +1,48 @@
+package scenarios
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSet(t *testing.T) {
+	cases := []struct {
+		set   string
+		check func(s *Scenario) bool
+		err   string
+	}{
+		{"currency_v2.errorRate=30", func(s *Scenario) bool { return s.version("currency_v2").ErrorRate == 30 }, ""},
+		{"currency_v2.errorRate=30%", func(s *Scenario) bool { return s.version("currency_v2").ErrorRate == 30 }, ""},
+		{"currency_v1.latency.p50=20ms", func(s *Scenario) bool { return s.version("currency_v1").Latency.P50.D() == 20*time.Millisecond }, ""},
+		{"load.rps=50", func(s *Scenario) bool { return s.Load.RPS == 50 }, ""},
+		{"load.duration=3s", func(s *Scenario) bool { return s.Load.Duration.D() == 3*time.Second }, ""},
+		{"retry.attempts=1", func(s *Scenario) bool { return s.Pattern.Retry.Attempts == 1 }, ""},
+		{"retry.preferNewHost=false", func(s *Scenario) bool { return !s.Pattern.Retry.PreferNewHost }, ""},
+		{"currency_v2.errorRate=150", nil, "100"},
+		{"currency_v2.errorRate=lots", nil, `"lots" is not a number`},
+		{"load.connections=0", nil, "connections"},
+		{"load.duration=soon", nil, "a duration"},
+		{"nosuch.errorRate=3", nil, "unknown key"},
+		{"currency_v2.colour=red", nil, "unknown field"},
+		{"novalue", nil, "want KEY=VALUE"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.set, func(t *testing.T) {
+			s, err := Builtin("retries")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Set(tc.set)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("Set(%q) = %v, want one line containing %q", tc.set, err, tc.err)
+				}
+				return
+			}
+			if err != nil || !tc.check(s) {
+				t.Fatalf("Set(%q) = %v; value not applied", tc.set, err)
+			}
+		})
+	}
+}
