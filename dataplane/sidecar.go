@@ -216,8 +216,9 @@ func (s *Sidecar) ApplyConfig(c Config) error {
 	s.mu.Lock()
 	s.fwd.cfg.Store(rc)
 	s.mu.Unlock()
-	s.fwd.events.publish(Event{Time: s.fwd.clock.Now(), Component: s.opts.Name, Kind: EventConfig,
-		Detail: fmt.Sprintf("version %d: %s", c.Version, clusterList(c))})
+	detail := fmt.Sprintf("version %d: %s", c.Version, clusterList(c))
+	s.fwd.events.publish(Event{Time: s.fwd.clock.Now(), Component: s.opts.Name, Kind: EventConfig, Detail: detail})
+	s.opts.ErrorLog.Printf("config applied: %s", detail)
 	return nil
 }
 

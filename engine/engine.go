@@ -74,6 +74,9 @@ type Result struct {
 	Verdicts   []verdict.Verdict   `json:"verdicts"`
 	Passed     bool                `json:"passed"`
 	Components []sandbox.Component `json:"components"`
+	// Error says why the run stopped early ("" when it completed); the
+	// phases measured until then are kept.
+	Error string `json:"error,omitempty"`
 }
 
 // ErrorKind classifies a failed run for the exit code.
@@ -136,6 +139,16 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 		return nil, platformErr(fmt.Errorf("create run directory %s: %w", opts.RunDir, err))
 	}
 	res = &Result{Scenario: sc, Source: sc.Source, Platform: opts.Platform.Name(), Seed: opts.Seed, RunDir: opts.RunDir}
+	// result.json records every run, also one that stopped early: what was
+	// measured until then is kept.
+	defer func() {
+		if err != nil {
+			res.Error = err.Error()
+		}
+		if b, jerr := json.MarshalIndent(res, "", "  "); jerr == nil {
+			_ = os.WriteFile(filepath.Join(opts.RunDir, "result.json"), b, 0o644)
+		}
+	}()
 
 	em.phase(PhaseDeploy, true, fmt.Sprintf("%s on %s (seed %d)", sc.Name, opts.Platform.Name(), opts.Seed))
 	dep, derr := opts.Platform.Deploy(ctx, sandbox.DeploySpec{
@@ -252,9 +265,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 			res.Passed = false
 		}
 	}
-	if b, jerr := json.MarshalIndent(res, "", "  "); jerr == nil {
-		_ = os.WriteFile(filepath.Join(opts.RunDir, "result.json"), b, 0o644)
-	}
 	return res, nil
 }
 
@@ -266,9 +276,9 @@ func classify(ctx context.Context, err error) error {
 		if errors.As(cause, &e) {
 			return e
 		}
-		if errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
-			return &Error{Kind: KindInterrupted, Err: errors.New("interrupted; everything meshgym started was stopped")}
-		}
+		// Any other cancellation comes from the caller: Ctrl-C, SIGTERM
+		// (signal.NotifyContext's cause names the signal), or a deadline.
+		return &Error{Kind: KindInterrupted, Err: fmt.Errorf("interrupted (%v); everything meshgym started was stopped", cause)}
 	}
 	var e *Error
 	if errors.As(err, &e) {

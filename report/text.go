@@ -30,8 +30,8 @@ type TextOptions struct {
 func Text(w io.Writer, res *engine.Result, opts TextOptions) {
 	sc := res.Scenario
 	fmt.Fprintf(w, "\nmeshgym · %s (%s) · platform %s · seed %d\n", sc.Name, res.Source, res.Platform, res.Seed)
-	fmt.Fprintf(w, "load: %s per phase, %s on %d connections against %s\n",
-		sc.Load.Duration.D(), rateText(sc.Load.RPS), sc.Load.Connections, res.EntryURL)
+	fmt.Fprintf(w, "load: %s per phase, %s on %s against %s\n",
+		sc.Load.Duration.D(), rateText(sc.Load.RPS), plural(sc.Load.Connections, "connection"), res.EntryURL)
 	fmt.Fprintf(w, "run directory: %s   (repeat with --seed %d)\n\n", res.RunDir, res.Seed)
 
 	before, after := clientOf(res.Before), clientOf(res.After)
@@ -42,9 +42,9 @@ func Text(w io.Writer, res *engine.Result, opts TextOptions) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", label, orDash(before, f), orDash(after, f))
 	}
 	row("Total:", func(c *load.ClientView) string { return fmt.Sprintf("%.4f secs", c.DurationS) })
-	row("Slowest:", func(c *load.ClientView) string { return ms(c.MaxS) })
-	row("Fastest:", func(c *load.ClientView) string { return ms(c.MinS) })
-	row("Average:", func(c *load.ClientView) string { return ms(c.MeanS) })
+	row("Slowest:", func(c *load.ClientView) string { return msShort(c.MaxS) })
+	row("Fastest:", func(c *load.ClientView) string { return msShort(c.MinS) })
+	row("Average:", func(c *load.ClientView) string { return msShort(c.MeanS) })
 	row("p50 / p90 / p99:", func(c *load.ClientView) string {
 		return fmt.Sprintf("%s / %s / %s", msShort(c.P50S), msShort(c.P90S), msShort(c.P99S))
 	})
@@ -60,9 +60,10 @@ func Text(w io.Writer, res *engine.Result, opts TextOptions) {
 	row("Total data:", func(c *load.ClientView) string { return fmt.Sprintf("%d bytes", c.TotalBytes) })
 	row("Size/request:", func(c *load.ClientView) string { return fmt.Sprintf("%.0f bytes", c.SizePerRequest) })
 	tw.Flush()
-	for _, c := range []*load.ClientView{before, after} {
+	for i, c := range []*load.ClientView{before, after} {
 		if c != nil && c.FellBehind {
-			fmt.Fprintf(w, "  warning: the load generator fell behind its planned rate: %s\n", c.FellBehindReason)
+			fmt.Fprintf(w, "  warning (%s): the load generator fell behind its planned rate: %s\n",
+				[]string{"before", "after"}[i], c.FellBehindReason)
 		}
 	}
 	fmt.Fprintf(w, "  (latencies are client-side, timed from each request's actual send; histogram resolution %s)\n\n",
@@ -107,6 +108,12 @@ func traffic(w io.Writer, res *engine.Result) {
 		}
 	}
 	tw.Flush()
+	for _, c := range []*load.ClientView{clientOf(res.Before), clientOf(res.After)} {
+		if c != nil && c.WarmupRequests > 0 {
+			fmt.Fprintf(w, "  (as fast as possible, the load generator opens each connection with a warm-up request: the entry counts %d more than the summary)\n", c.WarmupRequests)
+			break
+		}
+	}
 	for _, p := range []*engine.PhaseResult{res.Before, res.After} {
 		if p == nil || p.Snapshot == nil {
 			continue
@@ -183,6 +190,9 @@ func results(w io.Writer, res *engine.Result, opts TextOptions) {
 		fmt.Fprintln(w, n)
 	}
 	fmt.Fprintf(w, "\n%d passed, %d failed, %d undecided (WARN) of %d conditions.\n", pass, fail, warn, len(res.Verdicts))
+	if warn > 0 {
+		fmt.Fprintln(w, "WARN: the measurement misses the target, but by less than the sampling noise of a sample this size, so the run cannot decide; it does not fail the run (exit 0). A longer run, or a tolerance wider than the noise, decides.")
+	}
 }
 
 func value(r verdict.Result) string {
@@ -275,8 +285,6 @@ func resolution(cs ...*load.ClientView) float64 {
 	return 0
 }
 
-func ms(s float64) string { return fmt.Sprintf("%.4f secs", s) }
-
 func msShort(s float64) string {
 	switch {
 	case s >= 1:
@@ -336,4 +344,11 @@ func sortedKeys(m map[string]float64) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

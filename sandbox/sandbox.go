@@ -72,18 +72,18 @@ const (
 type Component struct {
 	// Name is the name conditions use: "currency_v2" for an app,
 	// "currency_v2_sidecar" for its sidecar.
-	Name string
+	Name string `json:"name"`
 	// Instance distinguishes replicas of one version: "currency_v2-0".
-	Instance string
-	Kind     ComponentKind
-	Service  string // "currency"
-	Version  string // "currency_v2"
+	Instance string        `json:"instance"`
+	Kind     ComponentKind `json:"kind"`
+	Service  string        `json:"service"` // "currency"
+	Version  string        `json:"version"` // "currency_v2"
 	// PID is the OS process ID (0 where not a local process).
-	PID int32
+	PID int32 `json:"pid,omitempty"`
 	// AdminURL is the sidecar's admin API base URL (sidecars only).
-	AdminURL string
+	AdminURL string `json:"admin_url,omitempty"`
 	// Log is the path of the component's log file.
-	Log string
+	Log string `json:"log,omitempty"`
 }
 
 // Endpoint is one instance of a service as its callers reach it.

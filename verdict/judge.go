@@ -131,11 +131,11 @@ func Judge(c scenarios.Condition, r Result) (Status, string) {
 	if r.Share && c.Op != "!=" && t >= r.CI[0]-eps(t) && t <= r.CI[1]+eps(t) {
 		yam := int(math.Ceil(r.Yamane))
 		if hasTol && tolAbs < r.Noise {
-			return Warn, fmt.Sprintf("%s, %s: tolerance ±%s pts is tighter than the sampling noise ±%s pts at n=%d (Yamane n for ±5%% = %d)",
+			return Warn, fmt.Sprintf("%s, %s: tolerance ±%s pts is tighter than the sampling noise ±%s pts at n=%d (the book's Yamane formula wants n ≥ %d for a ±5%% margin)",
 				measured, how, fmtNum(round(tolAbs, 3)), fmtNum(round(r.Noise, 1)), r.N, yam)
 		}
 		if !hasTol || c.Op != "=" {
-			return Warn, fmt.Sprintf("%s, %s: %s lies inside the 95%% interval [%s, %s] at n=%d, so the sample cannot decide (Yamane n for ±5%% = %d)",
+			return Warn, fmt.Sprintf("%s, %s: %s lies inside the 95%% interval [%s, %s] at n=%d, so the sample cannot decide (the book's Yamane formula wants n ≥ %d for a ±5%% margin)",
 				measured, how, fmtVal(t, unit), fmtVal(r.CI[0], unit), fmtVal(r.CI[1], unit), r.N, yam)
 		}
 	}

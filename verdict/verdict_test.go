@@ -79,7 +79,7 @@ func TestEvaluateTable(t *testing.T) {
 		{"attempt matcher", cond("request_count", "=", 8559, false, nil, "name=currency_v1", "attempt=2"), 8559, Pass, ""},
 		{"name-only share divides by the service", cond("request_count", "=", 50, true, nil, "name=shop_v1"), 100 * 1496.0 / 3000, Pass, "inside the 95% interval"},
 		{"tolerance tighter than noise → WARN", cond("request_count", "=", 50, true, tol(0.1), "name=shop_v1"), 100 * 1496.0 / 3000,
-			Warn, "tolerance ±0.1 pts is tighter than the sampling noise ±1.8 pts at n=3000 (Yamane n for ±5% = 353)"},
+			Warn, "tolerance ±0.1 pts is tighter than the sampling noise ±1.8 pts at n=3000 (the book's Yamane formula wants n ≥ 353 for a ±5% margin)"},
 		{"tolerance wide enough", cond("request_count", "=", 50, true, tol(0.2), "name=shop_v1"), 100 * 1496.0 / 3000, Pass, ""},
 		// plain counts, every comparator
 		{"client count exact", cond("request_count", "=", 2000, false, nil), 2002, Fail, "target exactly 2000"},

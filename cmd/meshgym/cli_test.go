@@ -155,11 +155,18 @@ func TestListAndVersion(t *testing.T) {
 	}
 }
 
-// TestInterrupt sends SIGINT mid-run: exit 130, and every child is gone.
+// TestInterrupt sends SIGINT or SIGTERM mid-run: exit 130, every child is
+// gone, and result.json records the interrupted run.
 func TestInterrupt(t *testing.T) {
 	if testing.Short() || runtime.GOOS == "windows" {
 		t.Skip("needs a real run and POSIX signals")
 	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { interrupt(t, sig) })
+	}
+}
+
+func interrupt(t *testing.T, sig syscall.Signal) {
 	runDir := t.TempDir()
 	cmd := exec.Command(filepath.Join(binDir, "meshgym"), "run", "retries", "-d", "20s", "--port", "0", "--run-dir", runDir)
 	cmd.Dir = t.TempDir()
@@ -170,7 +177,9 @@ func TestInterrupt(t *testing.T) {
 	sc := bufio.NewScanner(stderr)
 	var errLines []string
 	started := make(chan struct{})
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		once := false
 		for sc.Scan() {
 			errLines = append(errLines, sc.Text())
@@ -188,11 +197,18 @@ func TestInterrupt(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	pids := childPIDs(t, runDir)
-	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Process.Signal(sig)
+	<-scanned
 	err := cmd.Wait()
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 130 {
 		t.Errorf("exit %v, want 130; stderr: %s", err, strings.Join(errLines, "\n"))
+	}
+	if last := errLines[len(errLines)-1]; !strings.Contains(last, "interrupted") {
+		t.Errorf("last stderr line %q does not say interrupted", last)
+	}
+	if b, err := os.ReadFile(filepath.Join(runDir, "result.json")); err != nil || !bytes.Contains(b, []byte(`"error": "interrupted`)) {
+		t.Errorf("result.json of the interrupted run: %v %.200s", err, b)
 	}
 	for _, pid := range pids {
 		if p, _ := os.FindProcess(pid); p != nil && p.Signal(syscall.Signal(0)) == nil {

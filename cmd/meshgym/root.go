@@ -74,8 +74,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	// Anything else cobra returns is a usage problem (unknown flag or command).
-	fmt.Fprintln(stderr, "meshgym: "+oneLine(err.Error())+"; see 'meshgym --help'")
+	fmt.Fprintln(stderr, "meshgym: "+cobraLine(err.Error())+"; see 'meshgym --help'")
 	return exitUsage
+}
+
+// cobraLine folds cobra's multi-line "Did you mean this?" into one line.
+func cobraLine(s string) string {
+	msg, sugg, ok := strings.Cut(s, "Did you mean this?")
+	if !ok {
+		return oneLine(s)
+	}
+	return oneLine(msg) + "; did you mean " + strings.Join(strings.Fields(sugg), " or ") + "?"
 }
 
 func oneLine(s string) string {
@@ -103,6 +112,7 @@ Exit codes: 0 every condition passed, 1 a condition failed,
 		SilenceErrors: true,
 		Version:       version.String(),
 	}
+	root.SetVersionTemplate("meshgym {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

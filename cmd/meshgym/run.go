@@ -57,11 +57,11 @@ repeats a run. Logs and result.json go to the run directory.`,
 	}
 	fl := c.Flags()
 	fl.DurationVarP(&f.duration, "duration", "d", 0, "load duration of each phase, e.g. 20s (default: the scenario's)")
-	fl.Float64Var(&f.rps, "rps", -1, "total requests per second; 0 = as fast as possible (default: the scenario's)")
+	fl.Float64Var(&f.rps, "rps", 0, "total requests per second; 0 = as fast as possible (default: the scenario's)")
 	fl.IntVarP(&f.connections, "connections", "c", 0, "concurrent connections of the load generator (default: the scenario's)")
 	fl.Int64Var(&f.seed, "seed", 0, "seed for every random choice, to repeat a run (default: a new one, printed)")
 	fl.StringVarP(&f.output, "output", "o", "text", "report format: text or json")
-	fl.IntVar(&f.port, "port", 0, "port of the entry service (default 8200, or a free one when taken; 0 = that default)")
+	fl.IntVar(&f.port, "port", 0, "port of the entry service; 0 = any free port (default: 8200, or a free one when 8200 is taken)")
 	fl.StringVar(&f.runDir, "run-dir", "", "directory for logs and result.json (default .meshgym/runs/<time>-<scenario>)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.StringArrayVar(&f.set, "set", nil, "change a knob without editing the file, e.g. --set currency_v2.errorRate=30 (repeatable; keys: "+strings.Join(scenarios.SetKeys, ", ")+")")
@@ -110,17 +110,18 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 	if f.output != "text" && f.output != "json" {
 		return usageErr("--output: unknown format %q; use text or json", f.output)
 	}
-	if f.duration < 0 {
-		return usageErr("--duration: must be positive (got %s)", f.duration)
+	changed := c.Flags().Changed
+	if changed("duration") && f.duration <= 0 {
+		return usageErr("--duration: must be more than 0 (got %s); e.g. --duration 20s", f.duration)
 	}
-	if c.Flags().Changed("rps") && f.rps < 0 {
+	if changed("rps") && f.rps < 0 {
 		return usageErr("--rps: must be ≥ 0 (got %g); 0 means as fast as possible", f.rps)
 	}
-	if f.connections < 0 {
-		return usageErr("--connections: must be ≥ 1 (got %d)", f.connections)
+	if changed("connections") && (f.connections < 1 || f.connections > 10000) {
+		return usageErr("--connections: must be from 1 to 10000 (got %d)", f.connections)
 	}
 	if f.port < 0 || f.port > 65535 {
-		return usageErr("--port: must be between 1 and 65535 (got %d)", f.port)
+		return usageErr("--port: must be from 0 to 65535 (got %d); 0 picks a free port", f.port)
 	}
 	sc, err := loadScenario(arg)
 	if err != nil {
@@ -129,13 +130,13 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 	if err := applySets(sc, f.set); err != nil {
 		return err
 	}
-	if f.duration > 0 {
+	if changed("duration") {
 		sc.Load.Duration = scenarios.Duration(f.duration)
 	}
-	if c.Flags().Changed("rps") {
+	if changed("rps") {
 		sc.Load.RPS = f.rps
 	}
-	if f.connections > 0 {
+	if changed("connections") {
 		sc.Load.Connections = f.connections
 	}
 	seed := sc.Seed
@@ -143,7 +144,10 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 		seed = f.seed
 	}
 	opts := engine.Options{Seed: seed, RunDir: f.runDir}
-	if f.port > 0 {
+	switch {
+	case changed("port") && f.port == 0:
+		opts.EntryPort = -1 // any free port
+	case changed("port"):
 		opts.EntryPort, opts.EntryPortStrict = f.port, true
 	}
 
