@@ -125,7 +125,11 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 		opts.Seed = randomSeed()
 	}
 	if opts.RunDir == "" {
-		opts.RunDir = filepath.Join(".meshgym", "runs", time.Now().Format("20060102-150405")+"-"+safeName(sc.Name))
+		dir, err := newRunDir(filepath.Join(".meshgym", "runs"), time.Now().Format("20060102-150405")+"-"+safeName(sc.Name))
+		if err != nil {
+			return nil, platformErr(err)
+		}
+		opts.RunDir = dir
 	}
 	if opts.EntryPort == 0 {
 		opts.EntryPort = local.DefaultEntryPort
@@ -448,6 +452,29 @@ func randomSeed() int64 {
 		s = 1
 	}
 	return s
+}
+
+// newRunDir creates a directory under parent named base, or base-2, base-3 …
+// when taken (two runs started in the same second), so a run never writes
+// into another run's directory.
+func newRunDir(parent, base string) (string, error) {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("create run directory: %w", err)
+	}
+	for i := 1; i < 1000; i++ {
+		dir := filepath.Join(parent, base)
+		if i > 1 {
+			dir += fmt.Sprintf("-%d", i)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("create run directory: %w", err)
+		}
+	}
+	return "", fmt.Errorf("create run directory: too many runs named %s in %s", base, parent)
 }
 
 func safeName(s string) string {

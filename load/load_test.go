@@ -226,3 +226,28 @@ func TestTTYProgressNonTerminal(t *testing.T) {
 		t.Errorf("got %q", b.String())
 	}
 }
+
+// TestExactModeDeadline: a rate the server cannot serve stops at the
+// deadline (duration + 5 s) and says the generator fell behind, instead of
+// running until every planned request was sent.
+func TestExactModeDeadline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 6 s")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(100 * time.Millisecond)
+	}))
+	defer srv.Close()
+	start := time.Now()
+	res, err := Run(context.Background(), Spec{URL: srv.URL, RPS: 1000, Connections: 2, Duration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 8*time.Second {
+		t.Errorf("run took %s; want it cut at about 6 s", el)
+	}
+	c := res.Client
+	if !c.FellBehind || !strings.Contains(c.FellBehindReason, "stopped at the deadline") || c.Count >= 1000 {
+		t.Errorf("fell behind %v (%q), count %d", c.FellBehind, c.FellBehindReason, c.Count)
+	}
+}

@@ -83,9 +83,22 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	// In exact-count mode a rate the system cannot serve would stretch the
+	// run far past its duration; stop it at a deadline instead and report
+	// that the generator fell behind.
+	var deadline <-chan time.Time
+	if spec.exactly() > 0 {
+		t := time.NewTimer(spec.Duration + max(spec.Duration/2, 5*time.Second))
+		defer t.Stop()
+		deadline = t.C
+	}
+	var cutOff atomic.Bool
 	wg.Go(func() {
 		select {
 		case <-ctx.Done():
+			aborter.Abort(false)
+		case <-deadline:
+			cutOff.Store(true)
 			aborter.Abort(false)
 		case <-done:
 		}
@@ -105,6 +118,11 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 	}
 	res := &Result{Raw: raw, Spec: spec}
 	res.Client = clientView(raw, spec, perSecond, aborted)
+	if cutOff.Load() && !aborted {
+		res.Client.FellBehind = true
+		res.Client.FellBehindReason = fmt.Sprintf("stopped at the deadline after %d of the %d planned requests; %s",
+			res.Client.Count, spec.exactly(), res.Client.FellBehindReason)
+	}
 	if spec.Progress != nil {
 		p := ctr.snapshot(spec.Duration)
 		p.Done = true

@@ -66,6 +66,10 @@ func Text(w io.Writer, res *engine.Result, opts TextOptions) {
 				[]string{"before", "after"}[i], c.FellBehindReason)
 		}
 	}
+	if after != nil && after.StatusCodes[load.SocketErrorCode] > 0 {
+		fmt.Fprintf(w, "  warning (after): %d requests got no response at all (socket errors; too many connections or timeouts?); the conditions below count only what the components received\n",
+			after.StatusCodes[load.SocketErrorCode])
+	}
 	fmt.Fprintf(w, "  (latencies are client-side, timed from each request's actual send; histogram resolution %s)\n\n",
 		msShort(resolution(before, after)))
 

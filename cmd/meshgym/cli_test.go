@@ -95,6 +95,9 @@ performance_test:
   threads: 2
 `)
 	empty := writeFile(t, "empty.yaml", "")
+	fullDir := t.TempDir()
+	os.WriteFile(filepath.Join(fullDir, "result.json"), []byte("precious"), 0o644)
+	aFile := writeFile(t, "plain.txt", "x")
 	cases := []struct {
 		name string
 		args []string
@@ -114,6 +117,15 @@ performance_test:
 		{"negative rps", []string{"run", "retries", "--rps", "-3"}, "--rps"},
 		{"bad duration", []string{"run", "retries", "--duration", "soon"}, "invalid argument"},
 		{"port taken", []string{"run", "retries", "-d", "1s", "--port", takenPort}, "port " + takenPort + " is already in use"},
+		{"rps NaN", []string{"run", "retries", "--rps", "NaN"}, "--rps"},
+		{"rps huge", []string{"run", "retries", "--rps", "1e9"}, "--rps"},
+		{"duration 0", []string{"run", "retries", "-d", "0s"}, "--duration"},
+		{"duration tiny", []string{"run", "retries", "-d", "1ms"}, "--duration"},
+		{"connections 0", []string{"run", "retries", "-c", "0"}, "--connections"},
+		{"connections huge", []string{"run", "retries", "-c", "100000"}, "--connections"},
+		{"run-dir holds files", []string{"run", "retries", "--run-dir", fullDir}, "already holds files"},
+		{"run-dir is a file", []string{"run", "retries", "--run-dir", aFile}, "is a file"},
+		{"scenario is a directory", []string{"run", fullDir}, "directory"},
 		{"bad set key", []string{"run", "retries", "--set", "foo=1"}, "--set foo: unknown key"},
 		{"bad set value", []string{"run", "retries", "--set", "currency_v2.errorRate=150"}, "100"},
 		{"explain missing", []string{"explain", "./nope.yaml"}, "no such file"},
@@ -137,6 +149,19 @@ performance_test:
 			}
 			_ = out
 		})
+	}
+}
+
+// TestRunDirNotOverwritten: a refused --run-dir keeps the user's files.
+func TestRunDirNotOverwritten(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "result.json")
+	os.WriteFile(p, []byte("precious"), 0o644)
+	if _, _, code := meshgym(t, "run", "retries", "--run-dir", dir); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "precious" {
+		t.Errorf("result.json was overwritten: %q", b)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"errors"
 	"fmt"
 	"io"
@@ -80,7 +81,9 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 
 // loadScenario reads a built-in scenario by name, or a file.
 func loadScenario(arg string) (*scenarios.Scenario, error) {
-	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
+	if _, err := os.Lstat(arg); err == nil {
+		// It exists: the loader says what is wrong with it, if anything
+		// (a directory, a pipe, a symlink loop, bad YAML …).
 		sc, err := scenarios.Load(arg)
 		if err != nil {
 			return nil, &exitError{code: exitUsage, err: err}
@@ -94,6 +97,31 @@ func loadScenario(arg string) (*scenarios.Scenario, error) {
 		return nil, usageErr("%s: no such file; hint: check the path, or run 'meshgym list' for built-in scenarios", arg)
 	}
 	return nil, usageErr("no built-in scenario or file named %q; hint: 'meshgym list' shows the built-in scenarios", arg)
+}
+
+// prepareRunDir checks a --run-dir: it may not exist yet (it is created) or
+// be an empty directory; meshgym never writes over an earlier run or a
+// user's files.
+func prepareRunDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && !st.IsDir():
+		return usageErr("--run-dir %s: is a file, not a directory; hint: give a new directory name", dir)
+	case err == nil:
+		entries, rerr := os.ReadDir(dir)
+		if rerr != nil {
+			return usageErr("--run-dir %s: cannot read it: %v; hint: give a new directory name", dir, rerr)
+		}
+		if len(entries) > 0 {
+			return usageErr("--run-dir %s: already holds files; hint: give a new or empty directory (meshgym never writes over earlier results)", dir)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return usageErr("--run-dir %s: %v; hint: give a new directory name", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usageErr("--run-dir %s: cannot create it: %v; hint: choose a writable place", dir, errors.Unwrap(err))
+	}
+	return nil
 }
 
 // applySets applies --set assignments in order.
@@ -120,8 +148,19 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 	if changed("connections") && (f.connections < 1 || f.connections > 10000) {
 		return usageErr("--connections: must be from 1 to 10000 (got %d)", f.connections)
 	}
+	if changed("duration") && f.duration < time.Second || f.duration > 168*time.Hour {
+		return usageErr("--duration: must be from 1s to 168h (got %s)", f.duration)
+	}
+	if math.IsNaN(f.rps) || math.IsInf(f.rps, 0) || f.rps > 1e6 {
+		return usageErr("--rps: must be a number from 0 to 1000000 (got %g); 0 means as fast as possible", f.rps)
+	}
 	if f.port < 0 || f.port > 65535 {
 		return usageErr("--port: must be from 0 to 65535 (got %d); 0 picks a free port", f.port)
+	}
+	if f.runDir != "" {
+		if err := prepareRunDir(f.runDir); err != nil {
+			return err
+		}
 	}
 	sc, err := loadScenario(arg)
 	if err != nil {

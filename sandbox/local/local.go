@@ -29,6 +29,10 @@ import (
 // DefaultEntryPort is where the entry service listens when free.
 const DefaultEntryPort = 8200
 
+// exitBind is the exit code of meshgym-sidecar and meshgym-app when they
+// cannot bind a listen address (dataplane.ExitBind, sampleapps.ExitBind).
+const exitBind = 3
+
 // Provider is the local platform.
 type Provider struct {
 	exe Executables
@@ -73,8 +77,28 @@ func (p *Provider) Deploy(ctx context.Context, spec sandbox.DeploySpec) (sandbox
 	if err := os.MkdirAll(filepath.Join(spec.RunDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
-	d := &deployment{died: make(chan sandbox.ComponentExit, 1), endpoints: map[string][]sandbox.Endpoint{}}
+	// Ports are chosen free, then bound by the children a moment later; if
+	// another program takes one in between (e.g. two runs starting at once
+	// both seeing 8200 free), start over with new ports.
+	var d *deployment
+	var err error
+	for attempt := 1; ; attempt++ {
+		d, err = p.deployOnce(ctx, spec, logf)
+		var bf *bindFailure
+		if err == nil || !errors.As(err, &bf) || attempt == 3 || ctx.Err() != nil {
+			break
+		}
+		logf("%s could not bind its port (taken meanwhile); starting again with new ports", bf.instance)
+		d.Teardown(context.Background())
+	}
+	if d == nil {
+		return nil, err
+	}
+	return d, err
+}
 
+func (p *Provider) deployOnce(ctx context.Context, spec sandbox.DeploySpec, logf func(string, ...any)) (*deployment, error) {
+	d := &deployment{died: make(chan sandbox.ComponentExit, 1), endpoints: map[string][]sandbox.Endpoint{}}
 	plans, entryAddr, err := plan(spec, logf)
 	if err != nil {
 		return nil, err
@@ -104,6 +128,14 @@ func (p *Provider) Deploy(ctx context.Context, spec sandbox.DeploySpec) (sandbox
 	d.mu.Unlock()
 	return d, nil
 }
+
+// bindFailure is a component that exited with the "cannot bind" code (3).
+type bindFailure struct {
+	instance string
+	err      error
+}
+
+func (b *bindFailure) Error() string { return b.err.Error() }
 
 // procPlan is one process to start.
 type procPlan struct {
@@ -281,7 +313,8 @@ func plan(spec sandbox.DeploySpec, logf func(string, ...any)) ([]procPlan, strin
 func componentSeed(seed int64, name string) int64 {
 	h := fnv.New64a()
 	io.WriteString(h, name)
-	return seed ^ int64(h.Sum64()&0x7fffffffffffffff)
+	// Non-negative: the components read their seed as an unsigned number.
+	return (seed ^ int64(h.Sum64())) & 0x7fffffffffffffff
 }
 
 type proc struct {
@@ -397,7 +430,11 @@ func (d *deployment) start(ctx context.Context, exe Executables, pl procPlan, sp
 		if err != nil {
 			p.cmd.Process.Kill()
 			<-p.done
-			return fmt.Errorf("%s %s: %s%s", pl.comp.Kind, pl.comp.Instance, err, tailSuffix(logPath))
+			err = fmt.Errorf("%s %s: %s%s", pl.comp.Kind, pl.comp.Instance, err, tailSuffix(logPath))
+			if st := p.cmd.ProcessState; st != nil && st.ExitCode() == exitBind {
+				return &bindFailure{instance: pl.comp.Instance, err: err}
+			}
+			return err
 		}
 		return nil
 	case <-timer.C:

@@ -1,7 +1,9 @@
 package local
 
 import (
+	"context"
 	"errors"
+	"os/exec"
 	"fmt"
 	"net"
 	"slices"
@@ -103,5 +105,31 @@ func TestComponentSeedsDiffer(t *testing.T) {
 	}
 	if componentSeed(1, "a") != componentSeed(1, "a") {
 		t.Error("seed not repeatable")
+	}
+}
+
+// TestDeployRetriesBindFailures: a component that exits with the bind
+// failure code makes Deploy start over with new ports, three times at most,
+// and the error names the component.
+func TestDeployRetriesBindFailures(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("needs sh")
+	}
+	exit3 := []string{"sh", "-c", "exit 3", "sh"}
+	p := New(Executables{Sidecar: exit3, App: exit3})
+	var notes []string
+	d, err := p.Deploy(context.Background(), sandbox.DeploySpec{
+		Topology: topo(t), RunDir: t.TempDir(), EntryPort: 0,
+		Logf: func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) },
+	})
+	if d != nil {
+		defer d.Teardown(context.Background())
+	}
+	var bf *bindFailure
+	if !errors.As(err, &bf) {
+		t.Fatalf("error %v, want a bind failure", err)
+	}
+	if got := len(notes); got != 2 {
+		t.Errorf("%d restarts noted, want 2: %q", got, notes)
 	}
 }
