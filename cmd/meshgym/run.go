@@ -2,10 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"math"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"

@@ -3,9 +3,9 @@ package local
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"fmt"
 	"net"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
