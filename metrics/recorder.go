@@ -44,19 +44,7 @@ func (r *Recorder) Start(ctx context.Context) {
 	r.done = make(chan struct{})
 	r.mu.Unlock()
 	r.tick(ctx)
-	go func() {
-		defer close(r.done)
-		t := time.NewTicker(r.every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				r.tick(ctx)
-			}
-		}
-	}()
+	go tickEvery(ctx, r.every, r.done, func() { r.tick(ctx) })
 }
 
 // Stop ends recording and returns the rates (see Rates).
@@ -128,4 +116,19 @@ func (r *Recorder) tick(ctx context.Context) {
 		r.ticks = append(r.ticks, rates)
 	}
 	r.prev, r.prevT = cur, now
+}
+
+// tickEvery calls fn every interval until ctx ends, then closes done.
+func tickEvery(ctx context.Context, every time.Duration, done chan struct{}, fn func()) {
+	defer close(done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }

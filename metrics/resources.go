@@ -129,19 +129,7 @@ func (s *Sampler) Start(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	s.sample(ctx)
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(s.every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				s.sample(ctx)
-			}
-		}
-	}()
+	go tickEvery(ctx, s.every, s.done, func() { s.sample(ctx) })
 }
 
 // Stop ends sampling after a last sample, and returns the series.
