@@ -13,6 +13,8 @@ type Config struct {
 	// Clusters maps an upstream service name (the name given in
 	// --outbound NAME=ADDR) to its cluster.
 	Clusters map[string]Cluster `json:"clusters"`
+	// Inbound holds policies of the inbound listener (nil = none).
+	Inbound *InboundPolicy `json:"inbound,omitempty"`
 }
 
 // Cluster is an upstream service as Envoy models it: a set of endpoints, a
@@ -30,6 +32,25 @@ type Cluster struct {
 	// Retry is nil when the route has no retry policy: then no retry happens
 	// at all (Envoy does no retries without a retry_policy).
 	Retry *RetryPolicy `json:"retry,omitempty"`
+	// Routes split or steer requests to versions (empty = plain LB over
+	// all endpoints).
+	Routes []Route `json:"routes,omitempty"`
+	// Timeout is the route timeout: it covers the whole request, retries
+	// and back-off included; when it fires the caller gets 504 and no
+	// further retry happens (Envoy RouteAction.timeout). 0 = none.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Outlier ejects failing endpoints (nil = off).
+	Outlier *OutlierDetection `json:"outlier,omitempty"`
+	// Fault injects aborts and delays on calls to this cluster (nil = off).
+	Fault *Fault `json:"fault,omitempty"`
+	// MaxRetries caps concurrent retries on the cluster, Envoy's circuit
+	// breaker max_retries (Envoy default 3 when a circuit breaker is
+	// configured); 0 = no cap. Over the cap a retry is not made and the
+	// caller gets the failed response (flag UO).
+	MaxRetries int `json:"max_retries,omitempty"`
+	// RetryBudget limits retries across the cluster (nil = none); when set
+	// it overrides MaxRetries, as in Envoy.
+	RetryBudget *RetryBudget `json:"retry_budget,omitempty"`
 }
 
 // Endpoint is one instance of an upstream service.
