@@ -10,6 +10,12 @@
 //     [LoadOptions]);
 //   - [Server]: an http.Handler with fake-service's request flow and JSON
 //     response shape (github.com/nicholasjackson/fake-service/response);
+//   - the app's own server-side metrics at GET /metrics ([MetricRequests],
+//     [MetricRequestDuration]): the same names, labels and buckets as a
+//     sidecar's inbound series, so that without a sidecar requests are
+//     counted at the app. A small hand-written exporter (metrics.go), not
+//     the OpenTelemetry SDK or client_golang, keeps the app's memory, which
+//     the sidecar scenarios measure, free of them;
 //   - [Main]: the whole program of the lean executable cmd/meshgym-app,
 //     including the process rules of docs/architecture.md (one READY line on
 //     stdout, exit when stdin reaches EOF, exit codes 2 and 3).
@@ -19,7 +25,8 @@
 // is given (which, in a mesh, happen to be a local sidecar's outbound
 // listeners). Keep its imports to the standard library, fake-service's clean
 // library packages and golang.org/x/time/rate so the executable stays lean;
-// a test checks `go list -deps ./cmd/meshgym-app`.
+// a test checks `go list -deps ./cmd/meshgym-app` (no go.opentelemetry.io,
+// no github.com/prometheus).
 //
 // Differences from fake-service v0.26.2, on purpose:
 //   - ERROR_RATE is a true probability decided by a seeded pseudo-random

@@ -45,8 +45,10 @@ const (
 const maxUpstreamBody = 8 << 20
 
 // Server is one sample service: an http.Handler answering fake-service's
-// JSON on every path except GET /ready and /health (200 "OK"). It is safe
-// for concurrent use.
+// JSON on every path except the reserved ones: /ready and /health (200
+// "OK") and GET /metrics (the app's own [MetricRequests] and
+// [MetricRequestDuration] in the Prometheus text format, the same series a
+// sidecar's inbound listener exports). It is safe for concurrent use.
 type Server struct {
 	opts      Options
 	duration  *timing.RequestDuration
@@ -55,6 +57,7 @@ type Server struct {
 	transport *http.Transport
 	client    *http.Client
 	body      json.RawMessage
+	metrics   *appMetrics
 }
 
 // NewServer validates opts and returns its server. Zero values of Name,
@@ -83,6 +86,7 @@ func NewServer(opts Options) (*Server, error) {
 		opts:     opts,
 		duration: timing.NewRequestDuration(opts.Timing50, opts.Timing90, opts.Timing99, opts.TimingVariance),
 		errs:     newErrorSampler(opts.ErrorRate, opts.Seed, opts.Name),
+		metrics:  newAppMetrics(opts.Name),
 	}
 	if opts.RateLimitRPS > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(opts.RateLimitRPS), max(1, int(opts.RateLimitRPS)))
@@ -157,15 +161,28 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 //  4. otherwise sleep what remains of the service time drawn from
 //     Timing50/90/99 (upstream time counts towards it), and answer 200.
 //
-// A request whose client goes away while it sleeps gets no answer.
+// A request whose client goes away while it sleeps gets no answer. Every
+// request but the reserved paths is counted in [MetricRequests] (status 0
+// when it got no answer) and timed in [MetricRequestDuration].
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/ready" || r.URL.Path == "/health" {
+	switch r.URL.Path {
+	case "/ready", "/health":
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "OK\n")
 		return
+	case MetricsPath:
+		s.metrics.ServeHTTP(w, r)
+		return
 	}
 	ts := time.Now()
+	status := s.serve(w, r, ts)
+	s.metrics.observe(status, attemptOf(r), time.Since(ts))
+}
+
+// serve is the request flow of [Server.ServeHTTP] from ts on; it returns
+// the status answered, 0 for none.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, ts time.Time) int {
 	ctx := r.Context()
 	resp := response.Response{
 		Name: s.opts.Name,
@@ -177,20 +194,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.limiter != nil && !s.limiter.Allow() {
 		resp.Code = s.opts.RateLimitCode
 		resp.Error = msgRateLimit
-		s.write(w, &resp, ts)
-		return
+		return s.write(w, &resp, ts)
 	}
 	if s.errs.inject() {
 		resp.Code = s.opts.ErrorCode
 		resp.Error = msgInjected
 		if s.opts.ErrorType == ErrorTypeDelay {
 			if !sleepCtx(ctx, s.opts.ErrorDelay) {
-				return
+				return 0
 			}
 			resp.Error = msgDelay
 		}
-		s.write(w, &resp, ts)
-		return
+		return s.write(w, &resp, ts)
 	}
 
 	if n := len(s.opts.UpstreamURIs); n > 0 {
@@ -214,23 +229,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if resp.Error != "" {
 			if ctx.Err() != nil {
-				return // the client went away; nobody reads the answer
+				return 0 // the client went away; nobody reads the answer
 			}
 			resp.Code = http.StatusInternalServerError
-			s.write(w, &resp, ts)
-			return
+			return s.write(w, &resp, ts)
 		}
 	}
 
 	if !sleepCtx(ctx, s.duration.Calculate()-time.Since(ts)) {
-		return
+		return 0
 	}
 	resp.Code = http.StatusOK
-	s.write(w, &resp, ts)
+	return s.write(w, &resp, ts)
 }
 
-// write finishes resp's timing fields and sends it with status resp.Code.
-func (s *Server) write(w http.ResponseWriter, resp *response.Response, ts time.Time) {
+// write finishes resp's timing fields and sends it with status resp.Code,
+// which it returns (500 if resp cannot be encoded).
+func (s *Server) write(w http.ResponseWriter, resp *response.Response, ts time.Time) int {
 	te := time.Now()
 	resp.StartTime = ts.Format(TimeFormat)
 	resp.EndTime = te.Format(TimeFormat)
@@ -238,13 +253,14 @@ func (s *Server) write(w http.ResponseWriter, resp *response.Response, ts time.T
 	b, err := json.Marshal(resp)
 	if err != nil { // cannot happen with Response's field types
 		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return http.StatusInternalServerError
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(resp.Code)
 	w.Write(b)
+	return resp.Code
 }
 
 // callUpstream GETs uri, forwarding the tracing headers of in, and returns
