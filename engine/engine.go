@@ -106,6 +106,12 @@ func platformErr(err error) error { return &Error{Kind: KindPlatform, Err: err} 
 // teardown. Events (may be nil) receives progress; Run never closes it and
 // never blocks on it for long (a full channel drops progress events, never
 // phase events). Teardown happens on every path, including ctx cancellation.
+//
+// Where the pattern is a policy (retries, breaking, splits, timeouts,
+// limits, faults) both phases run on one deployment and the control plane
+// pushes the pattern between them; where it changes the topology (the
+// sidecar pattern) the platform deploys the system without sidecars for the
+// before phase and redeploys it with sidecars for the after phase.
 func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<- Event) (res *Result, err error) {
 	if sc == nil {
 		return nil, inputErr(errors.New("no scenario"))
@@ -154,112 +160,33 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 		}
 	}()
 
-	em.phase(PhaseDeploy, true, fmt.Sprintf("%s on %s (seed %d)", sc.Name, opts.Platform.Name(), opts.Seed))
-	dep, derr := opts.Platform.Deploy(ctx, sandbox.DeploySpec{
-		Topology: sc.Topology, RunDir: opts.RunDir, EntryPort: opts.EntryPort,
-		EntryPortStrict: opts.EntryPortStrict, Seed: opts.Seed, ReadyTimeout: opts.ReadyTimeout,
-		Logf: func(f string, a ...any) { em.log(fmt.Sprintf(f, a...)) },
-	})
-	if dep != nil {
-		defer func() {
-			em.phase(PhaseTeardown, true, "")
-			tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if terr := dep.Teardown(tctx); terr != nil && err == nil {
-				err = platformErr(fmt.Errorf("teardown: %w", terr))
-			}
-			em.phase(PhaseTeardown, false, "")
-		}()
-	}
-	if derr != nil {
-		return res, classify(ctx, derr)
-	}
-	res.EntryURL = dep.EntryURL()
-	res.Components = dep.Components()
+	r := &runner{sc: sc, opts: opts, em: em, res: res, cp: builtin.New(), counts: newEventCounts()}
+	r.phase.Store(PhaseDeploy)
+	defer r.teardown()
 
-	// Watch for a component dying: it cancels the run with a clear cause.
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case ce := <-dep.Died():
-			cancel(platformErr(ce))
-		case <-runCtx.Done():
-		}
-	}()
-
-	cp := builtin.New()
-	if err := cp.Apply(runCtx, sc.Topology, dep, res.Components, nil); err != nil {
-		return res, classify(runCtx, platformErr(err))
+	redeploy := sc.Pattern.Kind == scenarios.KindSidecarProxy
+	beforeTopo := sc.Topology
+	if redeploy {
+		beforeTopo = withoutSidecars(sc.Topology)
 	}
-	if err := waitReady(runCtx, res.Components, opts.ReadyTimeout); err != nil {
-		return res, classify(runCtx, platformErr(err))
-	}
-	em.phase(PhaseDeploy, false, fmt.Sprintf("%d components ready; entry %s", len(res.Components), res.EntryURL))
-
-	// Policy events from every sidecar, tagged with the current phase.
-	var phase atomic.Value
-	phase.Store(PhaseDeploy)
-	counts := newEventCounts()
-	subscribeEvents(runCtx, res.Components, func(pe *PolicyEvent) {
-		pe.Phase = phase.Load().(string)
-		counts.add(pe.Phase, pe.Kind)
-		em.send(pe, false)
-	})
-
-	admins := adminURLs(res.Components)
-	measure := func(name, pattern string) (*PhaseResult, error) {
-		phase.Store(name)
-		em.phase(name, true, "pattern "+pattern)
-		pr := &PhaseResult{Name: name, Pattern: pattern, Started: time.Now()}
-		sampler := metrics.NewSampler(pids(res.Components), time.Second)
-		sampler.Start(runCtx)
-		rec := metrics.NewRecorder(admins, time.Second)
-		rec.Start(runCtx)
-		before, err := metrics.Collect(runCtx, admins)
-		if err != nil {
-			return nil, platformErr(fmt.Errorf("scrape sidecars: %w", err))
-		}
-		lr, err := load.Run(runCtx, load.Spec{
-			URL: res.EntryURL, RPS: sc.Load.RPS, Connections: sc.Load.Connections,
-			Duration: sc.Load.Duration.D(), Seed: opts.Seed,
-			Progress: func(p load.Progress) {
-				em.send(&ProgressEvent{Phase: name, Elapsed: p.Elapsed, Total: p.Total,
-					Requests: p.Requests, Errors: p.Errors, RPS: p.RPS, Retries: counts.get(name, "retry")}, true)
-			},
-		})
-		if err != nil {
-			return nil, classify(runCtx, platformErr(fmt.Errorf("load: %w", err)))
-		}
-		if runCtx.Err() != nil {
-			return nil, classify(runCtx, runCtx.Err())
-		}
-		// Let in-flight retries land before the counters are read.
-		sleepCtx(runCtx, 100*time.Millisecond)
-		after, err := metrics.Collect(runCtx, admins)
-		if err != nil {
-			return nil, classify(runCtx, platformErr(fmt.Errorf("scrape sidecars: %w", err)))
-		}
-		rates := rec.Stop()
-		resources := sampler.Stop()
-		snap := metrics.Diff(before, after)
-		snap.Client = lr.Client
-		snap.Resources = resources
-		snap.RequestRates = rates
-		pr.Load, pr.Snapshot, pr.Ended = lr, snap, time.Now()
-		pr.PolicyEvents = counts.all(name)
-		em.phase(name, false, fmt.Sprintf("%d requests, %d errors", lr.Client.Count, lr.Client.Errors))
-		return pr, nil
-	}
-
-	if res.Before, err = measure(PhaseBefore, "off"); err != nil {
+	if err := r.deploy(ctx, beforeTopo, "without sidecars"); err != nil {
 		return res, err
 	}
-	if err := cp.Apply(runCtx, sc.Topology, dep, res.Components, &sc.Pattern); err != nil {
-		return res, classify(runCtx, platformErr(err))
+	if res.Before, err = r.measure(PhaseBefore, "off"); err != nil {
+		return res, err
 	}
-	sleepCtx(runCtx, opts.Settle)
-	if res.After, err = measure(PhaseAfter, sc.Pattern.Kind); err != nil {
+	if redeploy {
+		r.teardown()
+		if err := r.deploy(ctx, sc.Topology, "with sidecars"); err != nil {
+			return res, err
+		}
+	} else {
+		if err := r.cp.Apply(r.ctx, sc.Topology, r.dep, r.comps, &sc.Pattern); err != nil {
+			return res, classify(r.ctx, platformErr(err))
+		}
+		sleepCtx(r.ctx, opts.Settle)
+	}
+	if res.After, err = r.measure(PhaseAfter, sc.Pattern.Kind); err != nil {
 		return res, err
 	}
 	res.Verdicts = verdict.EvaluateAll(sc.Conditions, res.Before.Snapshot, res.After.Snapshot)
@@ -270,6 +197,148 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 		}
 	}
 	return res, nil
+}
+
+// withoutSidecars is the topology with every service's sidecar removed: the
+// apps call each other directly.
+func withoutSidecars(t scenarios.Topology) scenarios.Topology {
+	out := t
+	out.Services = make([]scenarios.Service, len(t.Services))
+	for i, s := range t.Services {
+		s.Sidecar = false
+		out.Services[i] = s
+	}
+	return out
+}
+
+// runner holds one run's deployment and the machinery around it.
+type runner struct {
+	sc     *scenarios.Scenario
+	opts   Options
+	em     emitter
+	res    *Result
+	cp     *builtin.ControlPlane
+	counts *eventCounts
+	phase  atomic.Value
+
+	dep    sandbox.Deployment
+	comps  []sandbox.Component
+	ctx    context.Context // cancelled when a component dies
+	cancel context.CancelCauseFunc
+}
+
+// deploy starts the topology, pushes the pattern-off config to its sidecars
+// and waits until every sidecar is ready.
+func (r *runner) deploy(ctx context.Context, topo scenarios.Topology, what string) error {
+	r.phase.Store(PhaseDeploy)
+	detail := fmt.Sprintf("%s on %s (seed %d)", r.sc.Name, r.opts.Platform.Name(), r.opts.Seed)
+	if r.sc.Pattern.Kind == scenarios.KindSidecarProxy {
+		detail += ", " + what
+	}
+	r.em.phase(PhaseDeploy, true, detail)
+	dep, derr := r.opts.Platform.Deploy(ctx, sandbox.DeploySpec{
+		Topology: topo, RunDir: r.opts.RunDir, EntryPort: r.opts.EntryPort,
+		EntryPortStrict: r.opts.EntryPortStrict, Seed: r.opts.Seed, ReadyTimeout: r.opts.ReadyTimeout,
+		Logf: func(f string, a ...any) { r.em.log(fmt.Sprintf(f, a...)) },
+	})
+	r.dep = dep
+	if derr != nil {
+		return classify(ctx, derr)
+	}
+	r.comps = dep.Components()
+	r.res.EntryURL = dep.EntryURL()
+	r.res.Components = append(r.res.Components, r.comps...)
+
+	// A component dying cancels the run with a clear cause.
+	r.ctx, r.cancel = context.WithCancelCause(ctx)
+	go func(runCtx context.Context, cancel context.CancelCauseFunc) {
+		select {
+		case ce := <-dep.Died():
+			cancel(platformErr(ce))
+		case <-runCtx.Done():
+		}
+	}(r.ctx, r.cancel)
+
+	if err := r.cp.Apply(r.ctx, topo, dep, r.comps, nil); err != nil {
+		return classify(r.ctx, platformErr(err))
+	}
+	if err := waitReady(r.ctx, r.comps, r.opts.ReadyTimeout); err != nil {
+		return classify(r.ctx, platformErr(err))
+	}
+	subscribeEvents(r.ctx, r.comps, func(pe *PolicyEvent) {
+		pe.Phase = r.phase.Load().(string)
+		r.counts.add(pe.Phase, pe.Kind)
+		r.em.send(pe, false)
+	})
+	r.em.phase(PhaseDeploy, false, fmt.Sprintf("%d components ready; entry %s", len(r.comps), r.res.EntryURL))
+	return nil
+}
+
+// teardown stops the current deployment, if any.
+func (r *runner) teardown() {
+	if r.dep == nil {
+		return
+	}
+	r.em.phase(PhaseTeardown, true, "")
+	if r.cancel != nil {
+		r.cancel(nil)
+	}
+	tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.dep.Teardown(tctx); err != nil {
+		r.em.log("teardown: " + err.Error())
+	}
+	r.dep = nil
+	r.em.phase(PhaseTeardown, false, "")
+}
+
+// measure runs one phase's load and collects what every component counted,
+// their CPU and memory, and the client's view.
+func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
+	ctx := r.ctx
+	r.phase.Store(name)
+	r.em.phase(name, true, "pattern "+pattern)
+	pr := &PhaseResult{Name: name, Pattern: pattern, Started: time.Now()}
+	targets := metricsURLs(r.comps)
+	sampler := metrics.NewSampler(pids(r.comps), time.Second)
+	sampler.Start(ctx)
+	rec := metrics.NewRecorder(targets, time.Second)
+	rec.Start(ctx)
+	before, err := metrics.Collect(ctx, targets)
+	if err != nil {
+		return nil, classify(ctx, platformErr(fmt.Errorf("scrape components: %w", err)))
+	}
+	sc := r.sc
+	lr, err := load.Run(ctx, load.Spec{
+		URL: r.res.EntryURL, RPS: sc.Load.RPS, Connections: sc.Load.Connections,
+		Duration: sc.Load.Duration.D(), Seed: r.opts.Seed,
+		Progress: func(p load.Progress) {
+			r.em.send(&ProgressEvent{Phase: name, Elapsed: p.Elapsed, Total: p.Total,
+				Requests: p.Requests, Errors: p.Errors, RPS: p.RPS, Retries: r.counts.get(name, "retry")}, true)
+		},
+	})
+	if err != nil {
+		return nil, classify(ctx, platformErr(fmt.Errorf("load: %w", err)))
+	}
+	if ctx.Err() != nil {
+		return nil, classify(ctx, ctx.Err())
+	}
+	// Let in-flight retries land before the counters are read.
+	sleepCtx(ctx, 100*time.Millisecond)
+	after, err := metrics.Collect(ctx, targets)
+	if err != nil {
+		return nil, classify(ctx, platformErr(fmt.Errorf("scrape components: %w", err)))
+	}
+	rates := rec.Stop()
+	resources := sampler.Stop()
+	snap := metrics.Diff(before, after)
+	snap.Client = lr.Client
+	snap.Resources = resources
+	snap.RequestRates = rates
+	pr.Load, pr.Snapshot, pr.Ended = lr, snap, time.Now()
+	pr.PolicyEvents = r.counts.all(name)
+	r.em.phase(name, false, fmt.Sprintf("%d requests, %d errors", lr.Client.Count, lr.Client.Errors))
+	return pr, nil
 }
 
 // classify turns an error seen while ctx may be cancelled into the error
@@ -422,11 +491,11 @@ func (e emitter) phase(name string, start bool, detail string) {
 
 func (e emitter) log(msg string) { e.send(&LogEvent{At: time.Now(), Msg: msg}, false) }
 
-func adminURLs(comps []sandbox.Component) []string {
+func metricsURLs(comps []sandbox.Component) []string {
 	var out []string
 	for _, c := range comps {
-		if c.Kind == sandbox.KindSidecar {
-			out = append(out, c.AdminURL+"/metrics")
+		if c.MetricsURL != "" {
+			out = append(out, c.MetricsURL)
 		}
 	}
 	return out

@@ -82,6 +82,11 @@ type Component struct {
 	PID int32 `json:"pid,omitempty"`
 	// AdminURL is the sidecar's admin API base URL (sidecars only).
 	AdminURL string `json:"admin_url,omitempty"`
+	// MetricsURL is where the component's server-side request counts are
+	// scraped (Prometheus text): a sidecar's admin /metrics, or an app's own
+	// /metrics when it runs without a sidecar; "" when another component
+	// counts its requests (an app behind a sidecar).
+	MetricsURL string `json:"metrics_url,omitempty"`
 	// Log is the path of the component's log file.
 	Log string `json:"log,omitempty"`
 }

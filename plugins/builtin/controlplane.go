@@ -50,7 +50,7 @@ func New() *ControlPlane {
 // the error says what is missing.
 func Supports(kind string) error {
 	switch kind {
-	case "retries", "":
+	case scenarios.KindRetries, scenarios.KindSidecarProxy, "":
 		return nil
 	}
 	return fmt.Errorf("pattern %q is not implemented by the builtin mesh yet (only retries runs in this release); hint: `meshgym list` shows what runs", kind)

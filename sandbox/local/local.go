@@ -286,6 +286,7 @@ func plan(spec sandbox.DeploySpec, logf func(string, ...any)) ([]procPlan, strin
 		}
 		if !in.svc.Sidecar {
 			appPlan.endpoint = ep
+			appPlan.comp.MetricsURL = "http://" + addr(in.app) + "/metrics"
 			plans = append(plans, appPlan)
 			continue
 		}
@@ -299,7 +300,7 @@ func plan(spec sandbox.DeploySpec, logf func(string, ...any)) ([]procPlan, strin
 		plans = append(plans, procPlan{
 			comp: sandbox.Component{Name: in.ver.Name + "_sidecar", Instance: instName + "_sidecar",
 				Kind: sandbox.KindSidecar, Service: in.svc.Name, Version: in.ver.Name,
-				AdminURL: "http://" + addr(in.admin)},
+				AdminURL: "http://" + addr(in.admin), MetricsURL: "http://" + addr(in.admin) + "/metrics"},
 			service:  in.svc.Name,
 			args:     args,
 			endpoint: ep,
