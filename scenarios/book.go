@@ -24,6 +24,13 @@ var (
 // defaultConnections is used when a book file gives no threads (fortio's default).
 const defaultConnections = 4
 
+// bookHint says what a book file looks like.
+const bookHint = "a book file is a mapping with deployment: and performance_test:"
+
+// patternKey is the pattern key as written, from its field
+// ("deployment.circuit-breaking" → "circuit-breaking").
+func patternKey(field string) string { return strings.TrimPrefix(field, "deployment.") }
+
 func isBook(root *node) bool {
 	for _, k := range []string{"deployment", "performance_test", "performance_profile"} {
 		if kk, _ := root.lookup(k); kk != nil {
@@ -36,7 +43,7 @@ func isBook(root *node) bool {
 func decodeBook(d *decoder, root *node, name string) *Scenario {
 	s := &Scenario{APIVersion: APIVersion, Kind: "Scenario", Name: name}
 	d.note("name: %s (from the file name; the book shorthand has no name)", name)
-	m := d.fields(root, "", "", key{name: "deployment"}, key{name: "performance_test", synonyms: []string{"performance_profile"}})
+	m := d.fields(root, "", "", bookHint, key{name: "deployment"}, key{name: "performance_test", synonyms: []string{"performance_profile"}})
 	if d.require(m, root, "pattern", "", "deployment", "name the pattern: deployment: {retry: {upstream_services: 2, upstream_retries: 3, upstream_error_rate: [0, 50]}}") {
 		d.bookDeployment(s, m["deployment"])
 	} else {
@@ -52,18 +59,24 @@ func decodeBook(d *decoder, root *node, name string) *Scenario {
 func (d *decoder) bookDeployment(s *Scenario, e entry) {
 	const patterns = "retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary"
 	dep := e.val
+	if dep.kind == kScalar || dep.kind == kSeq {
+		hint := "write the pattern as a key under deployment:, e.g. deployment: {retry: {upstream_services: 2, upstream_retries: 3}}; patterns are " + patterns
+		d.fail("pattern", dep, "deployment", hint, "expected a mapping with one pattern, found %s", dep.describe())
+		d.bad["topology"] = true
+		return
+	}
 	if dep.kind != kMap || len(dep.keys) == 0 {
 		d.fail("pattern", dep, "deployment", "name one pattern under deployment: "+patterns, "deployment names no pattern")
 		d.bad["topology"] = true
 		return
 	}
 	if len(dep.keys) > 1 {
-		d.fail("pattern", dep.keys[1], "deployment."+dep.keys[1].text, "one scenario applies one pattern: write a file per pattern", "deployment names %d patterns (%s and %s)", len(dep.keys), dep.keys[0].text, dep.keys[1].text)
+		d.fail("pattern", dep.keys[1], "deployment."+fieldKey(dep.keys[1].text), "one scenario applies one pattern: write a file per pattern", "deployment names %d patterns (%s and %s)", len(dep.keys), clip(dep.keys[0].text), clip(dep.keys[1].text))
 		d.bad["topology"] = true
 		return
 	}
 	k, knobs := dep.keys[0], dep.vals[0]
-	field := "deployment." + k.text
+	field := "deployment." + fieldKey(k.text)
 	d.ref("pattern", k, field)
 	d.ref("pattern.kind", k, field)
 	norm := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k.text)), "-", "_")
@@ -86,7 +99,7 @@ func (d *decoder) bookDeployment(s *Scenario, e entry) {
 		if sug := suggest(norm, []string{"retry", "sidecar_proxy", "circuit_breaking", "canary"}); sug != "" {
 			hint = "did you mean " + sug + "? " + hint
 		}
-		d.fail("pattern", k, field, hint, "unknown pattern %q", k.text)
+		d.fail("pattern", k, field, hint, "unknown pattern %s", quote(k.text))
 		d.bad["topology"] = true
 		return
 	}
@@ -183,7 +196,7 @@ func (d *decoder) bookUpstreams(m map[string]entry, knobs *node, field, svc stri
 }
 
 func (d *decoder) bookRetry(s *Scenario, knobs *node, field string) {
-	m := d.fields(knobs, "pattern.retry", field, key{name: "upstream_services"}, key{name: "upstream_retries"}, key{name: "upstream_error_rate"})
+	m := d.fields(knobs, "pattern.retry", field, "write "+patternKey(field)+": {upstream_services: 2, upstream_retries: 3, upstream_error_rate: [0, 50]}", key{name: "upstream_services"}, key{name: "upstream_retries"}, key{name: "upstream_error_rate"})
 	versions, ok := d.bookUpstreams(m, knobs, field, "currency", 2)
 	if !ok {
 		d.bad["topology"] = true
@@ -203,7 +216,7 @@ func (d *decoder) bookRetry(s *Scenario, knobs *node, field string) {
 }
 
 func (d *decoder) bookSidecar(s *Scenario, knobs *node, field string) {
-	m := d.fields(knobs, "pattern.sidecar", field, key{name: "protocol"})
+	m := d.fields(knobs, "pattern.sidecar", field, "write "+patternKey(field)+": {protocol: http}, or "+patternKey(field)+": alone for the defaults", key{name: "protocol"})
 	p := &SidecarPolicy{Protocol: "http"}
 	if e, ok := m["protocol"]; ok {
 		if v, ok := d.str(e.val, "pattern.sidecar.protocol", field+".protocol"); ok {
@@ -218,7 +231,7 @@ func (d *decoder) bookSidecar(s *Scenario, knobs *node, field string) {
 }
 
 func (d *decoder) bookCircuitBreaking(s *Scenario, knobs *node, field string) {
-	m := d.fields(knobs, "pattern.circuitBreaker", field, key{name: "upstream_services"}, key{name: "upstream_error_rate"}, key{name: "error_threshold"}, key{name: "ejection_duration"})
+	m := d.fields(knobs, "pattern.circuitBreaker", field, "write "+patternKey(field)+": {upstream_services: 2, upstream_error_rate: [0, 100], error_threshold: 2, ejection_duration: 60s}", key{name: "upstream_services"}, key{name: "upstream_error_rate"}, key{name: "error_threshold"}, key{name: "ejection_duration"})
 	versions, ok := d.bookUpstreams(m, knobs, field, "payments", 1)
 	if !ok {
 		d.bad["topology"] = true
@@ -241,7 +254,7 @@ func (d *decoder) bookCircuitBreaking(s *Scenario, knobs *node, field string) {
 }
 
 func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
-	m := d.fields(knobs, "pattern.split", field, key{name: "upstreams"})
+	m := d.fields(knobs, "pattern.split", field, "write "+patternKey(field)+": {upstreams: [{name: payments_v1, weight: 90}, {name: payments_v2, weight: 10}]}", key{name: "upstreams"})
 	split := &SplitPolicy{Service: "payments"}
 	payments := Service{Name: "payments", Sidecar: true}
 	if d.require(m, knobs, "pattern.split.targets", field, "upstreams", "list the versions: upstreams: [{name: payments_v1, weight: 90%}, {name: payments_v2, weight: 10%}]") {
@@ -252,7 +265,10 @@ func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
 			ifield := fmt.Sprintf("%s.upstreams[%d]", field, i)
 			tpath := fmt.Sprintf("pattern.split.targets[%d]", i)
 			vpath := fmt.Sprintf("topology.services[1].versions[%d]", i)
-			um := d.fields(it, tpath, ifield, key{name: "name"}, key{name: "weight"}, key{name: "instances"}, key{name: "error_rate"})
+			um := d.fields(it, tpath, ifield, "write each upstream as {name: payments_v1, weight: 90}", key{name: "name"}, key{name: "weight"}, key{name: "instances"}, key{name: "error_rate"})
+			if d.wrong[it] {
+				d.bad[vpath] = true // reported: not a mapping
+			}
 			v := Version{Instances: 1, ErrorCode: 500}
 			if d.require(um, it, tpath+".version", ifield, "name", "name the version, e.g. name: payments_v2") {
 				if name, ok := d.ident(um["name"].val, tpath+".version", ifield+".name"); ok {
@@ -292,7 +308,7 @@ func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
 }
 
 func (d *decoder) bookPerformance(s *Scenario, perf *node, pfield string) {
-	m := d.fields(perf, "load", pfield,
+	m := d.fields(perf, "load", pfield, "write "+pfield+": {duration: 200s, rps: 100, threads: 10}",
 		key{name: "duration"},
 		key{name: "rps", synonyms: []string{"qps"}},
 		key{name: "threads", synonyms: []string{"connections"}},

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"embed"
-	"fmt"
 	"io/fs"
 	"path"
 	"slices"
@@ -37,7 +36,7 @@ func BuiltinNames() []BuiltinInfo {
 func Builtin(name string) (*Scenario, error) {
 	data, ok := builtinFile(name)
 	if !ok {
-		return nil, Errors{{File: name, Msg: fmt.Sprintf("no built-in scenario %q", name), Hint: "built-in scenarios: " + strings.Join(builtinList(), ", ")}}
+		return nil, Errors{{File: name, Msg: "no built-in scenario " + quote(name), Hint: "built-in scenarios: " + strings.Join(builtinList(), ", ")}}
 	}
 	s, err := LoadBytes("builtin/"+name+".yaml", data)
 	if err != nil {

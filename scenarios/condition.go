@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -334,7 +335,7 @@ func parseCondString(s string) (Condition, []string, *condIssue) {
 		ts := strings.TrimSpace(string(valueRunes[t+n:]))
 		f, err := parseFloat(strings.TrimSpace(strings.TrimSuffix(ts, "%")))
 		if err != nil {
-			return Condition{}, nil, issue(partTolerance, tolOff, "write the tolerance as a number: ± 0.1", "tolerance %q is not a number", ts)
+			return Condition{}, nil, issue(partTolerance, tolOff, "write the tolerance as a number: ± 0.1", "tolerance %s is not a number", quote(ts))
 		}
 		tol = &f
 		valueRunes = valueRunes[:t]
@@ -373,7 +374,7 @@ func parseCond(metric, value string, tol *float64) (Condition, []string, *condIs
 		if sug := suggest(name, []string{"request_count", "error_rate", "retries_total", "requests_per_second_p50", "request_duration_p50", "request_duration_p99", "cpu_seconds_p50", "memory_megabytes_max", "memory_megabytes_min"}); sug != "" {
 			hint = "did you mean " + sug + "? " + hint
 		}
-		return c, nil, issue(partMetric, start, hint, "unknown metric %q", name)
+		return c, nil, issue(partMetric, start, hint, "unknown metric %s", quote(name))
 	}
 	if name != string(rs[start:i]) {
 		notes = append(notes, "metric name lower-cased")
@@ -482,7 +483,7 @@ func parseMatchers(rs []rune, off int) ([]Matcher, []string, *condIssue) {
 			if s := suggest(label, []string{LabelName, LabelStatusCode}); s != "" {
 				hint = "did you mean " + s + "? " + hint
 			}
-			return nil, nil, issue(partMetric, off+start, hint, "unknown label %q", label)
+			return nil, nil, issue(partMetric, off+start, hint, "unknown label %s", quote(label))
 		}
 		for i < len(rs) && unicode.IsSpace(rs[i]) {
 			i++
@@ -532,13 +533,13 @@ func parseMatchers(rs []rune, off int) ([]Matcher, []string, *condIssue) {
 		case LabelStatusCode:
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 0 || n > 999 || len(val) > 3 {
-				return nil, nil, issue(partMetric, off+vstart, "write a status code such as 200 or 500 (0 = no response)", "status_code must be a number from 0 to 999, not %q", val)
+				return nil, nil, issue(partMetric, off+vstart, "write a status code such as 200 or 500 (0 = no response)", "status_code must be a number from 0 to 999, not %s", quote(val))
 			}
 			val = strconv.Itoa(n)
 		case LabelName:
 			for _, r := range val {
 				if !isNameRune(r) {
-					return nil, nil, issue(partMetric, off+vstart, "names are words such as payments, currency_v2 or api_sidecar", "name %q has the character %q", val, string(r))
+					return nil, nil, issue(partMetric, off+vstart, "names are words such as payments, currency_v2 or api_sidecar", "name %s has the character %q", quote(val), string(r))
 				}
 			}
 		}
@@ -577,23 +578,31 @@ func parseValue(c *Condition, family, value string) ([]string, *condIssue) {
 		return nil, issue(partValue, 0, "write a value such as \"> 180\", \"< 100ms\", 2000 or 50%", "no value")
 	}
 	i := lo
-	op := ""
-	for _, cand := range []struct{ text, op string }{
-		{"<=", "<="}, {">=", ">="}, {"!=", "!="}, {"==", "="}, {"≤", "<="}, {"≥", ">="}, {"≠", "!="}, {"<", "<"}, {">", ">"}, {"=", "="},
-	} {
-		if strings.HasPrefix(string(rs[i:hi]), cand.text) {
-			op = cand.op
-			i += len([]rune(cand.text))
-			break
-		}
+	// The comparator: the symbols before the number ("" means =).
+	op := "="
+	j := i
+	for j < hi && isComparatorRune(rs[j]) {
+		j++
 	}
-	if op == "" {
-		op = "="
+	if j > i {
+		sym := string(rs[i:j])
+		known, ok := comparators[sym]
+		if !ok {
+			hint := "use =, !=, <, <=, >, >="
+			if slip, ok := comparatorSlips[sym]; ok {
+				hint = "did you mean " + slip + "? " + hint
+			}
+			return nil, issue(partValue, i, hint, "unknown comparator %s", quote(sym))
+		}
+		op, i = known, j
 	}
 	for i < hi && unicode.IsSpace(rs[i]) {
 		i++
 	}
 	numStart := i
+	if iss := plainNumber(rs[numStart:hi], numStart); iss != nil {
+		return nil, iss
+	}
 	if i < hi && (rs[i] == '+' || rs[i] == '-') {
 		i++
 	}
@@ -622,17 +631,32 @@ func parseValue(c *Condition, family, value string) ([]string, *condIssue) {
 		}
 	}
 	if digits == 0 {
-		return nil, issue(partValue, numStart, "write a number after the operator, e.g. \"> 180\" or \"< 100ms\"", "expected a number in %q", strings.TrimSpace(value))
+		return nil, issue(partValue, numStart, "write a number after the operator, e.g. \"> 180\" or \"< 100ms\"", "expected a number in %s", quote(strings.TrimSpace(value)))
 	}
-	num, err := strconv.ParseFloat(string(rs[numStart:i]), 64)
-	if err != nil || math.IsInf(num, 0) || math.IsNaN(num) {
-		return nil, issue(partValue, numStart, "write a smaller number", "%q is out of range", string(rs[numStart:i]))
+	numText := string(rs[numStart:i])
+	num, err := strconv.ParseFloat(numText, 64)
+	above, fraction := false, num != math.Trunc(num)
+	if err == nil && math.Abs(num) >= maxExact/2 && math.Abs(num) <= maxExact {
+		// float64 rounds to whole numbers here: look at the digits.
+		above, fraction = exactly(numText)
+	}
+	if err != nil || math.IsInf(num, 0) || math.IsNaN(num) || math.Abs(num) > maxExact || above {
+		return nil, issue(partValue, numStart, "larger numbers cannot be compared exactly; write at most "+formatNumber(maxExact), "%s is out of range (at most %s)", quote(numText), formatNumber(maxExact))
+	}
+	// wrote is the number as written, for messages.
+	wrote := formatNumber(num)
+	if fraction && num == math.Trunc(num) {
+		wrote = clip(numText)
 	}
 	unitStart := i
 	for i < hi && unicode.IsSpace(rs[i]) {
 		i++
 	}
-	unitRaw := string(rs[i:hi])
+	unitEnd := i
+	for unitEnd < hi && (unicode.IsLetter(rs[unitEnd]) || rs[unitEnd] == '%') {
+		unitEnd++
+	}
+	unitRaw := string(rs[i:unitEnd])
 	unit := ""
 	switch strings.ToLower(unitRaw) {
 	case "":
@@ -645,7 +669,14 @@ func parseValue(c *Condition, family, value string) ([]string, *condIssue) {
 	case "mb":
 		unit = "MB"
 	default:
-		return nil, issue(partValue, unitStart, "units are ms, s, MB and %", "unknown unit %q", unitRaw)
+		return nil, issue(partValue, unitStart, "units are ms, s, MB and %", "unknown unit %s", quote(unitRaw))
+	}
+	rest := unitEnd
+	for rest < hi && unicode.IsSpace(rs[rest]) {
+		rest++
+	}
+	if rest < hi {
+		return nil, issue(partValue, rest, "a value is one comparator and one number, e.g. \"< 100ms\"; write another condition for another comparison", "unexpected text after the value: %s", quote(string(rs[rest:hi])))
 	}
 	if unit != "" && unitRaw != unit {
 		notes = append(notes, unitRaw+" read as "+unit)
@@ -673,8 +704,8 @@ func parseValue(c *Condition, family, value string) ([]string, *condIssue) {
 			c.Value = num
 			notes = append(notes, formatNumber(num)+"% read as a share")
 		case "":
-			if num != math.Trunc(num) {
-				return nil, issue(partValue, numStart, "a count is a whole number; write 50% for a share", "a count must be a whole number (got %s)", formatNumber(num))
+			if fraction {
+				return nil, issue(partValue, numStart, "a count is a whole number; write 50% for a share", "a count must be a whole number (got %s)", wrote)
 			}
 			c.Value = num
 			notes = append(notes, formatNumber(num)+" read as a count of requests")
@@ -693,7 +724,15 @@ func parseValue(c *Condition, family, value string) ([]string, *condIssue) {
 		}
 		c.Unit = "%"
 		c.Value = num
-	case MetricRetriesTotal, MetricRequestsPerSecondP:
+	case MetricRetriesTotal:
+		if unit != "" {
+			return nil, badUnit("a count of retries (500)")
+		}
+		if fraction {
+			return nil, issue(partValue, numStart, "retries_total is a count of retries: write a whole number such as 500", "a count must be a whole number (got %s)", wrote)
+		}
+		c.Value = num
+	case MetricRequestsPerSecondP:
 		if unit != "" {
 			return nil, badUnit("a plain number")
 		}
@@ -731,6 +770,62 @@ func parseValue(c *Condition, family, value string) ([]string, *condIssue) {
 		}
 	}
 	return notes, nil
+}
+
+// maxExact is the largest number a condition value may have: every whole
+// number up to it is a float64 exactly (2^53), so no count is rounded.
+const maxExact = 1 << 53
+
+// exactly reads a decimal number of magnitude 2^52–2^53 without rounding:
+// whether it is above 2^53 and whether it has a fraction.
+func exactly(text string) (above, fraction bool) {
+	r, ok := new(big.Rat).SetString(text)
+	if !ok {
+		return false, false
+	}
+	r.Abs(r)
+	return r.Cmp(new(big.Rat).SetInt64(maxExact)) > 0, !r.IsInt()
+}
+
+// comparators are the operators a condition value may start with.
+var comparators = map[string]string{
+	"=": "=", "==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
+	"≤": "<=", "≥": ">=", "≠": "!=",
+}
+
+// comparatorSlips are unknown comparators whose meaning is plain.
+var comparatorSlips = map[string]string{
+	"=>": ">=", "=<": "<=", "<>": "!=", "=!": "!=", "/=": "!=", "=/=": "!=", "===": "=",
+	"＝": "=", "＜": "<", "＞": ">", "！＝": "!=", "≦": "<=", "≧": ">=", "⩽": "<=", "⩾": ">=",
+}
+
+// isComparatorRune reports whether r may be part of a comparator: a symbol
+// that cannot start a number, a unit or a quote.
+func isComparatorRune(r rune) bool {
+	return !unicode.IsSpace(r) && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !isQuote(r) && !strings.ContainsRune("+-._%", r)
+}
+
+// plainNumber refuses a number written other than in plain decimals:
+// 0x10, 0o17, 0b101, 1_000. rs starts at the number; off is its offset.
+func plainNumber(rs []rune, off int) *condIssue {
+	end := 0
+	for end < len(rs) && (end == 0 && (rs[end] == '+' || rs[end] == '-') || isIdentRune(rs[end]) || rs[end] == '.') {
+		end++
+	}
+	word := string(rs[:end])
+	w := strings.TrimLeft(word, "+-")
+	lead := w[:len(w)-len(strings.TrimLeft(w, "0123456789_."))]
+	prefixed := len(w) >= 2 && w[0] == '0' && strings.ContainsRune("xXoObB", rune(w[1]))
+	if !prefixed && !(strings.Contains(lead, "_") && strings.ContainsAny(lead, "0123456789")) {
+		return nil
+	}
+	hint := "write plain decimal numbers such as 100"
+	if v, err := strconv.ParseInt(word, 0, 64); err == nil {
+		hint = "write plain decimal numbers, e.g. " + strconv.FormatInt(v, 10)
+	} else if f, err := strconv.ParseFloat(word, 64); err == nil && !math.IsInf(f, 0) {
+		hint = "write plain decimal numbers, e.g. " + formatNumber(f)
+	}
+	return issue(partValue, off, hint, "not a number: %s", quote(word))
 }
 
 // formatNumber writes f in the shortest form that reads back the same.

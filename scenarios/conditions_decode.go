@@ -49,7 +49,7 @@ func (d *decoder) decodeCondition(it *node, field string) (Condition, bool) {
 
 	// Long form: {condition: ..., value: ..., tolerance: ...}.
 	if k, _ := it.lookup("condition"); k != nil {
-		m := d.fields(it, "", field, key{name: "condition"}, key{name: "value"}, key{name: "tolerance"})
+		m := d.fields(it, "", field, conditionHint, key{name: "condition"}, key{name: "value"}, key{name: "tolerance"})
 		ce, ok := m["condition"]
 		if !ok || ce.val.kind != kScalar {
 			if ok {
@@ -107,7 +107,7 @@ func (d *decoder) decodeCondition(it *node, field string) (Condition, bool) {
 			continue
 		}
 		if metricKey != nil {
-			d.fail("", k, field, "start each condition with its own -", "two metrics in one condition: %s and %s", metricKey.text, k.text)
+			d.fail("", k, field, "start each condition with its own -", "two metrics in one condition: %s and %s", fieldKey(metricKey.text), fieldKey(k.text))
 			return Condition{}, false
 		}
 		metricKey, metricVal = k, it.vals[i]
@@ -120,22 +120,22 @@ func (d *decoder) decodeCondition(it *node, field string) (Condition, bool) {
 	var scalarValue *node
 	switch metricVal.kind {
 	case kNull:
-		vm = d.fields(sibling, "", field, key{name: "value"}, key{name: "tolerance"})
+		vm = d.fields(sibling, "", field, conditionHint, key{name: "value"}, key{name: "tolerance"})
 	case kMap:
 		if len(sibling.keys) > 0 {
-			d.fail("", sibling.keys[0], field+"."+sibling.keys[0].text, "indent value: and tolerance: the same way, under the metric", "%s is given both under %s and beside it", sibling.keys[0].text, metricKey.text)
+			d.fail("", sibling.keys[0], field+"."+sibling.keys[0].text, "indent value: and tolerance: the same way, under the metric", "%s is given both under %s and beside it", sibling.keys[0].text, fieldKey(metricKey.text))
 			return Condition{}, false
 		}
-		vm = d.fields(metricVal, "", field+"."+metricKey.text, key{name: "value"}, key{name: "tolerance"})
+		vm = d.fields(metricVal, "", field+"."+fieldKey(metricKey.text), conditionHint, key{name: "value"}, key{name: "tolerance"})
 	case kScalar:
 		scalarValue = metricVal
 		if k, _ := sibling.lookup("value"); k != nil {
-			d.fail("", k, field+".value", "keep one: either - "+metricKey.text+": <value> or value: under it", "value given twice (also as %s: %s)", metricKey.text, metricVal.text)
+			d.fail("", k, field+".value", "keep one: either - "+fieldKey(metricKey.text)+": <value> or value: under it", "value given twice (also as %s: %s)", fieldKey(metricKey.text), clip(metricVal.text))
 			return Condition{}, false
 		}
-		vm = d.fields(sibling, "", field, key{name: "tolerance"})
+		vm = d.fields(sibling, "", field, conditionHint, key{name: "tolerance"})
 	default:
-		d.fail("", metricVal, field+"."+metricKey.text, conditionHint, "expected a value or value:/tolerance:, found %s", metricVal.describe())
+		d.fail("", metricVal, field+"."+fieldKey(metricKey.text), conditionHint, "expected a value or value:/tolerance:, found %s", metricVal.describe())
 		return Condition{}, false
 	}
 	tol, ok := d.tolerance(vm, field)
@@ -146,7 +146,7 @@ func (d *decoder) decodeCondition(it *node, field string) (Condition, bool) {
 	if valNode == nil {
 		ve, ok := vm["value"]
 		if !ok {
-			d.fail("", metricKey, field, `write value: "< 100ms" under the metric, or - `+metricKey.text+`: 100ms`, "condition %s has no value", metricKey.text)
+			d.fail("", metricKey, field, `write value: "< 100ms" under the metric, or - `+fieldKey(metricKey.text)+`: 100ms`, "condition %s has no value", fieldKey(metricKey.text))
 			return Condition{}, false
 		}
 		valNode = ve.val
@@ -196,7 +196,7 @@ func (d *decoder) tolerance(m map[string]entry, field string) (*float64, bool) {
 		return nil, true
 	}
 	f := field + ".tolerance"
-	s, ok := d.scalar(e.val, "", f, "a number such as 0.1")
+	s, ok := d.scalar(e.val, "", f, "a number such as 0.1", "write the tolerance as a number such as 0.1 (percent)")
 	if !ok {
 		return nil, false
 	}

@@ -34,6 +34,9 @@ func checkErrors(t *testing.T, err error, want []wantErr) {
 		if s := e.Error(); strings.ContainsAny(s, "\r\n") {
 			t.Errorf("problem %d is not one line: %q", i, s)
 		}
+		if e.Hint == "" {
+			t.Errorf("problem %d has no hint: %q", i, e.Error())
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func FuzzLoadBytes(f *testing.F) {
@@ -42,8 +43,13 @@ func FuzzLoadBytes(f *testing.F) {
 				t.Fatalf("error is not Errors: %T %v", err, err)
 			}
 			for _, e := range list {
-				if e.Msg == "" || strings.ContainsAny(e.Error(), "\r\n") {
+				if e.Msg == "" || e.Hint == "" || strings.ContainsAny(e.Error(), "\r\n") {
 					t.Fatalf("bad problem line %q", e.Error())
+				}
+				// Text quoted from the file is cut: no message echoes a
+				// whole file.
+				if n := utf8.RuneCountInString(e.Msg); n > 400 {
+					t.Fatalf("message of %d characters: %q", n, e.Msg)
 				}
 			}
 			return

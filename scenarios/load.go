@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxFileSize is the largest scenario file Load and LoadBytes read, in
@@ -28,7 +32,7 @@ const (
 
 // precheck rejects inputs that would make the YAML parser slow.
 func precheck(p *problems, data []byte) bool {
-	const hint = "scenario files are a few kilobytes of plain YAML"
+	const hint = sizeHint
 	if len(data) > MaxFileSize {
 		p.add(pos{}, "", hint, "file is too large (%d bytes; at most %d)", len(data), MaxFileSize)
 		return false
@@ -56,22 +60,105 @@ func precheck(p *problems, data []byte) bool {
 // Load reads a scenario file in either spelling (book shorthand or long
 // form), expands it and validates it. Every problem is reported at once as
 // an Errors value (one line per problem, each with file:line:column).
+//
+// Only regular files are read (CheckFile): a named pipe, a device, a socket
+// or a directory is refused without reading it, and at most MaxFileSize+1
+// bytes are ever read.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := readScenarioFile(path)
 	if err != nil {
-		e := &Error{File: path, Msg: "cannot read the file: " + errText(err), Hint: "check the path"}
-		if errors.Is(err, fs.ErrNotExist) {
-			e.Msg = "no such file"
-			base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-			if _, ok := builtinFile(base); ok {
-				e.Hint = fmt.Sprintf("%q is also a built-in scenario: use the name without a path or extension", base)
-			} else {
-				e.Hint = "check the path; the built-in scenarios are " + strings.Join(builtinList(), ", ")
-			}
-		}
-		return nil, Errors{e}
+		return nil, err
 	}
 	return LoadBytes(path, data)
+}
+
+// CheckFile reports whether path names something Load would read: nil for
+// a regular file (symbolic links followed) of at most MaxFileSize bytes,
+// otherwise an Errors with one problem saying what path is, e.g.
+//
+//	f.yaml: not a regular file (a named pipe); hint: give the path of a scenario file
+//
+// It never opens the file, so it cannot block on a named pipe.
+func CheckFile(path string) error {
+	_, err := checkFile(path)
+	return err
+}
+
+func checkFile(path string) (fs.FileInfo, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, Errors{fileError(path, err)}
+	}
+	if !st.Mode().IsRegular() {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("not a regular file (%s)", fileKind(st.Mode())), Hint: "give the path of a scenario file"}}
+	}
+	if st.Size() > MaxFileSize {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("file is too large (%d bytes; at most %d)", st.Size(), MaxFileSize), Hint: sizeHint}}
+	}
+	return st, nil
+}
+
+// readScenarioFile reads a scenario file: only a regular file, and never more than
+// MaxFileSize+1 bytes of it.
+func readScenarioFile(path string) ([]byte, error) {
+	st, err := checkFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Errors{fileError(path, err)}
+	}
+	defer f.Close()
+	// The path may have been replaced between Stat and Open.
+	if fst, err := f.Stat(); err != nil || !fst.Mode().IsRegular() || !os.SameFile(st, fst) {
+		return nil, Errors{{File: path, Msg: "the file changed while it was opened", Hint: "load it again"}}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, Errors{fileError(path, err)}
+	}
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("file is too large (more than %d bytes)", MaxFileSize), Hint: sizeHint}}
+	}
+	return data, nil
+}
+
+const sizeHint = "scenario files are a few kilobytes of plain YAML"
+
+// fileError describes an error of the file system about path.
+func fileError(path string, err error) *Error {
+	e := &Error{File: path, Msg: "cannot read the file: " + errText(err), Hint: "check the path"}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		e.Msg = "no such file"
+		base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		if _, ok := builtinFile(base); ok {
+			e.Hint = fmt.Sprintf("%q is also a built-in scenario: use the name without a path or extension", base)
+		} else {
+			e.Hint = "check the path; the built-in scenarios are " + strings.Join(builtinList(), ", ")
+		}
+	case errors.Is(err, fs.ErrPermission):
+		e.Hint = "check the file's permissions"
+	case isSymlinkLoop(err):
+		e.Hint = "the path is a loop of symbolic links: point it at a scenario file"
+	}
+	return e
+}
+
+// fileKind names what a path that is not a regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
 
 func errText(err error) string {
@@ -80,6 +167,42 @@ func errText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// checkText refuses data that is not UTF-8 text: binary data (a NUL byte
+// or invalid UTF-8) up front, and a control character other than tab,
+// newline and carriage return at its place. Offsets count from 1.
+func checkText(p *problems, data []byte) bool {
+	bad := bytes.IndexByte(data, 0)
+	for i := 0; i < len(data); {
+		if bad >= 0 && i >= bad {
+			break
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			bad = i
+			break
+		}
+		i += size
+	}
+	if bad >= 0 {
+		p.add(pos{}, "", "scenario files are YAML text (UTF-8)", "not a text file (binary data at byte %d)", bad+1)
+		return false
+	}
+	line, col := 1, 1
+	for _, r := range string(data) {
+		switch {
+		case r == '\n':
+			line, col = line+1, 1
+			continue
+		case r == '\t', r == '\r':
+		case unicode.IsControl(r):
+			p.add(pos{line, col}, "", "scenario files are plain YAML text: delete the character", "control character %s in the text", quote(string(r)))
+			return false
+		}
+		col++
+	}
+	return true
 }
 
 // LoadBytes is Load for a file already read; name is used in messages and
@@ -92,6 +215,9 @@ func LoadBytes(name string, data []byte) (s *Scenario, err error) {
 		}
 	}()
 	p := &problems{file: name}
+	if len(data) <= MaxFileSize && !checkText(p, data) {
+		return nil, p.err()
+	}
 	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a BOM from Windows editors
 	if !precheck(p, data) {
 		return nil, p.err()
@@ -118,7 +244,7 @@ func LoadBytes(name string, data []byte) (s *Scenario, err error) {
 		for _, d := range docs {
 			for i, k := range d.keys {
 				if pk, _ := merged.lookup(k.text); pk != nil {
-					p.add(k.at, "", "remove one of the two", "key %q given twice (first at line %d)", k.text, pk.at.line)
+					p.add(k.at, "", "remove one of the two", "key %s given twice (first at line %d)", quote(k.text), pk.at.line)
 					continue
 				}
 				merged.keys = append(merged.keys, k)
@@ -141,20 +267,36 @@ func LoadBytes(name string, data []byte) (s *Scenario, err error) {
 	} else if isBook(root) {
 		sc = decodeBook(d, root, scenarioName(name))
 	} else {
-		keys := make([]string, len(root.keys))
+		var keys []string
 		for i, k := range root.keys {
-			keys[i] = k.text
+			if i == 5 {
+				keys = append(keys, fmt.Sprintf("and %d more", len(root.keys)-i))
+				break
+			}
+			keys = append(keys, clip(k.text))
 		}
 		p.add(root.at, "", "a long-form file starts with apiVersion: "+APIVersion+" and kind: Scenario; a book file has deployment: and performance_test:", "not a scenario: unknown top-level keys %s", strings.Join(keys, ", "))
 		return nil, p.err()
 	}
 	sc.Source = name
+	type placed struct {
+		at    pos
+		field string
+		v     violation
+	}
+	var found []placed
 	for _, v := range validate(sc) {
 		if d.failed(v.path) {
 			continue
 		}
 		at, field := d.where(v.path)
-		p.add(at, field, v.hint, "%s", v.msg)
+		found = append(found, placed{at, field, v})
+	}
+	for _, f := range found {
+		if f.v.secondary && slices.ContainsFunc(found, func(o placed) bool { return !o.v.secondary && o.at == f.at && o.field == f.field }) {
+			continue // the same problem, said better by the other
+		}
+		p.add(f.at, f.field, f.v.hint, "%s", f.v.msg)
 	}
 	if err := p.err(); err != nil {
 		return nil, err
@@ -204,11 +346,14 @@ type decoder struct {
 	notes []string
 	src   map[string]srcRef // model path → where it was written
 	bad   map[string]bool   // model paths with a decode problem
-	long  bool              // reading the long form (fewer notes)
+	// wrong holds the nodes that should have been a mapping and were not:
+	// their missing keys are not reported on top.
+	wrong map[*node]bool
+	long  bool // reading the long form (fewer notes)
 }
 
 func newDecoder(p *problems) *decoder {
-	return &decoder{p: p, src: map[string]srcRef{}, bad: map[string]bool{}}
+	return &decoder{p: p, src: map[string]srcRef{}, bad: map[string]bool{}, wrong: map[*node]bool{}}
 }
 
 func (d *decoder) note(format string, args ...any) {
@@ -283,14 +428,17 @@ type entry struct {
 
 // fields reads mapping n (whose user path is field), reporting unknown keys
 // and a key given twice under two synonyms. It returns the entries by
-// canonical name. A null n is an empty mapping.
-func (d *decoder) fields(n *node, path, field string, allowed ...key) map[string]entry {
+// canonical name. A null n is an empty mapping. example is the hint when n
+// is not a mapping (e.g. "write load: {duration: 200s, rps: 100}"); the
+// keys require then finds missing are not reported on top.
+func (d *decoder) fields(n *node, path, field, example string, allowed ...key) map[string]entry {
 	out := map[string]entry{}
 	if n == nil || n.kind == kNull {
 		return out
 	}
 	if n.kind != kMap {
-		d.fail(path, n, field, "", "expected a mapping, found %s", n.describe())
+		d.fail(path, n, field, example, "expected a mapping, found %s", n.describe())
+		d.wrong[n] = true
 		return out
 	}
 	var names []string
@@ -309,13 +457,13 @@ func (d *decoder) fields(n *node, path, field string, allowed ...key) map[string
 				}
 			}
 		}
-		sub := joinField(field, k.text)
+		sub := joinField(field, fieldKey(k.text))
 		if canon == "" {
 			hint := "known keys here: " + strings.Join(names, ", ")
 			if s := suggest(k.text, names); s != "" {
 				hint = "did you mean " + s + "? " + hint
 			}
-			d.p.add(k.at, sub, hint, "unknown key %q", k.text)
+			d.p.add(k.at, sub, hint, "unknown key %s", quote(k.text))
 			continue
 		}
 		if prev, ok := out[canon]; ok {
@@ -338,10 +486,15 @@ func joinField(parent, k string) string {
 }
 
 // require reports a missing key name of mapping parent (written as field);
-// path is the model path of the value the key would have given.
+// path is the model path of the value the key would have given. Nothing is
+// reported when parent was not a mapping at all (fields said so).
 func (d *decoder) require(m map[string]entry, parent *node, path, field, name, hint string) bool {
 	if _, ok := m[name]; ok {
 		return true
+	}
+	if parent != nil && d.wrong[parent] {
+		d.bad[path] = true
+		return false
 	}
 	at := pos{}
 	if parent != nil {
@@ -352,13 +505,15 @@ func (d *decoder) require(m map[string]entry, parent *node, path, field, name, h
 	return false
 }
 
-func (d *decoder) scalar(n *node, path, field, want string) (string, bool) {
+// scalar reads a single value (want says what, for the message; hint how
+// to write it).
+func (d *decoder) scalar(n *node, path, field, want, hint string) (string, bool) {
 	if n == nil || n.kind != kScalar {
 		what := "nothing"
 		if n != nil {
 			what = n.describe()
 		}
-		d.fail(path, n, field, "", "expected %s, found %s", want, what)
+		d.fail(path, n, field, hint, "expected %s, found %s", want, what)
 		return "", false
 	}
 	return n.text, true
@@ -366,7 +521,11 @@ func (d *decoder) scalar(n *node, path, field, want string) (string, bool) {
 
 // str reads a text value; typographic quotes around it are removed.
 func (d *decoder) str(n *node, path, field string) (string, bool) {
-	s, ok := d.scalar(n, path, field, "text")
+	return d.text(n, path, field, "write one word or quoted text here, not a list or a mapping")
+}
+
+func (d *decoder) text(n *node, path, field, hint string) (string, bool) {
+	s, ok := d.scalar(n, path, field, "text", hint)
 	if !ok {
 		return "", false
 	}
@@ -380,17 +539,18 @@ func (d *decoder) str(n *node, path, field string) (string, bool) {
 
 // ident reads a name made of letters, digits, _ - and .
 func (d *decoder) ident(n *node, path, field string) (string, bool) {
-	s, ok := d.str(n, path, field)
+	const hint = "names are words such as payments or currency_v2"
+	s, ok := d.text(n, path, field, hint)
 	if !ok {
 		return "", false
 	}
 	if s == "" {
-		d.fail(path, n, field, "names are words such as payments or currency_v2", "must not be empty")
+		d.fail(path, n, field, hint, "must not be empty")
 		return "", false
 	}
 	for _, r := range s {
 		if !isNameRune(r) {
-			d.fail(path, n, field, "names use letters, digits, _ - and .", "name %q has the character %q", s, string(r))
+			d.fail(path, n, field, "names use letters, digits, _ - and .", "name %s has the character %s", quote(s), quote(string(r)))
 			return "", false
 		}
 	}
@@ -398,7 +558,7 @@ func (d *decoder) ident(n *node, path, field string) (string, bool) {
 }
 
 func (d *decoder) boolean(n *node, path, field string) (bool, bool) {
-	s, ok := d.scalar(n, path, field, "true or false")
+	s, ok := d.scalar(n, path, field, "true or false", "write true or false")
 	if !ok {
 		return false, false
 	}
@@ -416,7 +576,7 @@ func (d *decoder) boolean(n *node, path, field string) (bool, bool) {
 
 // integer reads a whole number.
 func (d *decoder) integer(n *node, path, field string) (int, bool) {
-	s, ok := d.scalar(n, path, field, "a whole number")
+	s, ok := d.scalar(n, path, field, "a whole number", "write a whole number such as 3")
 	if !ok {
 		return 0, false
 	}
@@ -430,7 +590,7 @@ func (d *decoder) integer(n *node, path, field string) (int, bool) {
 	}
 	if err != nil {
 		if t != "" && strings.Trim(strings.TrimPrefix(t, "-"), "0123456789") == "" {
-			d.fail(path, n, field, "write a smaller number", "%s is out of range", t)
+			d.fail(path, n, field, "write a smaller number", "%s is out of range", clip(t))
 			return 0, false
 		}
 		d.fail(path, n, field, "write a whole number such as 3", "expected a whole number, found %s", n.describe())
@@ -442,14 +602,19 @@ func (d *decoder) integer(n *node, path, field string) (int, bool) {
 
 // number reads a plain number.
 func (d *decoder) number(n *node, path, field string) (float64, bool) {
-	s, ok := d.scalar(n, path, field, "a number")
+	const hint = "write a number such as 100"
+	s, ok := d.scalar(n, path, field, "a number", hint)
 	if !ok {
 		return 0, false
 	}
 	t, _ := stripTypographic(s)
 	v, err := parseFloat(t)
 	if err != nil {
-		d.fail(path, n, field, "write a number such as 100", "expected a number, found %s", n.describe())
+		if _, ferr := strconv.ParseFloat(t, 64); errors.Is(ferr, strconv.ErrRange) {
+			d.fail(path, n, field, "write a smaller number", "expected a number, found %s, which is out of range", n.describe())
+			return 0, false
+		}
+		d.fail(path, n, field, hint, "expected a number, found %s", n.describe())
 		return 0, false
 	}
 	d.ref(path, n, field)
@@ -472,7 +637,8 @@ func parseFloat(s string) (float64, error) {
 // percent reads a percentage written 50, 50% or "50%": a bare number is a
 // percent (0.5 is half a percent, not a half). The result is 0–100 scale.
 func (d *decoder) percent(n *node, path, field string) (float64, bool) {
-	s, ok := d.scalar(n, path, field, "a percentage such as 50 or 50%")
+	const hint = "write a percentage such as 50 or 50%"
+	s, ok := d.scalar(n, path, field, "a percentage", hint)
 	if !ok {
 		return 0, false
 	}
@@ -481,7 +647,7 @@ func (d *decoder) percent(n *node, path, field string) (float64, bool) {
 	hasPct := strings.HasSuffix(t, "%")
 	v, err := parseFloat(strings.TrimSuffix(t, "%"))
 	if err != nil {
-		d.fail(path, n, field, "write a percentage such as 50 or 50%", "expected a percentage, found %s", n.describe())
+		d.fail(path, n, field, hint, "expected a percentage, found %s", n.describe())
 		return 0, false
 	}
 	if !hasPct && (!d.long || (v > 0 && v < 1)) {
@@ -497,17 +663,20 @@ func (d *decoder) percent(n *node, path, field string) (float64, bool) {
 
 // duration reads "200s", "3m", "100ms"; a bare number is seconds (noted).
 func (d *decoder) duration(n *node, path, field string) (Duration, bool) {
-	s, ok := d.scalar(n, path, field, "a duration such as 200s or 3m")
+	const hint = "write a duration with a unit, such as 200s, 3m or 100ms"
+	s, ok := d.scalar(n, path, field, "a duration such as 200s or 3m", hint)
 	if !ok {
 		return 0, false
 	}
 	t, _ := stripTypographic(s)
 	t = strings.TrimSpace(t)
-	const hint = "write a duration with a unit, such as 200s, 3m or 100ms"
+	tooLong := func() (Duration, bool) {
+		d.fail(path, n, field, "durations are at most "+Duration(maxDuration).String()+" (a week)", "duration %s is too long (at most %s)", clip(t), Duration(maxDuration))
+		return 0, false
+	}
 	if v, err := parseFloat(t); err == nil {
 		if math.Abs(v) > maxDuration.Seconds() {
-			d.fail(path, n, field, hint, "duration %s is too long (at most %s)", t, Duration(maxDuration))
-			return 0, false
+			return tooLong()
 		}
 		d.note("%s: %s read as %s (a bare number is seconds)", field, t, Duration(time.Duration(v*float64(time.Second))))
 		d.ref(path, n, field)
@@ -515,11 +684,53 @@ func (d *decoder) duration(n *node, path, field string) (Duration, bool) {
 	}
 	v, err := time.ParseDuration(t)
 	if err != nil {
+		if secs, ok := durationSeconds(t); ok && math.Abs(secs) > maxDuration.Seconds() {
+			return tooLong() // too long for time.Duration itself
+		}
 		d.fail(path, n, field, hint, "expected a duration, found %s", n.describe())
 		return 0, false
 	}
+	if v > maxDuration || v < -maxDuration {
+		return tooLong()
+	}
 	d.ref(path, n, field)
 	return Duration(v), true
+}
+
+// durationSeconds reads a Go duration ("9223372036854775807s", "1.5h30m")
+// as float seconds, without time.ParseDuration's range limit; ok is false
+// when s is not written as a duration.
+func durationSeconds(s string) (float64, bool) {
+	units := map[string]float64{"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+	sign := 1.0
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		if s[0] == '-' {
+			sign = -1
+		}
+		s = s[1:]
+	}
+	if s == "" {
+		return 0, false
+	}
+	total := 0.0
+	for s != "" {
+		i := 0
+		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+			i++
+		}
+		j := i
+		for j < len(s) && !(s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+			j++
+		}
+		v, err := strconv.ParseFloat(s[:i], 64)
+		unit, known := units[s[i:j]]
+		if i == 0 || err != nil || !known {
+			return 0, false
+		}
+		total += v * unit
+		s = s[j:]
+	}
+	return sign * total, true
 }
 
 // maxDuration bounds every duration in a scenario file.

@@ -13,7 +13,7 @@ import (
 
 func decodeLong(d *decoder, root *node) *Scenario {
 	s := &Scenario{}
-	m := d.fields(root, "", "",
+	m := d.fields(root, "", "", "a scenario is a mapping of keys such as apiVersion:, kind: and topology:",
 		key{name: "apiVersion"}, key{name: "kind"}, key{name: "name"}, key{name: "description"}, key{name: "seed"},
 		key{name: "topology"}, key{name: "pattern"}, key{name: "load"}, key{name: "conditions"})
 	if d.require(m, root, "apiVersion", "", "apiVersion", "start the file with apiVersion: "+APIVersion) {
@@ -32,12 +32,12 @@ func decodeLong(d *decoder, root *node) *Scenario {
 		}
 	}
 	if e, ok := m["description"]; ok {
-		if v, ok := d.scalar(e.val, "description", "description", "text"); ok {
+		if v, ok := d.scalar(e.val, "description", "description", "text", "write one line of text, e.g. description: the mesh retries failed calls"); ok {
 			s.Description = v
 		}
 	}
 	if e, ok := m["seed"]; ok {
-		if v, ok := d.scalar(e.val, "seed", "seed", "a whole number"); ok {
+		if v, ok := d.scalar(e.val, "seed", "seed", "a whole number", "write a whole number, or leave seed out to get a new one each run"); ok {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
 				d.fail("seed", e.val, "seed", "write a whole number, or leave seed out to get a new one each run", "expected a whole number, found %s", e.val.describe())
@@ -63,7 +63,7 @@ func decodeLong(d *decoder, root *node) *Scenario {
 
 func (d *decoder) longTopology(s *Scenario, n *node) {
 	d.ref("topology", n, "topology")
-	m := d.fields(n, "topology", "topology", key{name: "entry"}, key{name: "services"})
+	m := d.fields(n, "topology", "topology", "write topology: {entry: api, services: [{name: api, versions: [{name: api}]}]}", key{name: "entry"}, key{name: "services"})
 	if d.require(m, n, "topology.entry", "topology", "entry", "name the service the load generator calls, e.g. entry: api") {
 		if v, ok := d.ident(m["entry"].val, "topology.entry", "topology.entry"); ok {
 			s.Topology.Entry = v
@@ -76,7 +76,7 @@ func (d *decoder) longTopology(s *Scenario, n *node) {
 	for i, it := range items {
 		path := fmt.Sprintf("topology.services[%d]", i)
 		d.ref(path, it, path)
-		sm := d.fields(it, path, path, key{name: "name"}, key{name: "upstreams"}, key{name: "sidecar"}, key{name: "versions"})
+		sm := d.fields(it, path, path, "write each service as {name: payments, upstreams: [currency], versions: [{name: payments}]}", key{name: "name"}, key{name: "upstreams"}, key{name: "sidecar"}, key{name: "versions"})
 		svc := Service{Sidecar: true}
 		if d.require(sm, it, path+".name", path, "name", "name the service, e.g. name: payments") {
 			if v, ok := d.ident(sm["name"].val, path+".name", path+".name"); ok {
@@ -109,7 +109,7 @@ func (d *decoder) longTopology(s *Scenario, n *node) {
 
 func (d *decoder) longVersion(n *node, path string) Version {
 	d.ref(path, n, path)
-	m := d.fields(n, path, path, key{name: "name"}, key{name: "instances"}, key{name: "weight"}, key{name: "errorRate"}, key{name: "errorCode"}, key{name: "latency"})
+	m := d.fields(n, path, path, "write each version as {name: currency_v2, instances: 1, errorRate: 50}", key{name: "name"}, key{name: "instances"}, key{name: "weight"}, key{name: "errorRate"}, key{name: "errorCode"}, key{name: "latency"})
 	v := Version{Instances: 1, ErrorCode: 500}
 	if d.require(m, n, path+".name", path, "name", "name the version, e.g. name: currency_v2") {
 		if s, ok := d.ident(m["name"].val, path+".name", path+".name"); ok {
@@ -138,7 +138,7 @@ func (d *decoder) longVersion(n *node, path string) Version {
 	}
 	if e, ok := m["latency"]; ok {
 		lp := path + ".latency"
-		lm := d.fields(e.val, lp, lp, key{name: "p50"}, key{name: "p90"}, key{name: "p99"})
+		lm := d.fields(e.val, lp, lp, "write latency: {p50: 10ms, p90: 20ms, p99: 50ms}", key{name: "p50"}, key{name: "p90"}, key{name: "p99"})
 		for _, q := range []struct {
 			k string
 			p *Duration
@@ -155,7 +155,7 @@ func (d *decoder) longVersion(n *node, path string) Version {
 
 func (d *decoder) longPattern(s *Scenario, n *node) {
 	d.ref("pattern", n, "pattern")
-	m := d.fields(n, "pattern", "pattern", key{name: "kind"}, key{name: "retry"}, key{name: "circuitBreaker"}, key{name: "split"}, key{name: "sidecar"})
+	m := d.fields(n, "pattern", "pattern", "write pattern: {kind: retries, retry: {service: currency, attempts: 3, retryOn: [5xx]}}", key{name: "kind"}, key{name: "retry"}, key{name: "circuitBreaker"}, key{name: "split"}, key{name: "sidecar"})
 	if d.require(m, n, "pattern.kind", "pattern", "kind", "one of retries, sidecar_proxy, circuit_breaking, canary") {
 		if v, ok := d.str(m["kind"].val, "pattern.kind", "pattern.kind"); ok {
 			s.Pattern.Kind = v
@@ -164,7 +164,7 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 	if e, ok := m["retry"]; ok {
 		const p = "pattern.retry"
 		d.ref(p, e.val, p)
-		rm := d.fields(e.val, p, p, key{name: "service"}, key{name: "attempts"}, key{name: "retryOn"}, key{name: "perTryTimeout"}, key{name: "backoffBase"}, key{name: "preferNewHost"})
+		rm := d.fields(e.val, p, p, "write retry: {service: currency, attempts: 3, retryOn: [5xx, connect-failure]}", key{name: "service"}, key{name: "attempts"}, key{name: "retryOn"}, key{name: "perTryTimeout"}, key{name: "backoffBase"}, key{name: "preferNewHost"})
 		r := &RetryPolicy{}
 		if d.require(rm, e.val, p+".service", p, "service", "the upstream service whose calls are retried, e.g. service: currency") {
 			r.Service, _ = d.ident(rm["service"].val, p+".service", p+".service")
@@ -195,7 +195,7 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 	if e, ok := m["circuitBreaker"]; ok {
 		const p = "pattern.circuitBreaker"
 		d.ref(p, e.val, p)
-		cm := d.fields(e.val, p, p, key{name: "service"}, key{name: "errorThreshold"}, key{name: "ejectionDuration"})
+		cm := d.fields(e.val, p, p, "write circuitBreaker: {service: payments, errorThreshold: 2, ejectionDuration: 60s}", key{name: "service"}, key{name: "errorThreshold"}, key{name: "ejectionDuration"})
 		cb := &CircuitBreakerPolicy{}
 		if d.require(cm, e.val, p+".service", p, "service", "the upstream service whose endpoints are ejected, e.g. service: payments") {
 			cb.Service, _ = d.ident(cm["service"].val, p+".service", p+".service")
@@ -211,7 +211,7 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 	if e, ok := m["split"]; ok {
 		const p = "pattern.split"
 		d.ref(p, e.val, p)
-		sm := d.fields(e.val, p, p, key{name: "service"}, key{name: "targets"})
+		sm := d.fields(e.val, p, p, "write split: {service: payments, targets: [{version: payments_v1, weight: 90}, {version: payments_v2, weight: 10}]}", key{name: "service"}, key{name: "targets"})
 		sp := &SplitPolicy{}
 		if d.require(sm, e.val, p+".service", p, "service", "the service whose versions share the traffic, e.g. service: payments") {
 			sp.Service, _ = d.ident(sm["service"].val, p+".service", p+".service")
@@ -221,7 +221,7 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 			for i, it := range items {
 				tp := fmt.Sprintf("%s.targets[%d]", p, i)
 				d.ref(tp, it, tp)
-				tm := d.fields(it, tp, tp, key{name: "version"}, key{name: "weight"})
+				tm := d.fields(it, tp, tp, "write each target as {version: payments_v1, weight: 90}", key{name: "version"}, key{name: "weight"})
 				var t WeightedTarget
 				if d.require(tm, it, tp+".version", tp, "version", "name a version of "+sp.Service) {
 					t.Version, _ = d.ident(tm["version"].val, tp+".version", tp+".version")
@@ -237,7 +237,7 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 	if e, ok := m["sidecar"]; ok {
 		const p = "pattern.sidecar"
 		d.ref(p, e.val, p)
-		sm := d.fields(e.val, p, p, key{name: "protocol"})
+		sm := d.fields(e.val, p, p, "write sidecar: {protocol: http}", key{name: "protocol"})
 		sp := &SidecarPolicy{}
 		if d.require(sm, e.val, p+".protocol", p, "protocol", "protocol: http") {
 			sp.Protocol, _ = d.str(sm["protocol"].val, p+".protocol", p+".protocol")
@@ -248,7 +248,7 @@ func (d *decoder) longPattern(s *Scenario, n *node) {
 
 func (d *decoder) longLoad(s *Scenario, n *node) {
 	d.ref("load", n, "load")
-	m := d.fields(n, "load", "load", key{name: "duration"}, key{name: "rps"}, key{name: "connections"})
+	m := d.fields(n, "load", "load", "write load: {duration: 200s, rps: 100, connections: 10}", key{name: "duration"}, key{name: "rps"}, key{name: "connections"})
 	if d.require(m, n, "load.duration", "load", "duration", "how long each phase runs, e.g. duration: 200s") {
 		s.Load.Duration, _ = d.duration(m["duration"].val, "load.duration", "load.duration")
 	}

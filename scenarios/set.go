@@ -26,7 +26,7 @@ func (s *Scenario) Set(assignment string) error {
 		return fmt.Errorf("--set %q: want KEY=VALUE, e.g. currency_v2.errorRate=30", assignment)
 	}
 	bad := func(want string) error {
-		return fmt.Errorf("--set %s: %q is not %s", key, value, want)
+		return fmt.Errorf("--set %s: %s is not %s", key, quote(value), want)
 	}
 	dur := func(d *Duration) error {
 		if err := d.UnmarshalText([]byte(value)); err != nil || *d < 0 {
@@ -112,7 +112,7 @@ func (s *Scenario) Set(assignment string) error {
 		case "latency.p99":
 			err = dur(&v.Latency.P99)
 		default:
-			return fmt.Errorf("--set %s: unknown field %q of %s; use errorRate, errorCode or latency.p50/p90/p99", key, field, ver)
+			return fmt.Errorf("--set %s: unknown field %s of %s; use errorRate, errorCode or latency.p50/p90/p99", key, quote(field), ver)
 		}
 	}
 	if err != nil {

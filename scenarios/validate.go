@@ -27,8 +27,14 @@ var RetryOnValues = []string{"5xx", "gateway-error", "reset", "reset-before-requ
 var SidecarProtocols = []string{"http", "grpc", "tcp"}
 
 // violation is a problem with a Scenario's value at a model path such as
-// "load.rps" or "topology.services[2].versions[1].errorRate".
-type violation struct{ path, msg, hint string }
+// "load.rps" or "topology.services[2].versions[1].errorRate". A secondary
+// violation is not reported when another one is at the same place in the
+// file (the book's canary writes a version and a split target in one
+// place: a name listed twice is one problem, not two).
+type violation struct {
+	path, msg, hint string
+	secondary       bool
+}
 
 // Validate checks s as the loaders do (use it after changing a loaded
 // scenario, e.g. with --set). Problems are returned as Errors whose Field is
@@ -47,13 +53,19 @@ func (c *checker) add(path, hint, format string, args ...any) {
 	c.out = append(c.out, violation{path: path, msg: fmt.Sprintf(format, args...), hint: hint})
 }
 
+// addSecondary adds a violation that gives way to another at its place.
+func (c *checker) addSecondary(path, hint, format string, args ...any) {
+	c.add(path, hint, format, args...)
+	c.out[len(c.out)-1].secondary = true
+}
+
 func validate(s *Scenario) []violation {
 	c := &checker{}
 	if s.APIVersion != APIVersion {
-		c.add("apiVersion", "write apiVersion: "+APIVersion, "unknown apiVersion %q", s.APIVersion)
+		c.add("apiVersion", "write apiVersion: "+APIVersion, "unknown apiVersion %s", quote(s.APIVersion))
 	}
 	if s.Kind != "Scenario" {
-		c.add("kind", "write kind: Scenario", "kind must be Scenario (got %q)", s.Kind)
+		c.add("kind", "write kind: Scenario", "kind must be Scenario (got %s)", quote(s.Kind))
 	}
 	if s.Name == "" {
 		c.add("name", "name the scenario, e.g. name: retries", "must not be empty")
@@ -92,7 +104,7 @@ func (c *checker) topology(t Topology, split string) componentNames {
 		if svc.Name == "" {
 			c.add(p+".name", "name the service", "must not be empty")
 		} else if j, dup := services[svc.Name]; dup {
-			c.add(p+".name", "give each service its own name", "service %q is also topology.services[%d]", svc.Name, j)
+			c.add(p+".name", "give each service its own name", "service %s is also topology.services[%d]", quote(svc.Name), j)
 		} else {
 			services[svc.Name] = i
 		}
@@ -112,7 +124,7 @@ func (c *checker) topology(t Topology, split string) componentNames {
 			if v.Name == "" {
 				c.add(vp+".name", "name the version, e.g. "+svc.Name+"_v1", "must not be empty")
 			} else if other, dup := versions[v.Name]; dup {
-				c.add(vp+".name", "version names are unique across the topology: they name components in conditions", "version %q is also a version of %s", v.Name, other)
+				c.addSecondary(vp+".name", "version names are unique across the topology: they name components in conditions", "version %s is also a version of %s", quote(v.Name), clip(other))
 			} else {
 				versions[v.Name] = svc.Name
 			}
@@ -143,7 +155,7 @@ func (c *checker) topology(t Topology, split string) componentNames {
 			}
 		}
 		if weighted && svc.Name != split && (!isFinite(sum) || math.Abs(sum-100) > 1e-9) {
-			c.add(p+".versions", "make the weights add up to 100, e.g. 90 and 10", "weights of %s add up to %s, not 100", svc.Name, formatNumber(sum))
+			c.add(p+".versions", "make the weights add up to 100, e.g. 90 and 10", "weights of %s add up to %s, not 100", clip(svc.Name), formatNumber(sum))
 		}
 	}
 	if instances > maxInstances {
@@ -151,21 +163,21 @@ func (c *checker) topology(t Topology, split string) componentNames {
 	}
 	for name, svc := range versions {
 		if i, clash := services[name]; clash && svc != name {
-			c.add(fmt.Sprintf("topology.services[%d].name", i), "rename the version or the service", "%q is both a service and a version of %s", name, svc)
+			c.add(fmt.Sprintf("topology.services[%d].name", i), "rename the version or the service", "%s is both a service and a version of %s", quote(name), clip(svc))
 		}
 	}
 	if t.Entry == "" {
 		c.add("topology.entry", "name the service the load generator calls", "must not be empty")
 	} else if _, ok := services[t.Entry]; !ok {
-		c.add("topology.entry", "one of "+strings.Join(serviceNames(t), ", "), "unknown service %q", t.Entry)
+		c.add("topology.entry", "one of "+strings.Join(serviceNames(t), ", "), "unknown service %s", quote(t.Entry))
 	}
 	for i, svc := range t.Services {
 		for j, u := range svc.Upstreams {
 			up := fmt.Sprintf("topology.services[%d].upstreams[%d]", i, j)
 			if _, ok := services[u]; !ok {
-				c.add(up, "one of "+strings.Join(serviceNames(t), ", "), "unknown service %q", u)
+				c.add(up, "one of "+strings.Join(serviceNames(t), ", "), "unknown service %s", quote(u))
 			} else if u == svc.Name {
-				c.add(up, "a service cannot call itself", "%s calls itself", u)
+				c.add(up, "a service cannot call itself", "%s calls itself", clip(u))
 			}
 		}
 	}
@@ -200,7 +212,11 @@ func findCycle(t Topology, idx map[string]int) string {
 			}
 			if state[j] == 1 {
 				start := slices.Index(stack, u)
-				return strings.Join(append(slices.Clone(stack[start:]), u), " → ")
+				loop := append(slices.Clone(stack[start:]), u)
+				for i, name := range loop {
+					loop[i] = clip(name)
+				}
+				return strings.Join(loop, " → ")
 			}
 			if state[j] == 0 {
 				if c := visit(j); c != "" {
@@ -262,12 +278,12 @@ func (c *checker) policyService(t Topology, path, name string) (Service, bool) {
 	svc, ok := findService(t, name)
 	if !ok {
 		if len(t.Services) > 0 {
-			c.add(path, "one of "+strings.Join(serviceNames(t), ", "), "unknown service %q", name)
+			c.add(path, "one of "+strings.Join(serviceNames(t), ", "), "unknown service %s", quote(name))
 		}
 		return Service{}, false
 	}
 	if !upstreamOf(t, name) {
-		c.add(path, "the pattern applies to calls into a service: name a service that another one calls", "no service calls %s", name)
+		c.add(path, "the pattern applies to calls into a service: name a service that another one calls", "no service calls %s", clip(name))
 	}
 	return svc, true
 }
@@ -292,17 +308,17 @@ func (c *checker) pattern(s *Scenario, _ componentNames) {
 		if sug := suggest(p.Kind, PatternKinds); sug != "" {
 			hint = "did you mean " + sug + "? " + hint
 		}
-		c.add("pattern.kind", hint, "unknown pattern %q", p.Kind)
+		c.add("pattern.kind", hint, "unknown pattern %s", quote(p.Kind))
 	}
 	for _, x := range []struct {
 		key string
 		set bool
 	}{{"retry", p.Retry != nil}, {"circuitBreaker", p.CircuitBreaker != nil}, {"split", p.Split != nil}, {"sidecar", p.Sidecar != nil}} {
 		if x.set && !want[x.key] && len(want) > 0 {
-			c.add("pattern."+x.key, "remove it, or set pattern.kind to match", "%s does not belong to pattern %s", x.key, p.Kind)
+			c.add("pattern."+x.key, "remove it, or set pattern.kind to match", "%s does not belong to pattern %s", x.key, clip(p.Kind))
 		}
 		if !x.set && want[x.key] {
-			c.add("pattern", "add pattern."+x.key, "pattern %s needs %s", p.Kind, x.key)
+			c.add("pattern", "add pattern."+x.key, "pattern %s needs %s", clip(p.Kind), x.key)
 		}
 	}
 	if r := p.Retry; r != nil {
@@ -320,7 +336,7 @@ func (c *checker) pattern(s *Scenario, _ componentNames) {
 				if sug := suggest(on, RetryOnValues); sug != "" {
 					hint = "did you mean " + sug + "? " + hint
 				}
-				c.add(fmt.Sprintf("%s.retryOn[%d]", pp, i), hint, "unknown retryOn %q", on)
+				c.add(fmt.Sprintf("%s.retryOn[%d]", pp, i), hint, "unknown retryOn %s", quote(on))
 			}
 		}
 		if r.PerTryTimeout < 0 {
@@ -355,10 +371,10 @@ func (c *checker) pattern(s *Scenario, _ componentNames) {
 				for _, v := range svc.Versions {
 					vs = append(vs, v.Name)
 				}
-				c.add(tp+".version", "one of "+strings.Join(vs, ", "), "%q is not a version of %s", tg.Version, sp.Service)
+				c.add(tp+".version", "one of "+strings.Join(vs, ", "), "%s is not a version of %s", quote(tg.Version), clip(sp.Service))
 			}
 			if seen[tg.Version] {
-				c.add(tp+".version", "list each version once", "%s listed twice", tg.Version)
+				c.add(tp+".version", "list each version once", "%s listed twice", clip(tg.Version))
 			}
 			seen[tg.Version] = true
 			c.percent(tp+".weight", "weight", tg.Weight)
@@ -369,6 +385,9 @@ func (c *checker) pattern(s *Scenario, _ componentNames) {
 		}
 		if ok {
 			for _, tg := range sp.Targets {
+				if targetCount(sp, tg.Version) > 1 {
+					continue // listed twice: reported above
+				}
 				for j, v := range svc.Versions {
 					if v.Name == tg.Version && v.Weight != 0 && v.Weight != tg.Weight {
 						c.add(fmt.Sprintf("topology.services[%d].versions[%d].weight", serviceIndex(t, svc.Name), j), "give the weight in one place (pattern.split)", "weight %s differs from pattern.split's %s", formatNumber(v.Weight), formatNumber(tg.Weight))
@@ -379,9 +398,20 @@ func (c *checker) pattern(s *Scenario, _ componentNames) {
 	}
 	if sc := p.Sidecar; sc != nil {
 		if !slices.Contains(SidecarProtocols, sc.Protocol) {
-			c.add("pattern.sidecar.protocol", "one of "+strings.Join(SidecarProtocols, ", "), "unknown protocol %q", sc.Protocol)
+			c.add("pattern.sidecar.protocol", "one of "+strings.Join(SidecarProtocols, ", "), "unknown protocol %s", quote(sc.Protocol))
 		}
 	}
+}
+
+// targetCount is how many targets of sp name version.
+func targetCount(sp *SplitPolicy, version string) int {
+	n := 0
+	for _, t := range sp.Targets {
+		if t.Version == version {
+			n++
+		}
+	}
+	return n
 }
 
 func serviceIndex(t Topology, name string) int {
@@ -424,10 +454,10 @@ func (c *checker) conditions(s *Scenario, names componentNames) {
 	for i, cond := range s.Conditions {
 		p := fmt.Sprintf("conditions[%d]", i)
 		if _, _, ok := splitMetric(cond.Metric); !ok {
-			c.add(p, metricHint, "unknown metric %q", cond.Metric)
+			c.add(p, metricHint, "unknown metric %s", quote(cond.Metric))
 		}
 		if !slices.Contains([]string{"=", "!=", "<", "<=", ">", ">="}, cond.Op) {
-			c.add(p, "operators are = != < <= > >=", "unknown operator %q", cond.Op)
+			c.add(p, "operators are = != < <= > >=", "unknown operator %s", quote(cond.Op))
 		}
 		for _, m := range cond.Matchers {
 			if m.Label == LabelName && len(names) > 0 && !names[m.Value] {
@@ -435,7 +465,7 @@ func (c *checker) conditions(s *Scenario, names componentNames) {
 				if sug := suggest(m.Value, known); sug != "" {
 					hint = "did you mean " + sug + "? " + hint
 				}
-				c.add(p, hint, "name=%s is not a service, version or sidecar of this topology", m.Value)
+				c.add(p, hint, "name=%s is not a service, version or sidecar of this topology", clip(m.Value))
 			}
 		}
 		if cond.Tolerance != nil && (*cond.Tolerance < 0 || !isFinite(*cond.Tolerance)) {

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	yaml "github.com/goccy/go-yaml"
@@ -51,11 +50,11 @@ func (n *node) describe() string {
 	}
 	switch n.tag {
 	case "int", "float":
-		return "the number " + n.text
+		return "the number " + clip(n.text)
 	case "bool":
-		return "the boolean " + n.text
+		return "the boolean " + clip(n.text)
 	}
-	return fmt.Sprintf("the text %q", n.text)
+	return "the text " + quote(n.text)
 }
 
 const maxDepth = 64
@@ -92,10 +91,10 @@ func parseYAML(p *problems, data []byte) []*node {
 
 // yamlError turns a goccy parse error into an *Error with its position.
 func yamlError(file string, err error) *Error {
-	e := &Error{File: file, Msg: "not valid YAML: " + err.Error(), Hint: "check indentation and quoting around the place shown; values with ': ' or '#' need quotes"}
+	e := &Error{File: file, Msg: "not valid YAML: " + clipMessage(err.Error()), Hint: "check indentation and quoting around the place shown; values with ': ' or '#' need quotes"}
 	var ye yaml.Error
 	if errors.As(err, &ye) {
-		e.Msg = "not valid YAML: " + ye.GetMessage()
+		e.Msg = "not valid YAML: " + clipMessage(ye.GetMessage())
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			e.Line, e.Column = tk.Position.Line, tk.Position.Column
 		}
@@ -184,7 +183,7 @@ func (c *converter) convert(n ast.Node, depth int) *node {
 		if a, ok := c.anchors[name]; ok {
 			return a
 		}
-		c.p.add(at, "", "define the anchor (&"+name+") before using it", "unknown alias *%s", name)
+		c.p.add(at, "", "define the anchor (&"+clip(name)+") before using it", "unknown alias *%s", clip(name))
 		return nil
 	case *ast.MappingNode:
 		m := &node{kind: kMap, at: at}
@@ -243,7 +242,7 @@ func (c *converter) addPair(m *node, mv *ast.MappingValueNode, depth int) {
 	}
 	for _, prev := range m.keys {
 		if prev.text == k.text {
-			c.p.add(k.at, "", "remove one of the two", "key %q given twice (first at line %d)", k.text, prev.at.line)
+			c.p.add(k.at, "", "remove one of the two", "key %s given twice (first at line %d)", quote(k.text), prev.at.line)
 			return
 		}
 	}

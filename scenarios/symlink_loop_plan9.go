@@ -1,0 +1,4 @@
+package scenarios
+
+// isSymlinkLoop: Plan 9 has no symbolic links.
+func isSymlinkLoop(error) bool { return false }
