@@ -59,6 +59,10 @@ type PhaseResult struct {
 	Snapshot *metrics.Snapshot `json:"snapshot"`
 	// PolicyEvents counts sidecar policy events by kind ("retry": 123).
 	PolicyEvents map[string]int64 `json:"policy_events"`
+	// Ejections lists the outlier ejections and returns of the phase, in
+	// order, with their time (the report prints them with offsets from
+	// Started).
+	Ejections []PolicyEvent `json:"ejections,omitempty"`
 }
 
 // Result is a whole run. It serialises to JSON as it is (`--output json`).
@@ -268,6 +272,7 @@ func (r *runner) deploy(ctx context.Context, topo scenarios.Topology, what strin
 	subscribeEvents(r.ctx, r.comps, func(pe *PolicyEvent) {
 		pe.Phase = r.phase.Load().(string)
 		r.counts.add(pe.Phase, pe.Kind)
+		r.counts.keep(pe)
 		r.em.send(pe, false)
 	})
 	r.em.phase(PhaseDeploy, false, fmt.Sprintf("%d components ready; entry %s", len(r.comps), r.res.EntryURL))
@@ -337,6 +342,7 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 	snap.RequestRates = rates
 	pr.Load, pr.Snapshot, pr.Ended = lr, snap, time.Now()
 	pr.PolicyEvents = r.counts.all(name)
+	pr.Ejections = r.counts.ejections(name)
 	r.em.phase(name, false, fmt.Sprintf("%d requests, %d errors", lr.Client.Count, lr.Client.Errors))
 	return pr, nil
 }
@@ -433,8 +439,32 @@ func subscribeEvents(ctx context.Context, comps []sandbox.Component, fn func(*Po
 }
 
 type eventCounts struct {
-	mu sync.Mutex
-	m  map[string]map[string]int64
+	mu   sync.Mutex
+	m    map[string]map[string]int64
+	ejct map[string][]PolicyEvent
+}
+
+// maxKeptEjections bounds the ejection events kept per phase.
+const maxKeptEjections = 1000
+
+func (c *eventCounts) keep(pe *PolicyEvent) {
+	if pe.Kind != "ejection" && pe.Kind != "unejection" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ejct == nil {
+		c.ejct = map[string][]PolicyEvent{}
+	}
+	if len(c.ejct[pe.Phase]) < maxKeptEjections {
+		c.ejct[pe.Phase] = append(c.ejct[pe.Phase], *pe)
+	}
+}
+
+func (c *eventCounts) ejections(phase string) []PolicyEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]PolicyEvent(nil), c.ejct[phase]...)
 }
 
 func newEventCounts() *eventCounts { return &eventCounts{m: map[string]map[string]int64{}} }

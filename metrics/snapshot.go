@@ -22,6 +22,9 @@ const (
 	UpstreamRequestsTotal = "meshgym_upstream_requests_total"
 	// UpstreamRetriesTotal counts retries a sidecar made, by cluster.
 	UpstreamRetriesTotal = "meshgym_upstream_retries_total"
+	// UpstreamEjectionsTotal counts outlier ejections, by cluster and
+	// endpoint name.
+	UpstreamEjectionsTotal = "meshgym_upstream_ejections_total"
 	// RequestDurationSeconds is the server-side latency histogram (s).
 	RequestDurationSeconds = "meshgym_request_duration_seconds"
 
@@ -47,6 +50,12 @@ type Snapshot struct {
 	Upstream []UpstreamCount `json:"upstream,omitempty"`
 	// Retries counts retries by cluster (upstream service).
 	Retries map[string]float64 `json:"retries,omitempty"`
+	// Ejections counts outlier ejections by endpoint name (e.g.
+	// payments_v2), summed over the sidecars that ejected it.
+	Ejections map[string]float64 `json:"ejections,omitempty"`
+	// CanaryWeight is the canary's final weight in percent after a
+	// progressive rollout (100 promoted, 0 rolled back); nil without one.
+	CanaryWeight *float64 `json:"canary_weight,omitempty"`
 	// Durations are server-side latency histograms by component (s).
 	Durations map[string]Histogram `json:"durations,omitempty"`
 	// Resources are per-second CPU/RSS samples by component (Sampler).
@@ -83,7 +92,7 @@ type UpstreamCount struct {
 // differ only in labels meshgym does not read (otel_scope_*, reason, …)
 // and the same series from several targets.
 func FromSamples(samples []Sample) *Snapshot {
-	s := &Snapshot{Taken: time.Now(), Retries: map[string]float64{}, Durations: map[string]Histogram{}}
+	s := &Snapshot{Taken: time.Now(), Retries: map[string]float64{}, Ejections: map[string]float64{}, Durations: map[string]Histogram{}}
 	req := map[RequestCount]float64{}
 	up := map[UpstreamCount]float64{}
 	hb := map[string]map[float64]float64{} // name → le → cumulative count
@@ -101,6 +110,8 @@ func FromSamples(samples []Sample) *Snapshot {
 			up[UpstreamCount{Cluster: l[LabelCluster], Name: l[LabelName], StatusCode: atoi(l[LabelStatusCode]), Attempt: attempt(l)}] += x.Value
 		case UpstreamRetriesTotal:
 			s.Retries[l[LabelCluster]] += x.Value
+		case UpstreamEjectionsTotal:
+			s.Ejections[l[LabelName]] += x.Value
 		case RequestDurationSeconds + "_bucket":
 			if !inbound(l) {
 				continue
@@ -218,6 +229,7 @@ func Diff(before, after *Snapshot) *Snapshot {
 	out := &Snapshot{
 		Taken:        after.Taken,
 		Retries:      map[string]float64{},
+		Ejections:    map[string]float64{},
 		Durations:    map[string]Histogram{},
 		Resources:    after.Resources,
 		RequestRates: after.RequestRates,
@@ -249,6 +261,9 @@ func Diff(before, after *Snapshot) *Snapshot {
 		k.Count = 0
 		r.Count = counterDelta(bup[k], r.Count)
 		out.Upstream = append(out.Upstream, r)
+	}
+	for k, v := range after.Ejections {
+		out.Ejections[k] = counterDelta(before.Ejections[k], v)
 	}
 	for k, v := range after.Retries {
 		out.Retries[k] = counterDelta(before.Retries[k], v)

@@ -131,8 +131,24 @@ func traffic(w io.Writer, res *engine.Result) {
 		}
 		fmt.Fprintf(w, "  retries %s: %s\n", p.Name, strings.Join(parts, ", "))
 	}
+	for _, p := range []*engine.PhaseResult{res.Before, res.After} {
+		if p == nil || len(p.Ejections) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  ejections %s (time since the phase started):\n", p.Name)
+		for i, e := range p.Ejections {
+			if i == maxEjectionLines {
+				fmt.Fprintf(w, "    … %d more in result.json\n", len(p.Ejections)-i)
+				break
+			}
+			fmt.Fprintf(w, "    %8.1fs  %-10s %s by %s: %s\n", e.At.Sub(p.Started).Seconds(), e.Kind, e.Endpoint, e.Component, e.Detail)
+		}
+	}
 	fmt.Fprintln(w)
 }
+
+// maxEjectionLines bounds the ejection events the text report lists.
+const maxEjectionLines = 20
 
 func trafficCell(s *metrics.Snapshot, name, caller string) string {
 	if s == nil {

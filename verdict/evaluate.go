@@ -19,6 +19,7 @@ const (
 	UnitRPS     = "req/s" // a request rate
 	UnitCPU     = "cpu-s" // CPU seconds consumed per second of wall time
 	UnitMB      = "MB"    // resident memory, 2^20 bytes
+	UnitRatio   = "×"     // a ratio of two counts, e.g. amplification
 )
 
 // Sources of Result.Source.
@@ -111,6 +112,15 @@ func (o Options) Evaluate(c scenarios.Condition, s *metrics.Snapshot) Result {
 		return errorRate(c, s)
 	case scenarios.MetricRetriesTotal:
 		return retries(c, s)
+	case familyAmplification:
+		return amplification(c, s)
+	case familyEjectionsTotal:
+		return ejections(c, s)
+	case familyCanaryWeight:
+		if s.CanaryWeight == nil {
+			return unknown("no progressive rollout ran in this phase")
+		}
+		return Result{Value: *s.CanaryWeight, Unit: UnitPercent, N: 1, Known: true, Source: SourceServer}
 	case scenarios.MetricRequestDurationP:
 		return duration(c, s, q)
 	case scenarios.MetricRequestsPerSecondP:
@@ -431,4 +441,43 @@ func duration(c scenarios.Condition, s *metrics.Snapshot, q float64) Result {
 
 func fmtNum(f float64) string {
 	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// Metric families beyond the book's (names as the condition language
+// spells them).
+const (
+	familyAmplification  = "amplification"
+	familyEjectionsTotal = "ejections_total"
+	familyCanaryWeight   = "canary_weight"
+)
+
+// amplification is the requests a component received ÷ the requests the
+// user (the load generator) sent: how much retries multiplied the load.
+func amplification(c scenarios.Condition, s *metrics.Snapshot) Result {
+	if !hasNameMatcher(c) || hasLabel(c.Matchers, scenarios.LabelStatusCode) {
+		return unknown("amplification needs name=<component or service> and no status_code")
+	}
+	if s.Client.Count == 0 {
+		return unknown("the load generator made no requests in this phase")
+	}
+	n, _, any, why := count(c.Matchers, s)
+	if !any {
+		return unknown(why)
+	}
+	user := float64(s.Client.Count + s.Client.WarmupRequests)
+	return Result{Value: n / user, Unit: UnitRatio, N: int64(user), Count: n, Known: true, Source: SourceServer}
+}
+
+// ejections sums outlier ejections of the selected endpoints.
+func ejections(c scenarios.Condition, s *metrics.Snapshot) Result {
+	if hasLabel(c.Matchers, scenarios.LabelStatusCode) || hasLabel(c.Matchers, labelAttempt) {
+		return unknown("ejections_total is counted per endpoint only: use name=<version>")
+	}
+	var n float64
+	for name, v := range s.Ejections {
+		if matches(c.Matchers, name, 0, 0) {
+			n += v
+		}
+	}
+	return Result{Value: n, Unit: UnitCount, N: int64(math.Round(n)), Known: true, Source: SourceServer}
 }

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +19,7 @@ import (
 	"meshgym/engine"
 	"meshgym/report"
 	"meshgym/scenarios"
+	"meshgym/verdict"
 )
 
 type runFlags struct {
@@ -28,6 +32,7 @@ type runFlags struct {
 	runDir      string
 	quiet       bool
 	set         []string
+	all         bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -50,9 +55,18 @@ repeats a run. Logs and result.json go to the run directory.`,
 		Example: `  meshgym run retries --duration 20s
   meshgym run retries --rps 50 --seed 42 --output json > result.json
   meshgym run retries --set currency_v2.errorRate=80 --set retry.attempts=1
+  meshgym run --all --duration 10s
   meshgym run ./my-retries.yaml`,
-		Args: exactArgs(1, "SCENARIO (a built-in name or a file)"),
+		Args: func(c *cobra.Command, args []string) error {
+			if f.all {
+				return exactArgs(0, "no SCENARIO with --all")(c, args)
+			}
+			return exactArgs(1, "SCENARIO (a built-in name or a file)")(c, args)
+		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if f.all {
+				return runAll(c, f)
+			}
 			return runScenario(c, args[0], f)
 		},
 	}
@@ -65,6 +79,7 @@ repeats a run. Logs and result.json go to the run directory.`,
 	fl.IntVar(&f.port, "port", 0, "port of the entry service; 0 = any free port (default: 8200, or a free one when 8200 is taken)")
 	fl.StringVar(&f.runDir, "run-dir", "", "directory for logs and result.json (default .meshgym/runs/<time>-<scenario>)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fl.BoolVar(&f.all, "all", false, "run every built-in scenario in sequence and print one summary table")
 	fl.StringArrayVar(&f.set, "set", nil, "change a knob without editing the file, e.g. --set currency_v2.errorRate=30 (repeatable; keys: "+strings.Join(scenarios.SetKeys, ", ")+")")
 	return c
 }
@@ -134,40 +149,41 @@ func applySets(sc *scenarios.Scenario, sets []string) error {
 	return nil
 }
 
-func runScenario(c *cobra.Command, arg string, f *runFlags) error {
+// checkFlags validates the flags of run before anything starts.
+func checkFlags(c *cobra.Command, f *runFlags) error {
 	if f.output != "text" && f.output != "json" {
 		return usageErr("--output: unknown format %q; use text or json", f.output)
 	}
 	changed := c.Flags().Changed
-	if changed("duration") && f.duration <= 0 {
-		return usageErr("--duration: must be more than 0 (got %s); e.g. --duration 20s", f.duration)
+	if changed("duration") && (f.duration < time.Second || f.duration > 168*time.Hour) {
+		return usageErr("--duration: must be from 1s to 168h (got %s); e.g. --duration 20s", f.duration)
 	}
-	if changed("rps") && f.rps < 0 {
-		return usageErr("--rps: must be ≥ 0 (got %g); 0 means as fast as possible", f.rps)
+	if changed("rps") && (math.IsNaN(f.rps) || math.IsInf(f.rps, 0) || f.rps < 0 || f.rps > 1e6) {
+		return usageErr("--rps: must be a number from 0 to 1000000 (got %g); 0 means as fast as possible", f.rps)
 	}
 	if changed("connections") && (f.connections < 1 || f.connections > 10000) {
 		return usageErr("--connections: must be from 1 to 10000 (got %d)", f.connections)
 	}
-	if changed("duration") && f.duration < time.Second || f.duration > 168*time.Hour {
-		return usageErr("--duration: must be from 1s to 168h (got %s)", f.duration)
-	}
-	if math.IsNaN(f.rps) || math.IsInf(f.rps, 0) || f.rps > 1e6 {
-		return usageErr("--rps: must be a number from 0 to 1000000 (got %g); 0 means as fast as possible", f.rps)
-	}
 	if f.port < 0 || f.port > 65535 {
 		return usageErr("--port: must be from 0 to 65535 (got %d); 0 picks a free port", f.port)
+	}
+	if f.all && f.runDir != "" {
+		return usageErr("--run-dir cannot be used with --all (each scenario gets its own run directory)")
 	}
 	if f.runDir != "" {
 		if err := prepareRunDir(f.runDir); err != nil {
 			return err
 		}
 	}
-	sc, err := loadScenario(arg)
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+// prepare applies --set and the load overrides to a loaded scenario and
+// returns the engine options.
+func prepare(c *cobra.Command, sc *scenarios.Scenario, f *runFlags) (engine.Options, error) {
+	changed := c.Flags().Changed
 	if err := applySets(sc, f.set); err != nil {
-		return err
+		return engine.Options{}, err
 	}
 	if changed("duration") {
 		sc.Load.Duration = scenarios.Duration(f.duration)
@@ -179,7 +195,7 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 		sc.Load.Connections = f.connections
 	}
 	seed := sc.Seed
-	if c.Flags().Changed("seed") {
+	if changed("seed") {
 		seed = f.seed
 	}
 	opts := engine.Options{Seed: seed, RunDir: f.runDir}
@@ -189,13 +205,17 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 	case changed("port"):
 		opts.EntryPort, opts.EntryPortStrict = f.port, true
 	}
+	return opts, nil
+}
 
-	stderr := c.ErrOrStderr()
+// runEngine runs one scenario with progress on stderr; the error carries
+// the exit code.
+func runEngine(c *cobra.Command, sc *scenarios.Scenario, opts engine.Options, quiet bool) (*engine.Result, error) {
 	events := make(chan engine.Event, 256)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		printEvents(stderr, events, f.quiet)
+		printEvents(c.ErrOrStderr(), events, quiet)
 	}()
 	res, err := engine.Run(c.Context(), sc, opts, events)
 	close(events)
@@ -211,13 +231,36 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 				code = exitInterrupted
 			}
 		}
-		return &exitError{code: code, err: err}
+		return res, &exitError{code: code, err: err}
+	}
+	// The run directory keeps the human report beside result.json.
+	if res != nil && res.RunDir != "" {
+		var buf bytes.Buffer
+		report.Text(&buf, res, report.TextOptions{})
+		_ = os.WriteFile(filepath.Join(res.RunDir, "report.txt"), buf.Bytes(), 0o644)
+	}
+	return res, nil
+}
+
+func runScenario(c *cobra.Command, arg string, f *runFlags) error {
+	if err := checkFlags(c, f); err != nil {
+		return err
+	}
+	sc, err := loadScenario(arg)
+	if err != nil {
+		return err
+	}
+	opts, err := prepare(c, sc, f)
+	if err != nil {
+		return err
+	}
+	res, err := runEngine(c, sc, opts, f.quiet)
+	if err != nil {
+		return err
 	}
 	out := c.OutOrStdout()
 	if f.output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := report.JSON(out, res); err != nil {
 			return &exitError{code: exitPlatform, err: err}
 		}
 	} else {
@@ -225,6 +268,98 @@ func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 	}
 	if !res.Passed {
 		return &exitError{code: exitFailed, err: errors.New("")}
+	}
+	return nil
+}
+
+// allRow is one line of the --all summary.
+type allRow struct {
+	Scenario string `json:"scenario"`
+	Pattern  string `json:"pattern"`
+	Pass     int    `json:"pass"`
+	Fail     int    `json:"fail"`
+	Warn     int    `json:"warn"`
+	Result   string `json:"result"` // PASS, FAIL, ERROR
+	Error    string `json:"error,omitempty"`
+	RunDir   string `json:"run_dir,omitempty"`
+	Elapsed  string `json:"elapsed"`
+}
+
+// runAll runs every built-in scenario in sequence and prints one summary
+// table (each scenario's full report is in its run directory).
+func runAll(c *cobra.Command, f *runFlags) error {
+	if err := checkFlags(c, f); err != nil {
+		return err
+	}
+	var rows []allRow
+	worst := exitOK
+	stderr := c.ErrOrStderr()
+	for _, b := range scenarios.BuiltinNames() {
+		sc, err := scenarios.Builtin(b.Name)
+		if err != nil {
+			return &exitError{code: exitPlatform, err: err}
+		}
+		opts, err := prepare(c, sc, f)
+		if err != nil {
+			return err
+		}
+		if !f.quiet {
+			fmt.Fprintf(stderr, "\n━━ %s (%s per phase)\n", b.Name, sc.Load.Duration.D())
+		}
+		start := time.Now()
+		res, err := runEngine(c, sc, opts, f.quiet)
+		row := allRow{Scenario: b.Name, Pattern: sc.Pattern.Kind, Elapsed: time.Since(start).Round(time.Second).String()}
+		if res != nil {
+			row.RunDir = res.RunDir
+		}
+		if err != nil {
+			var ee *exitError
+			if errors.As(err, &ee) && ee.code == exitInterrupted {
+				return err
+			}
+			row.Result, row.Error = "ERROR", err.Error()
+			worst = max(worst, exitPlatform)
+			rows = append(rows, row)
+			continue
+		}
+		for _, v := range res.Verdicts {
+			switch v.Status {
+			case verdict.Pass:
+				row.Pass++
+			case verdict.Fail:
+				row.Fail++
+			case verdict.Warn:
+				row.Warn++
+			}
+		}
+		row.Result = "PASS"
+		if !res.Passed {
+			row.Result = "FAIL"
+			worst = max(worst, exitFailed)
+		}
+		rows = append(rows, row)
+	}
+	out := c.OutOrStdout()
+	if f.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		enc.Encode(rows)
+	} else {
+		fmt.Fprintln(out)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SCENARIO\tPATTERN\tPASS\tFAIL\tWARN\tRESULT\tTIME\tRUN DIRECTORY (report.txt, result.json)")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Scenario, r.Pattern, r.Pass, r.Fail, r.Warn, r.Result, r.Elapsed, r.RunDir)
+		}
+		tw.Flush()
+		for _, r := range rows {
+			if r.Error != "" {
+				fmt.Fprintf(out, "%s: %s\n", r.Scenario, oneLine(r.Error))
+			}
+		}
+	}
+	if worst != exitOK {
+		return &exitError{code: worst, err: errors.New("")}
 	}
 	return nil
 }
