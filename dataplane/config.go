@@ -37,7 +37,8 @@ type Cluster struct {
 	Routes []Route `json:"routes,omitempty"`
 	// Timeout is the route timeout: it covers the whole request, retries
 	// and back-off included; when it fires the caller gets 504 and no
-	// further retry happens (Envoy RouteAction.timeout). 0 = none.
+	// further retry happens (Envoy RouteAction.timeout). 0 = none. As in
+	// Envoy it starts at the router, after a fault delay (timeout.go).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// Outlier ejects failing endpoints (nil = off).
 	Outlier *OutlierDetection `json:"outlier,omitempty"`

@@ -20,8 +20,8 @@ type InboundPolicy struct {
 // RateLimit is a token bucket: it holds at most Burst tokens, refilled at
 // RequestsPerSecond; each request takes one token or is rejected.
 type RateLimit struct {
-	RequestsPerSecond float64 `json:"requests_per_second"` // > 0
-	Burst             int     `json:"burst"`               // ≥ 1; 0 means max(1, RequestsPerSecond)
+	RequestsPerSecond float64 `json:"requests_per_second"`   // > 0
+	Burst             int     `json:"burst"`                 // ≥ 1; 0 means max(1, ⌊RequestsPerSecond⌋)
 	StatusCode        int     `json:"status_code,omitempty"` // default 429
 }
 
@@ -52,7 +52,14 @@ type WeightedVersion struct {
 	Weight  int    `json:"weight"` // ≥ 0
 }
 
-// OutlierDetection ejects endpoints that fail, in one of three algorithms.
+// OutlierDetection ejects endpoints that fail, in one of three algorithms
+// (dataplane/outlier.go). Zero values: a duration of 0 means Envoy's
+// default (Envoy rejects an explicit 0); counts and percents are literal
+// (0 = off / never), so start from [EnvoyOutlierDefaults] to get Envoy's
+// behaviour. The book algorithms need Consecutive5xx ≥ 1 and
+// BaseEjectionTime > 0 and ignore the envoy-only fields (the gateway
+// detector, enforcing percents, Interval, MaxEjectionTime and its jitter,
+// MaxEjectionPercent, AlwaysEjectOneHost).
 type OutlierDetection struct {
 	// Algorithm: "envoy" (default) reproduces Envoy's outlier detection
 	// (api/envoy/config/cluster/v3/outlier_detection.proto and
@@ -78,6 +85,9 @@ type OutlierDetection struct {
 	MaxEjectionTime                    time.Duration `json:"max_ejection_time,omitempty"`           // Envoy default 300s
 	MaxEjectionPercent                 int           `json:"max_ejection_percent"`                  // Envoy default 10
 	AlwaysEjectOneHost                 bool          `json:"always_eject_one_host,omitempty"`
+	// MaxEjectionTimeJitter adds random % (jitter in ms + 1) ms to each
+	// ejection (Envoy max_ejection_time_jitter, default 0).
+	MaxEjectionTimeJitter time.Duration `json:"max_ejection_time_jitter,omitempty"`
 	// HealthyPanicThreshold (percent, Envoy default 50; 0 disables): when
 	// fewer than this share of endpoints are healthy, the LB ignores
 	// ejections and balances over all endpoints.
@@ -111,7 +121,10 @@ type RetryBudget struct {
 	// (circuit_breaker.proto RetryBudget; defaults 20% and 3).
 	// Kind "linkerd": retries may not exceed RetryRatio × requests over the
 	// last TTL, plus MinRetriesPerSecond (ServiceProfile retryBudget;
-	// defaults 0.2, 10/s, 10s).
+	// defaults 0.2, 10/s, 10s). The exact arithmetic (tower's TpsBudget as
+	// linkerd2-proxy uses it; TTL 1s-60s, whole retries per second) and
+	// what "active" and "requests" count are in budget.go. A field left 0
+	// takes its default.
 	Kind                string        `json:"kind"`
 	BudgetPercent       float64       `json:"budget_percent,omitempty"`
 	MinRetryConcurrency int           `json:"min_retry_concurrency,omitempty"`

@@ -11,7 +11,11 @@
 //     injected random source so tests assert exact outcomes: the round-robin
 //     and random load balancers ([RoundRobin], [Random]), Envoy's per-request
 //     retry state ([RetryState]) with its jittered exponential back-off
-//     ([Backoff]) and the previous_hosts retry host predicate;
+//     ([Backoff]) and the previous_hosts retry host predicate; header and
+//     cookie routes with weighted version splits (routes.go), the route
+//     timeout (timeout.go), fault injection (fault.go), the retry circuit
+//     breaker and retry budgets (budget.go) and the inbound local rate
+//     limit ([TokenBucket], ratelimit.go);
 //   - the admin API (PUT/GET /config, GET /metrics, GET /events, GET /ready),
 //     the OpenTelemetry metrics it exports in Prometheus text format, and the
 //     policy event stream ([Event]);

@@ -16,6 +16,13 @@ const (
 	EventRetryLimitExceeded = "retry_limit_exceeded"
 	// EventConfig: a new Config was applied (Detail says which version).
 	EventConfig = "config"
+	// EventEjection: outlier detection ejected Endpoint of Cluster (Detail
+	// says why and for how long, e.g. "5 consecutive 5xx; ejected for 30s
+	// (time 1)"; StatusCode is the outcome that tripped it).
+	EventEjection = "ejection"
+	// EventUnejection: an ejected endpoint returned to the load balancer
+	// (or, book_half_open, became half-open). Time is when it returned.
+	EventUnejection = "unejection"
 )
 
 // Event is one policy event of a sidecar, streamed as one JSON object per
@@ -25,7 +32,7 @@ type Event struct {
 	Time time.Time `json:"time"`
 	// Component is the sidecar's --name.
 	Component string `json:"component"`
-	// Kind is EventRetry, EventRetryLimitExceeded or EventConfig.
+	// Kind is one of the Event* kinds above.
 	Kind string `json:"kind"`
 	// Cluster is the upstream service (empty for config events).
 	Cluster string `json:"cluster,omitempty"`
@@ -39,6 +46,9 @@ type Event struct {
 	Backoff time.Duration `json:"backoff,omitempty"`
 	// Detail is free text: the failure reason or the config version.
 	Detail string `json:"detail,omitempty"`
+	// Count is how many occurrences a gated event stands for (fault_delay,
+	// fault_abort: the faults since the previous such event); 0 = one.
+	Count int64 `json:"count,omitempty"`
 }
 
 // EventBufferSize is how many events a /events subscriber may lag behind

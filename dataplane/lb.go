@@ -19,7 +19,9 @@ const (
 // safe for concurrent use: one LoadBalancer serves every request of a
 // cluster, as in Envoy, so re-picks by one request consume picks of others.
 type LoadBalancer interface {
-	// Pick returns an index in [0, n) where n is the endpoint count.
+	// Pick returns an index in [0, n) where n is the endpoint count, or
+	// -1 when no endpoint may be used (with outlier detection: every
+	// endpoint ejected and panic mode off; see outlier.go).
 	Pick() int
 }
 

@@ -42,6 +42,7 @@ const OverloadedHeader = "X-Envoy-Overloaded"
 type runtimeConfig struct {
 	cfg      Config
 	clusters map[string]*clusterRuntime
+	inbound  *inboundRuntime // Config.Inbound (nil = no inbound policy); policy.go
 }
 
 type clusterRuntime struct {
@@ -52,6 +53,12 @@ type clusterRuntime struct {
 	retryOpts    [FailureCanceled + 1][]metric.AddOption
 	urxOpts      []metric.AddOption
 	durationOpts []metric.RecordOption
+	// outlier is the cluster's outlier detection (nil = off); when set it
+	// is also lb (see bindOutlier in outlier.go).
+	outlier *outlierDetector
+	// pol holds routes, route timeout, faults and retry limits (nil =
+	// none: the plain hot path); policy.go.
+	pol *clusterPolicy
 }
 
 type endpointRuntime struct {
@@ -99,8 +106,12 @@ func compileConfig(c Config, rnd func() uint64) (*runtimeConfig, error) {
 				}),
 			})
 		}
+		if cr.pol, err = compileClusterPolicy(key, cl, cr, rnd); err != nil {
+			return nil, err
+		}
 		rc.clusters[key] = cr
 	}
+	rc.inbound = compileInbound(c.Inbound)
 	return rc, nil
 }
 
@@ -173,7 +184,13 @@ func (h *outboundHandler) serveHot(w *respWriter, r *http.Request) {
 	}
 	c.up = upRequest{in: r, body: c.body.body, stream: c.body.stream, streamLen: c.body.streamLen}
 	ctx := r.Context()
-	res := runRouter(ctx, f.clock, cl.lb, &rs, c)
+	var res routeResult
+	if cl.pol == nil {
+		res = runRouter(ctx, f.clock, cl.lb, &rs, c)
+	} else if res = cl.pol.route(ctx, w, c, &rs); res.replied {
+		f.tel.duration.Record(ctx, f.clock.Now().Sub(start).Seconds(), cl.durationOpts...)
+		return
+	}
 	if res.cancel != nil {
 		defer res.cancel()
 	}
@@ -194,6 +211,8 @@ func (h *outboundHandler) serveHot(w *respWriter, r *http.Request) {
 		localReply(w, http.StatusGatewayTimeout, bodyTimeout)
 	case FailureConnect:
 		localReply(w, http.StatusServiceUnavailable, bodyConnectFailure)
+	case FailureNoHealthyUpstream:
+		localReply(w, http.StatusServiceUnavailable, bodyNoHealthyUpstream)
 	default:
 		localReply(w, http.StatusServiceUnavailable, bodyReset)
 	}
@@ -245,6 +264,9 @@ func (b *bodyState) release() {
 }
 
 func (c *outboundCall) attempt(ctx context.Context, ep, n int) Outcome {
+	if ep < 0 {
+		return Outcome{Failure: FailureNoHealthyUpstream} // every endpoint ejected
+	}
 	e := c.cl.endpoints[ep]
 	c.up.attempt = n
 	resp, failure, _ := c.f.pool.roundTrip(ctx, e.addr, &c.up)
@@ -257,6 +279,9 @@ func (c *outboundCall) attempt(ctx context.Context, ep, n int) Outcome {
 		_, o.Overloaded = resp.Header[OverloadedHeader]
 	}
 	c.f.tel.upstreamRequests.Add(ctx, 1, e.counts.get(o.StatusCode, n)...)
+	if c.cl.outlier != nil {
+		c.cl.outlier.reportAttempt(ctx, c.up.in.Context(), ep, o)
+	}
 	return o
 }
 
@@ -302,7 +327,10 @@ func (h *inboundHandler) serveHot(w *respWriter, r *http.Request) {
 	var body bodyState
 	defer body.release()
 	status := 0
-	if _, err := body.prepare(r); err != nil {
+	if status = f.rateLimited(w); status != 0 {
+		// Over the inbound local rate limit (ratelimit.go): answered
+		// without calling the app.
+	} else if _, err := body.prepare(r); err != nil {
 		w.closeAfter = true
 		status = http.StatusBadRequest
 		localReply(w, status, "cannot read request body: "+oneLine(err.Error()))

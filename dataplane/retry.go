@@ -81,6 +81,10 @@ const (
 	FailurePerTryTimeout
 	// FailureCanceled: the downstream client went away; never retried.
 	FailureCanceled
+	// FailureNoHealthyUpstream: no attempt was made because the load
+	// balancer had no endpoint (all ejected, panic mode off); the caller
+	// gets 503 "no healthy upstream" (Envoy flag UH); never retried.
+	FailureNoHealthyUpstream
 )
 
 // String returns the failure's label value, as used in the reason label of
@@ -97,6 +101,8 @@ func (f Failure) String() string {
 		return "per_try_timeout"
 	case FailureCanceled:
 		return "canceled"
+	case FailureNoHealthyUpstream:
+		return "no_healthy_upstream"
 	}
 	return "unknown"
 }
@@ -115,7 +121,7 @@ type Outcome struct {
 // Decision is the result of [RetryState.ShouldRetry].
 type Decision uint8
 
-// The three answers of Envoy's RetryStateImpl::shouldRetry.
+// The answers of Envoy's RetryStateImpl::shouldRetry.
 const (
 	// NoRetry: the outcome is not retriable (success, non-matching status);
 	// the client gets it.
@@ -126,6 +132,12 @@ const (
 	// (response flag URX, counter upstream_rq_retry_limit_exceeded); the
 	// client gets the last outcome.
 	RetryLimitExceeded
+	// RetryOverflow: the outcome is retriable and a retry was left (and
+	// used up), but the cluster's retry circuit breaker (max_retries) or
+	// retry budget is full: no retry (response flag UO, counter
+	// upstream_rq_retry_overflow); the client gets the last outcome.
+	// See budget.go.
+	RetryOverflow
 )
 
 // String names the decision.
@@ -137,6 +149,8 @@ func (d Decision) String() string {
 		return "retry"
 	case RetryLimitExceeded:
 		return "retry_limit_exceeded"
+	case RetryOverflow:
+		return "retry_overflow"
 	}
 	return "unknown"
 }
@@ -320,6 +334,11 @@ type RetryState struct {
 	backoff   Backoff
 	tried     uint64 // endpoint indexes < 64 already attempted
 	triedMore map[int]struct{}
+	// limit is the cluster's retry circuit breaker or budget (nil = none)
+	// and holding whether this request holds one of its retry slots
+	// (budget.go).
+	limit   *retryLimiter
+	holding bool
 }
 
 // Start returns the retry state of a new request under c (c may be nil).
@@ -334,17 +353,28 @@ func (c *CompiledRetryPolicy) Start(rnd func() uint64) RetryState {
 func (s *RetryState) Remaining() int { return s.remaining }
 
 // ShouldRetry decides after an attempt, in the order of Envoy's
-// RetryStateImpl::shouldRetry: not retriable → NoRetry; retriable with no
-// retry left → RetryLimitExceeded (URX); else one retry is used and the
-// back-off to wait before it is returned.
+// RetryStateImpl::shouldRetry: the slot of the previous retry is released;
+// not retriable → NoRetry; retriable with no retry left →
+// RetryLimitExceeded (URX); else one retry is used; then the cluster's
+// retry limit, if any, may refuse it → RetryOverflow (UO); else the
+// back-off to wait before the retry is returned.
 func (s *RetryState) ShouldRetry(o Outcome) (Decision, time.Duration) {
+	if s.limit != nil {
+		s.releaseRetry()
+	}
 	if !s.policy.Retriable(o) {
+		if s.limit != nil {
+			s.noteNotRetriable()
+		}
 		return NoRetry, 0
 	}
 	if s.remaining <= 0 {
 		return RetryLimitExceeded, 0
 	}
 	s.remaining--
+	if s.limit != nil && !s.acquireRetry() {
+		return RetryOverflow, 0
+	}
 	return Retry, s.backoff.Next()
 }
 
@@ -401,11 +431,15 @@ type routeResult struct {
 	Outcome Outcome
 	// Endpoint and Attempts of the last attempt.
 	Endpoint, Attempts int
-	// Decision on the last attempt (NoRetry or RetryLimitExceeded), or
-	// NoRetry with Outcome.Failure == FailureCanceled when ctx ended.
+	// Decision on the last attempt (NoRetry, RetryLimitExceeded or
+	// RetryOverflow), or NoRetry with Outcome.Failure == FailureCanceled
+	// when ctx ended.
 	Decision Decision
 	// cancel releases the last attempt's context after its body is read.
 	cancel context.CancelFunc
+	// replied: the policy layer answered the caller itself (fault abort,
+	// route timeout; policy.go).
+	replied bool
 }
 
 // runRouter is the router's retry loop (router.cc): pick a host, send,
@@ -454,6 +488,11 @@ func runRouter(ctx context.Context, clk Clock, lb LoadBalancer, rs *RetryState, 
 				t.Stop()
 				return routeResult{Outcome: Outcome{Failure: FailureCanceled}, Endpoint: ep, Attempts: n}
 			}
+		}
+		if ctx.Err() != nil {
+			// The back-off timer and ctx ended together (route timeout):
+			// no retry starts after ctx ended.
+			return routeResult{Outcome: Outcome{Failure: FailureCanceled}, Endpoint: ep, Attempts: n}
 		}
 	}
 }

@@ -214,6 +214,9 @@ func (s *Sidecar) ApplyConfig(c Config) error {
 		return err
 	}
 	s.mu.Lock()
+	s.fwd.bindOutlier(rc, s.fwd.cfg.Load()) // outlier.go: detectors kept or retired
+	// policy.go: rate-limit buckets and retry limits kept or made.
+	attachPolicies(rc, s.fwd.cfg.Load(), s.fwd.clock)
 	s.fwd.cfg.Store(rc)
 	s.mu.Unlock()
 	detail := fmt.Sprintf("version %d: %s", c.Version, clusterList(c))
@@ -284,9 +287,10 @@ func (s *Sidecar) Close() error {
 }
 
 func cloneConfig(c Config) Config {
-	out := Config{Version: c.Version, Clusters: make(map[string]Cluster, len(c.Clusters))}
+	out := Config{Version: c.Version, Clusters: make(map[string]Cluster, len(c.Clusters)), Inbound: cloneInbound(c.Inbound)}
 	for k, cl := range c.Clusters {
 		cl.Endpoints = append([]Endpoint(nil), cl.Endpoints...)
+		clonePolicies(&cl) // policy.go
 		if cl.Retry != nil {
 			r := *cl.Retry
 			r.RetryOn = append([]string(nil), r.RetryOn...)

@@ -44,6 +44,13 @@ const (
 	// MetricEventsDropped counts events /events subscribers lost because
 	// they read too slowly. Label name.
 	MetricEventsDropped = "meshgym_events_dropped_total"
+	// MetricUpstreamEjections counts outlier ejections, labels cluster and
+	// name (the endpoint's name); Envoy's
+	// outlier_detection.ejections_enforced_total per host.
+	MetricUpstreamEjections = "meshgym_upstream_ejections_total"
+	// MetricUpstreamEjectionsActive is a gauge of endpoints ejected now,
+	// labels cluster and name; Envoy's outlier_detection.ejections_active.
+	MetricUpstreamEjectionsActive = "meshgym_upstream_ejections_active"
 )
 
 // DurationBuckets are the histogram bucket bounds of
@@ -68,10 +75,14 @@ type telemetry struct {
 	retries          metric.Int64Counter
 	limitExceeded    metric.Int64Counter
 	eventsDropped    metric.Int64Counter
+	ejections        metric.Int64Counter
+	ejectionsActive  metric.Int64UpDownCounter
 
 	inboundCounts   *optCache // meshgym_requests_total by (status, attempt)
 	inboundDuration []metric.RecordOption
 	droppedOpts     []metric.AddOption
+
+	pol *policyInstruments // routes, timeouts, faults, rate limit, retry limits (policy.go)
 }
 
 func newTelemetry(name string) (*telemetry, error) {
@@ -115,6 +126,17 @@ func newTelemetry(name string) (*telemetry, error) {
 	}
 	if t.eventsDropped, err = m.Int64Counter("meshgym.events.dropped",
 		metric.WithDescription("Events lost by slow /events subscribers.")); err != nil {
+		return nil, err
+	}
+	if t.ejections, err = m.Int64Counter("meshgym.upstream.ejections",
+		metric.WithDescription("Endpoints ejected by outlier detection (Envoy outlier_detection.ejections_enforced_total).")); err != nil {
+		return nil, err
+	}
+	if t.ejectionsActive, err = m.Int64UpDownCounter("meshgym.upstream.ejections_active",
+		metric.WithDescription("Endpoints ejected now (Envoy outlier_detection.ejections_active).")); err != nil {
+		return nil, err
+	}
+	if t.pol, err = newPolicyInstruments(m, name); err != nil {
 		return nil, err
 	}
 	t.inboundCounts = newOptCache(func(status, attempt int) attribute.Set {

@@ -10,7 +10,9 @@ import (
 // Validate checks c and returns the first problem as a one-line message
 // (the admin API answers it with 400): every cluster needs at least one
 // endpoint, every endpoint a host:port address, lb_policy must be known and
-// the retry policy sane (see [RetryPolicy.Compile]).
+// the retry policy sane (see [RetryPolicy.Compile]); the policy blocks are
+// checked by validateClusterPolicies and validateInbound
+// (policy_validate.go).
 func (c *Config) Validate() error {
 	if c == nil {
 		return fmt.Errorf("config is empty")
@@ -24,8 +26,11 @@ func (c *Config) Validate() error {
 		if err := validateCluster(name, c.Clusters[name]); err != nil {
 			return err
 		}
+		if err := validateClusterPolicies(name, c.Clusters[name]); err != nil {
+			return err
+		}
 	}
-	return nil
+	return validateInbound(c.Inbound)
 }
 
 func validateCluster(key string, cl Cluster) error {
@@ -57,6 +62,9 @@ func validateCluster(key string, cl Cluster) error {
 	}
 	if _, err := cl.Retry.Compile(); err != nil {
 		return fmt.Errorf("cluster %q: %v", key, err)
+	}
+	if err := validateOutlier(key, cl.Outlier); err != nil {
+		return err
 	}
 	return nil
 }
