@@ -59,6 +59,9 @@ type PhaseResult struct {
 	Snapshot *metrics.Snapshot `json:"snapshot"`
 	// PolicyEvents counts sidecar policy events by kind ("retry": 123).
 	PolicyEvents map[string]int64 `json:"policy_events"`
+	// Rollout lists the steps of a progressive canary rollout (after phase
+	// of a scenario with one).
+	Rollout []RolloutStep `json:"rollout,omitempty"`
 	// Ejections lists the outlier ejections and returns of the phase, in
 	// order, with their time (the report prints them with offsets from
 	// Started).
@@ -185,7 +188,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 			return res, err
 		}
 	} else {
-		if err := r.cp.Apply(r.ctx, sc.Topology, r.dep, r.comps, &sc.Pattern); err != nil {
+		if err := r.cp.Apply(r.ctx, sc.Topology, r.dep, r.comps, sc.Phase(true)); err != nil {
 			return res, classify(r.ctx, platformErr(err))
 		}
 		sleepCtx(r.ctx, opts.Settle)
@@ -263,7 +266,7 @@ func (r *runner) deploy(ctx context.Context, topo scenarios.Topology, what strin
 		}
 	}(r.ctx, r.cancel)
 
-	if err := r.cp.Apply(r.ctx, topo, dep, r.comps, nil); err != nil {
+	if err := r.cp.Apply(r.ctx, topo, dep, r.comps, r.sc.Phase(false)); err != nil {
 		return classify(r.ctx, platformErr(err))
 	}
 	if err := waitReady(r.ctx, r.comps, r.opts.ReadyTimeout); err != nil {
@@ -271,7 +274,7 @@ func (r *runner) deploy(ctx context.Context, topo scenarios.Topology, what strin
 	}
 	subscribeEvents(r.ctx, r.comps, func(pe *PolicyEvent) {
 		pe.Phase = r.phase.Load().(string)
-		r.counts.add(pe.Phase, pe.Kind)
+		r.counts.add(pe.Phase, pe.Kind, pe.Count)
 		r.counts.keep(pe)
 		r.em.send(pe, false)
 	})
@@ -314,14 +317,22 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 		return nil, classify(ctx, platformErr(fmt.Errorf("scrape components: %w", err)))
 	}
 	sc := r.sc
-	lr, err := load.Run(ctx, load.Spec{
-		URL: r.res.EntryURL, RPS: sc.Load.RPS, Connections: sc.Load.Connections,
-		Duration: sc.Load.Duration.D(), Seed: r.opts.Seed,
-		Progress: func(p load.Progress) {
-			r.em.send(&ProgressEvent{Phase: name, Elapsed: p.Elapsed, Total: p.Total,
-				Requests: p.Requests, Errors: p.Errors, RPS: p.RPS, Retries: r.counts.get(name, "retry")}, true)
-		},
-	})
+	progress := func(p load.Progress) {
+		r.em.send(&ProgressEvent{Phase: name, Elapsed: p.Elapsed, Total: p.Total,
+			Requests: p.Requests, Errors: p.Errors, RPS: p.RPS, Retries: r.counts.get(name, "retry")}, true)
+	}
+	var lr *load.Result
+	var canaryWeight *float64
+	if rs := r.rolloutSpec(name); rs != nil {
+		var final float64
+		lr, pr.Rollout, final, err = r.rollout(ctx, *rs, progress)
+		canaryWeight = &final
+	} else {
+		lr, err = load.Run(ctx, load.Spec{
+			URL: r.res.EntryURL, RPS: sc.Load.RPS, Connections: sc.Load.Connections,
+			Duration: sc.Load.Duration.D(), Seed: r.opts.Seed, Progress: progress,
+		})
+	}
 	if err != nil {
 		return nil, classify(ctx, platformErr(fmt.Errorf("load: %w", err)))
 	}
@@ -340,6 +351,7 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 	snap.Client = lr.Client
 	snap.Resources = resources
 	snap.RequestRates = rates
+	snap.CanaryWeight = canaryWeight
 	pr.Load, pr.Snapshot, pr.Ended = lr, snap, time.Now()
 	pr.PolicyEvents = r.counts.all(name)
 	pr.Ejections = r.counts.ejections(name)
@@ -426,13 +438,14 @@ func subscribeEvents(ctx context.Context, comps []sandbox.Component, fn func(*Po
 					StatusCode int           `json:"status_code"`
 					Backoff    time.Duration `json:"backoff"`
 					Detail     string        `json:"detail"`
+					Count      int64         `json:"count"`
 				}
 				if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Kind == "" || ev.Kind == "config" {
 					continue
 				}
 				fn(&PolicyEvent{At: ev.Time, Component: c.Name, Kind: ev.Kind, Cluster: ev.Cluster,
 					Endpoint: ev.Endpoint, Attempt: ev.Attempt, StatusCode: ev.StatusCode,
-					Backoff: ev.Backoff, Detail: ev.Detail})
+					Backoff: ev.Backoff, Detail: ev.Detail, Count: max(ev.Count, 1)})
 			}
 		}()
 	}
@@ -469,13 +482,13 @@ func (c *eventCounts) ejections(phase string) []PolicyEvent {
 
 func newEventCounts() *eventCounts { return &eventCounts{m: map[string]map[string]int64{}} }
 
-func (c *eventCounts) add(phase, kind string) {
+func (c *eventCounts) add(phase, kind string, n int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m[phase] == nil {
 		c.m[phase] = map[string]int64{}
 	}
-	c.m[phase][kind]++
+	c.m[phase][kind] += n
 }
 
 func (c *eventCounts) get(phase, kind string) int64 {

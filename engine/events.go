@@ -48,6 +48,9 @@ type PolicyEvent struct {
 	StatusCode int           `json:"status_code,omitempty"`
 	Backoff    time.Duration `json:"backoff_ns,omitempty"`
 	Detail     string        `json:"detail,omitempty"`
+	// Count is how many decisions the event stands for (sidecars sample
+	// frequent ones such as fault injections: one event a second per kind).
+	Count int64 `json:"count,omitempty"`
 }
 
 // LogEvent is a note for the user ("port 8200 taken, using 40123").

@@ -74,7 +74,29 @@ func Text(w io.Writer, res *engine.Result, opts TextOptions) {
 		msShort(resolution(before, after)))
 
 	traffic(w, res)
+	rollout(w, res)
 	results(w, res, opts)
+}
+
+// rollout prints the steps of a progressive canary rollout.
+func rollout(w io.Writer, res *engine.Result) {
+	if res.After == nil || len(res.After.Rollout) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Rollout (after phase; each step runs until the canary has its sample, or its time cap):")
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "  STEP\tCANARY WEIGHT\tTIME\tCANARY REQUESTS\tCANARY ERRORS\tP99 CANARY / BASELINE\tDECISION")
+	for i, st := range res.After.Rollout {
+		fmt.Fprintf(tw, "  %d\t%.0f%%\t%s\t%.0f\t%.0f (%.1f%%)\t%s / %s\t%s\n", i+1, st.Weight, st.Duration,
+			st.CanaryRequests, st.CanaryErrors, st.CanaryErrorRate, msShort(st.CanaryP99), msShort(st.BaselineP99), st.Decision)
+	}
+	tw.Flush()
+	last := res.After.Rollout[len(res.After.Rollout)-1]
+	outcome := "promoted: the canary takes 100% of the traffic"
+	if last.Decision == "rollback" {
+		outcome = "rolled back to 0%: " + last.Reason
+	}
+	fmt.Fprintf(w, "  outcome: %s\n\n", outcome)
 }
 
 // traffic prints the requests each component received (counted at its

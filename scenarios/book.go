@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -14,6 +15,15 @@ import (
 //	sidecar_proxy     api → payments
 //	circuit_breaking  checkout → payments (payments_v1 … payments_vN)
 //	canary            api → payments (the versions listed, with weights)
+//
+// The book prints only those four. meshgym's own shorthand for the other
+// patterns follows their style (snake_case knobs, percentages as 50 or
+// 50%):
+//
+//	timeouts          api → payments → currency (currency_v1 … currency_vN)
+//	rate_limiting     api → payments
+//	fault_injection   api → payments
+//	retry_budgets     api → payments → currency
 
 // Defaults the book's retry exercise leaves to the mesh; recorded in Notes.
 var (
@@ -57,7 +67,7 @@ func decodeBook(d *decoder, root *node, name string) *Scenario {
 }
 
 func (d *decoder) bookDeployment(s *Scenario, e entry) {
-	const patterns = "retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary"
+	const patterns = "retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary, timeouts, rate_limiting, fault_injection, retry_budgets"
 	dep := e.val
 	if dep.kind == kScalar || dep.kind == kSeq {
 		hint := "write the pattern as a key under deployment:, e.g. deployment: {retry: {upstream_services: 2, upstream_retries: 3}}; patterns are " + patterns
@@ -94,9 +104,21 @@ func (d *decoder) bookDeployment(s *Scenario, e entry) {
 	case "canary":
 		kind = KindCanary
 		d.bookCanary(s, knobs, field)
+	case "timeouts", "timeout":
+		kind = KindTimeouts
+		d.bookTimeouts(s, knobs, field)
+	case "rate_limiting", "rate_limit":
+		kind = KindRateLimiting
+		d.bookRateLimiting(s, knobs, field)
+	case "fault_injection", "fault", "faults":
+		kind = KindFaultInjection
+		d.bookFaultInjection(s, knobs, field)
+	case "retry_budgets", "retry_budget":
+		kind = KindRetryBudgets
+		d.bookRetryBudgets(s, knobs, field)
 	default:
 		hint := "patterns are " + patterns
-		if sug := suggest(norm, []string{"retry", "sidecar_proxy", "circuit_breaking", "canary"}); sug != "" {
+		if sug := suggest(norm, []string{"retry", "sidecar_proxy", "circuit_breaking", "canary", "timeouts", "rate_limiting", "fault_injection", "retry_budgets"}); sug != "" {
 			hint = "did you mean " + sug + "? " + hint
 		}
 		d.fail("pattern", k, field, hint, "unknown pattern %s", quote(k.text))
@@ -196,7 +218,7 @@ func (d *decoder) bookUpstreams(m map[string]entry, knobs *node, field, svc stri
 }
 
 func (d *decoder) bookRetry(s *Scenario, knobs *node, field string) {
-	m := d.fields(knobs, "pattern.retry", field, "write "+patternKey(field)+": {upstream_services: 2, upstream_retries: 3, upstream_error_rate: [0, 50]}", key{name: "upstream_services"}, key{name: "upstream_retries"}, key{name: "upstream_error_rate"})
+	m := d.fields(knobs, "pattern.retries[0]", field, "write "+patternKey(field)+": {upstream_services: 2, upstream_retries: 3, upstream_error_rate: [0, 50]}", key{name: "upstream_services"}, key{name: "upstream_retries"}, key{name: "upstream_error_rate"})
 	versions, ok := d.bookUpstreams(m, knobs, field, "currency", 2)
 	if !ok {
 		d.bad["topology"] = true
@@ -205,14 +227,14 @@ func (d *decoder) bookRetry(s *Scenario, knobs *node, field string) {
 	s.Topology = Topology{Entry: "api", Services: []Service{single("api", "payments"), single("payments", "currency"), currency}}
 	d.note("%s: topology api → payments → currency, every service with a sidecar", field)
 	r := &RetryPolicy{Service: "currency", RetryOn: append([]string(nil), defaultRetryOn...), PreferNewHost: true, BackoffBase: defaultBackoffBase}
-	if d.require(m, knobs, "pattern.retry.attempts", field, "upstream_retries", "how many times the mesh retries a failed call, e.g. upstream_retries: 3") {
-		if n, ok := d.integer(m["upstream_retries"].val, "pattern.retry.attempts", field+".upstream_retries"); ok {
+	if d.require(m, knobs, "pattern.retries[0].attempts", field, "upstream_retries", "how many times the mesh retries a failed call, e.g. upstream_retries: 3") {
+		if n, ok := d.integer(m["upstream_retries"].val, "pattern.retries[0].attempts", field+".upstream_retries"); ok {
 			r.Attempts = n
 			d.note("%s.upstream_retries: %d read as up to %d retries after the first try", field, n, n)
 		}
 	}
 	d.note("%s: payments retries calls to currency on %s, preferring a host not tried yet, backoff base %s (meshgym's defaults; the book file does not set them)", field, strings.Join(r.RetryOn, ", "), r.BackoffBase)
-	s.Pattern = Pattern{Kind: KindRetries, Retry: r}
+	s.Pattern = Pattern{Kind: KindRetries, Retries: []RetryPolicy{*r}}
 }
 
 func (d *decoder) bookSidecar(s *Scenario, knobs *node, field string) {
@@ -231,14 +253,15 @@ func (d *decoder) bookSidecar(s *Scenario, knobs *node, field string) {
 }
 
 func (d *decoder) bookCircuitBreaking(s *Scenario, knobs *node, field string) {
-	m := d.fields(knobs, "pattern.circuitBreaker", field, "write "+patternKey(field)+": {upstream_services: 2, upstream_error_rate: [0, 100], error_threshold: 2, ejection_duration: 60s}", key{name: "upstream_services"}, key{name: "upstream_error_rate"}, key{name: "error_threshold"}, key{name: "ejection_duration"})
+	m := d.fields(knobs, "pattern.circuitBreaker", field, "write "+patternKey(field)+": {upstream_services: 2, upstream_error_rate: [0, 100], error_threshold: 2, ejection_duration: 60s}", key{name: "upstream_services"}, key{name: "upstream_error_rate"}, key{name: "error_threshold"}, key{name: "ejection_duration"},
+		key{name: "algorithm"}, key{name: "interval"}, key{name: "max_ejection_percent"}, key{name: "max_ejection_time"}, key{name: "consecutive_gateway_errors"}, key{name: "healthy_panic_threshold"})
 	versions, ok := d.bookUpstreams(m, knobs, field, "payments", 1)
 	if !ok {
 		d.bad["topology"] = true
 	}
 	s.Topology = Topology{Entry: "checkout", Services: []Service{single("checkout", "payments"), {Name: "payments", Sidecar: true, Versions: versions}}}
 	d.note("%s: topology checkout → payments, every service with a sidecar", field)
-	cb := &CircuitBreakerPolicy{Service: "payments"}
+	cb := &CircuitBreakerPolicy{Service: "payments", Algorithm: BreakerBook}
 	if d.require(m, knobs, "pattern.circuitBreaker.errorThreshold", field, "error_threshold", "consecutive errors that open the circuit, e.g. error_threshold: 2") {
 		if n, ok := d.integer(m["error_threshold"].val, "pattern.circuitBreaker.errorThreshold", field+".error_threshold"); ok {
 			cb.ErrorThreshold = n
@@ -249,12 +272,42 @@ func (d *decoder) bookCircuitBreaking(s *Scenario, knobs *node, field string) {
 			cb.EjectionDuration = v
 		}
 	}
-	d.note("%s: an endpoint is ejected after %d consecutive errors for %s, then returns with its count reset", field, cb.ErrorThreshold, cb.EjectionDuration)
+	const p = "pattern.circuitBreaker"
+	if e, ok := m["algorithm"]; ok {
+		if v, ok := d.str(e.val, p+".algorithm", field+".algorithm"); ok {
+			cb.Algorithm = strings.ReplaceAll(strings.ToLower(v), "-", "_")
+		}
+	}
+	if e, ok := m["interval"]; ok {
+		cb.Interval, _ = d.duration(e.val, p+".interval", field+".interval")
+	}
+	if e, ok := m["max_ejection_percent"]; ok {
+		cb.MaxEjectionPercent, _ = d.percent(e.val, p+".maxEjectionPercent", field+".max_ejection_percent")
+	}
+	if e, ok := m["max_ejection_time"]; ok {
+		cb.MaxEjectionTime, _ = d.duration(e.val, p+".maxEjectionTime", field+".max_ejection_time")
+	}
+	if e, ok := m["consecutive_gateway_errors"]; ok {
+		cb.ConsecutiveGatewayErrors, _ = d.integer(e.val, p+".consecutiveGatewayErrors", field+".consecutive_gateway_errors")
+	}
+	if e, ok := m["healthy_panic_threshold"]; ok {
+		if v, ok := d.percent(e.val, p+".healthyPanicThreshold", field+".healthy_panic_threshold"); ok {
+			cb.HealthyPanicThreshold = &v
+		}
+	}
+	switch cb.Algorithm {
+	case BreakerBook:
+		d.note("%s: an endpoint is ejected after %d consecutive errors for %s, then returns with its count reset", field, cb.ErrorThreshold, cb.EjectionDuration)
+	case BreakerBookHalfOpen:
+		d.note("%s: an endpoint is ejected after %d consecutive errors for %s, then half-open: one failure ejects it again, one success closes the circuit", field, cb.ErrorThreshold, cb.EjectionDuration)
+	case BreakerEnvoy:
+		d.note("%s: Envoy outlier detection: %d consecutive 5xx eject an endpoint for %s × the times it was ejected; knobs left out take the mesh's defaults", field, cb.ErrorThreshold, cb.EjectionDuration)
+	}
 	s.Pattern = Pattern{Kind: KindCircuitBreaking, CircuitBreaker: cb}
 }
 
 func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
-	m := d.fields(knobs, "pattern.split", field, "write "+patternKey(field)+": {upstreams: [{name: payments_v1, weight: 90}, {name: payments_v2, weight: 10}]}", key{name: "upstreams"})
+	m := d.fields(knobs, "pattern.split", field, "write "+patternKey(field)+": {upstreams: [{name: payments_v1, weight: 90}, {name: payments_v2, weight: 10}]}", key{name: "upstreams"}, key{name: "match"}, key{name: "rollout"})
 	split := &SplitPolicy{Service: "payments"}
 	payments := Service{Name: "payments", Sidecar: true}
 	if d.require(m, knobs, "pattern.split.targets", field, "upstreams", "list the versions: upstreams: [{name: payments_v1, weight: 90%}, {name: payments_v2, weight: 10%}]") {
@@ -265,7 +318,7 @@ func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
 			ifield := fmt.Sprintf("%s.upstreams[%d]", field, i)
 			tpath := fmt.Sprintf("pattern.split.targets[%d]", i)
 			vpath := fmt.Sprintf("topology.services[1].versions[%d]", i)
-			um := d.fields(it, tpath, ifield, "write each upstream as {name: payments_v1, weight: 90}", key{name: "name"}, key{name: "weight"}, key{name: "instances"}, key{name: "error_rate"})
+			um := d.fields(it, tpath, ifield, "write each upstream as {name: payments_v1, weight: 90}", key{name: "name"}, key{name: "weight"}, key{name: "instances"}, key{name: "error_rate"}, key{name: "latency"})
 			if d.wrong[it] {
 				d.bad[vpath] = true // reported: not a mapping
 			}
@@ -292,6 +345,9 @@ func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
 					v.ErrorRate = r
 				}
 			}
+			if e, ok := um["latency"]; ok {
+				v.Latency.P50, _ = d.duration(e.val, vpath+".latency.p50", ifield+".latency")
+			}
 			payments.Versions = append(payments.Versions, v)
 			split.Targets = append(split.Targets, WeightedTarget{Version: v.Name, Weight: v.Weight})
 		}
@@ -304,7 +360,66 @@ func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
 		parts[i] = fmt.Sprintf("%s %s%%", t.Version, formatNumber(t.Weight))
 	}
 	d.note("%s: topology api → payments; traffic to payments split %s", field, strings.Join(parts, ", "))
+	if e, ok := m["match"]; ok {
+		items, _ := d.list(e.val, "pattern.split.match", field+".match")
+		for i, it := range items {
+			p, f := fmt.Sprintf("pattern.split.match[%d]", i), fmt.Sprintf("%s.match[%d]", field, i)
+			d.ref(p, it, f)
+			mm := d.fields(it, p, f, matchHint, key{name: "headers"}, key{name: "cookies"}, key{name: "name", synonyms: []string{"version"}})
+			mr := MatchRoute{Headers: d.stringMap(mm, "headers", p, f), Cookies: d.stringMap(mm, "cookies", p, f)}
+			if d.require(mm, it, p+".version", f, "name", "the version matching requests go to, e.g. name: payments_v2") {
+				mr.Version, _ = d.ident(mm["name"].val, p+".version", f+"."+mm["name"].key.text)
+			}
+			split.Match = append(split.Match, mr)
+		}
+	}
 	s.Pattern = Pattern{Kind: KindCanary, Split: split}
+	if e, ok := m["rollout"]; ok {
+		split.Rollout = d.bookRollout(e.val, field+".rollout")
+		base := *split
+		base.Targets = slices.Clone(split.Targets)
+		base.Match, base.Rollout = nil, nil
+		s.Baseline.Split = &base
+		d.note("%s: before: the split at its starting weights; after: the rollout moves %s's weight up by %s points a step", field, split.Rollout.Canary, formatNumber(split.Rollout.StepWeight))
+	}
+}
+
+// bookRollout reads rollout: {canary: payments_v2, step_weight: 10,
+// max_weight: 100, max_error_rate: 5, max_latency_increase: 10,
+// min_requests: 385, max_step_duration: 60s}.
+func (d *decoder) bookRollout(n *node, field string) *RolloutPolicy {
+	const p = "pattern.split.rollout"
+	d.ref(p, n, field)
+	rm := d.fields(n, p, field, "write rollout: {canary: payments_v2, step_weight: 10}", key{name: "canary"}, key{name: "step_weight"}, key{name: "max_weight"}, key{name: "max_error_rate"}, key{name: "max_latency_increase"}, key{name: "min_requests"}, key{name: "max_step_duration"})
+	r := DefaultRollout("")
+	if d.require(rm, n, p+".canary", field, "canary", "the version rolled out, e.g. canary: payments_v2") {
+		r.Canary, _ = d.ident(rm["canary"].val, p+".canary", field+".canary")
+	}
+	var defaulted []string
+	for _, f := range []struct {
+		k, model string
+		v        *float64
+	}{{"step_weight", "stepWeight", &r.StepWeight}, {"max_weight", "maxWeight", &r.MaxWeight}, {"max_error_rate", "maxErrorRate", &r.MaxErrorRate}, {"max_latency_increase", "maxLatencyIncrease", &r.MaxLatencyIncrease}} {
+		if e, ok := rm[f.k]; ok {
+			*f.v, _ = d.percent(e.val, p+"."+f.model, field+"."+f.k)
+		} else {
+			defaulted = append(defaulted, f.k+" "+formatNumber(*f.v)+"%")
+		}
+	}
+	if e, ok := rm["min_requests"]; ok {
+		r.MinRequests, _ = d.integer(e.val, p+".minRequests", field+".min_requests")
+	} else {
+		defaulted = append(defaulted, fmt.Sprintf("min_requests %d (Yamane, ±5%%)", r.MinRequests))
+	}
+	if e, ok := rm["max_step_duration"]; ok {
+		r.MaxStepDuration, _ = d.duration(e.val, p+".maxStepDuration", field+".max_step_duration")
+	} else {
+		defaulted = append(defaulted, "max_step_duration "+r.MaxStepDuration.String())
+	}
+	if len(defaulted) > 0 {
+		d.note("%s: defaults %s", field, strings.Join(defaulted, ", "))
+	}
+	return &r
 }
 
 func (d *decoder) bookPerformance(s *Scenario, perf *node, pfield string) {
@@ -346,4 +461,202 @@ func (d *decoder) bookPerformance(s *Scenario, perf *node, pfield string) {
 	} else {
 		d.note("%s: no success_conditions: the run reports measurements without verdicts", pfield)
 	}
+}
+
+// bookTimeouts reads timeouts: {upstream_services: 2, upstream_latency:
+// [10ms, 300ms], request_timeout: 100ms, per_try_timeout: 50ms,
+// upstream_retries: 2}: api → payments → currency, payments' calls to
+// currency bounded (and retried when upstream_retries is given).
+func (d *decoder) bookTimeouts(s *Scenario, knobs *node, field string) {
+	m := d.fields(knobs, "pattern.timeout", field, "write "+patternKey(field)+": {upstream_services: 2, upstream_latency: [10ms, 300ms], request_timeout: 100ms, per_try_timeout: 50ms}",
+		key{name: "upstream_services"}, key{name: "upstream_error_rate"}, key{name: "upstream_latency"}, key{name: "request_timeout"}, key{name: "per_try_timeout"}, key{name: "upstream_retries"})
+	versions, ok := d.bookUpstreams(m, knobs, field, "currency", 2)
+	if !ok {
+		d.bad["topology"] = true
+	}
+	if e, ok := m["upstream_latency"]; ok && versions != nil {
+		d.bookLatencies(versions, e, field+".upstream_latency", 2)
+	}
+	currency := Service{Name: "currency", Sidecar: true, Versions: versions}
+	s.Topology = Topology{Entry: "api", Services: []Service{single("api", "payments"), single("payments", "currency"), currency}}
+	d.note("%s: topology api → payments → currency, every service with a sidecar; payments' sidecar bounds its calls to currency", field)
+	t := &TimeoutPolicy{Service: "currency"}
+	const p = "pattern.timeout"
+	if e, ok := m["request_timeout"]; ok {
+		t.Request, _ = d.duration(e.val, p+".request", field+".request_timeout")
+	}
+	if e, ok := m["per_try_timeout"]; ok {
+		t.PerTry, _ = d.duration(e.val, p+".perTry", field+".per_try_timeout")
+	}
+	if _, a := m["request_timeout"]; !a {
+		if _, b := m["per_try_timeout"]; !b {
+			d.require(m, knobs, p+".request", field, "request_timeout", "the time limit of a whole call, e.g. request_timeout: 100ms")
+		}
+	}
+	s.Pattern = Pattern{Kind: KindTimeouts, Timeout: t}
+	d.note("%s: calls to currency: request timeout %s, per-try timeout %s (0s = none)", field, t.Request, t.PerTry)
+	if e, ok := m["upstream_retries"]; ok {
+		r := RetryPolicy{Service: "currency", RetryOn: []string{"5xx", "reset", "connect-failure"}, PreferNewHost: true, BackoffBase: defaultBackoffBase}
+		if n, ok := d.integer(e.val, "pattern.retries[0].attempts", field+".upstream_retries"); ok {
+			r.Attempts = n
+		}
+		s.Pattern.Retries = []RetryPolicy{r}
+		d.note("%s: payments retries timed-out and failed calls to currency up to %d times on %s, preferring a host not tried yet, backoff base %s", field, r.Attempts, strings.Join(r.RetryOn, ", "), r.BackoffBase)
+	}
+}
+
+// bookLatencies reads one duration per version (or one for all) into the
+// versions' p50 service time; svcIdx is the service's topology index.
+func (d *decoder) bookLatencies(versions []Version, e entry, field string, svcIdx int) {
+	path := func(i int) string { return fmt.Sprintf("topology.services[%d].versions[%d].latency.p50", svcIdx, i) }
+	switch e.val.kind {
+	case kSeq:
+		if len(e.val.items) != len(versions) {
+			d.fail(fmt.Sprintf("topology.services[%d].versions", svcIdx), e.val, field, "give one latency per upstream version: [10ms, 300ms]", "gives %d latencies for %d versions", len(e.val.items), len(versions))
+			return
+		}
+		for i, it := range e.val.items {
+			versions[i].Latency.P50, _ = d.duration(it, path(i), fmt.Sprintf("%s[%d]", field, i))
+		}
+	case kScalar:
+		v, ok := d.duration(e.val, path(0), field)
+		if !ok {
+			return
+		}
+		for i := range versions {
+			versions[i].Latency.P50 = v
+		}
+	default:
+		d.fail(path(0), e.val, field, "write one latency per version: [10ms, 300ms]", "expected a list of durations, found %s", e.val.describe())
+	}
+}
+
+// bookRateLimiting reads rate_limiting: {requests_per_second: 50, burst:
+// 10, status_code: 429}: api → payments, payments' inbound limited.
+func (d *decoder) bookRateLimiting(s *Scenario, knobs *node, field string) {
+	m := d.fields(knobs, "pattern.rateLimit", field, "write "+patternKey(field)+": {requests_per_second: 50, burst: 10}", key{name: "requests_per_second", synonyms: []string{"rps"}}, key{name: "burst"}, key{name: "status_code"})
+	s.Topology = Topology{Entry: "api", Services: []Service{single("api", "payments"), single("payments")}}
+	const p = "pattern.rateLimit"
+	r := &RateLimitPolicy{Service: "payments", StatusCode: 429}
+	if d.require(m, knobs, p+".requestsPerSecond", field, "requests_per_second", "the requests per second payments accepts, e.g. requests_per_second: 50") {
+		r.RequestsPerSecond, _ = d.number(m["requests_per_second"].val, p+".requestsPerSecond", field+"."+m["requests_per_second"].key.text)
+	}
+	if e, ok := m["burst"]; ok {
+		r.Burst, _ = d.integer(e.val, p+".burst", field+".burst")
+	} else {
+		r.Burst = defaultBurst(r.RequestsPerSecond)
+		d.note("%s: no burst: %d (one second of tokens)", field, r.Burst)
+	}
+	if e, ok := m["status_code"]; ok {
+		r.StatusCode, _ = d.integer(e.val, p+".statusCode", field+".status_code")
+	}
+	d.note("%s: topology api → payments; payments' sidecar admits %s req/s (burst %d) and answers %d to the rest", field, formatNumber(r.RequestsPerSecond), r.Burst, r.StatusCode)
+	s.Pattern = Pattern{Kind: KindRateLimiting, RateLimit: r}
+}
+
+// bookFaultInjection reads fault_injection: {abort_status_code: 503,
+// abort_percentage: 10, delay_duration: 100ms, delay_percentage: 10}:
+// api → payments, api's sidecar injects the faults.
+func (d *decoder) bookFaultInjection(s *Scenario, knobs *node, field string) {
+	m := d.fields(knobs, "pattern.fault", field, "write "+patternKey(field)+": {abort_percentage: 10, abort_status_code: 503, delay_percentage: 10, delay_duration: 100ms}",
+		key{name: "abort_percentage", synonyms: []string{"abort_percent"}}, key{name: "abort_status_code"}, key{name: "delay_percentage", synonyms: []string{"delay_percent"}}, key{name: "delay_duration"})
+	s.Topology = Topology{Entry: "api", Services: []Service{single("api", "payments"), single("payments")}}
+	const p = "pattern.fault"
+	f := &FaultPolicy{Service: "payments"}
+	_, hasAbort := m["abort_percentage"]
+	_, hasCode := m["abort_status_code"]
+	if hasAbort || hasCode {
+		f.Abort = &FaultAbort{StatusCode: 503}
+		if d.require(m, knobs, p+".abort.percent", field, "abort_percentage", "the share of calls aborted, e.g. abort_percentage: 10") {
+			e := m["abort_percentage"]
+			f.Abort.Percent, _ = d.percent(e.val, p+".abort.percent", field+"."+e.key.text)
+		}
+		if hasCode {
+			f.Abort.StatusCode, _ = d.integer(m["abort_status_code"].val, p+".abort.statusCode", field+".abort_status_code")
+		} else {
+			d.note("%s: no abort_status_code: 503", field)
+		}
+	}
+	_, hasDelay := m["delay_percentage"]
+	_, hasDur := m["delay_duration"]
+	if hasDelay || hasDur {
+		f.Delay = &FaultDelay{}
+		if d.require(m, knobs, p+".delay.percent", field, "delay_percentage", "the share of calls delayed, e.g. delay_percentage: 10") {
+			e := m["delay_percentage"]
+			f.Delay.Percent, _ = d.percent(e.val, p+".delay.percent", field+"."+e.key.text)
+		}
+		if d.require(m, knobs, p+".delay.duration", field, "delay_duration", "how long a delayed call waits, e.g. delay_duration: 100ms") {
+			f.Delay.Duration, _ = d.duration(m["delay_duration"].val, p+".delay.duration", field+".delay_duration")
+		}
+	}
+	if f.Abort == nil && f.Delay == nil && !d.wrong[knobs] {
+		d.fail(p, knobs, field, "give abort_percentage (and abort_status_code), delay_percentage and delay_duration, or both", "injects no fault")
+	}
+	d.note("%s: topology api → payments; api's sidecar injects the faults into its calls to payments", field)
+	s.Pattern = Pattern{Kind: KindFaultInjection, Fault: f}
+}
+
+// bookRetryBudgets reads retry_budgets: {upstream_retries: 3,
+// upstream_error_rate: 100, budget: envoy, budget_percent: 20,
+// min_retry_concurrency: 3}: api → payments → currency; both hops retry in
+// both phases without a cap (the baseline), the budget limits both hops in
+// the after phase.
+func (d *decoder) bookRetryBudgets(s *Scenario, knobs *node, field string) {
+	m := d.fields(knobs, "pattern.retryBudgets", field, "write "+patternKey(field)+": {upstream_retries: 3, upstream_error_rate: 100, budget: envoy}",
+		key{name: "upstream_retries"}, key{name: "upstream_error_rate"}, key{name: "budget", synonyms: []string{"kind"}},
+		key{name: "budget_percent"}, key{name: "min_retry_concurrency"}, key{name: "retry_ratio"}, key{name: "min_retries_per_second"}, key{name: "ttl"}, key{name: "max_concurrent_retries"})
+	currency := single("currency")
+	if e, ok := m["upstream_error_rate"]; ok {
+		currency.Versions[0].ErrorRate, _ = d.percent(e.val, "topology.services[2].versions[0].errorRate", field+".upstream_error_rate")
+	} else {
+		currency.Versions[0].ErrorRate = 100
+		d.note("%s: no upstream_error_rate: currency fails every call (an outage)", field)
+	}
+	s.Topology = Topology{Entry: "api", Services: []Service{single("api", "payments"), single("payments", "currency"), currency}}
+	d.note("%s: topology api → payments → currency, every service with a sidecar", field)
+	attempts := 3
+	if e, ok := m["upstream_retries"]; ok {
+		attempts, _ = d.integer(e.val, "baseline.retries[0].attempts", field+".upstream_retries")
+		d.ref("baseline.retries[1].attempts", e.val, field+".upstream_retries")
+	} else {
+		d.note("%s: no upstream_retries: 3 at each hop", field)
+	}
+	for _, svc := range []string{"payments", "currency"} {
+		s.Baseline.Retries = append(s.Baseline.Retries, RetryPolicy{Service: svc, Attempts: attempts, RetryOn: []string{"5xx"}, BackoffBase: defaultBackoffBase})
+		s.Baseline.RetryBudgets = append(s.Baseline.RetryBudgets, RetryBudgetPolicy{Service: svc, Kind: BudgetNone})
+	}
+	d.note("%s: baseline (both phases): api retries payments and payments retries currency up to %d times on 5xx, backoff base %s, no cap on concurrent retries", field, attempts, defaultBackoffBase)
+	kind := BudgetEnvoy
+	if e, ok := m["budget"]; ok {
+		if v, ok := d.str(e.val, "pattern.retryBudgets[0].kind", field+"."+e.key.text); ok {
+			kind = strings.ReplaceAll(strings.ToLower(v), "-", "_")
+			d.ref("pattern.retryBudgets[1].kind", e.val, field+"."+e.key.text)
+		}
+	} else {
+		d.note("%s: no budget: envoy", field)
+	}
+	b := DefaultRetryBudget("", kind)
+	for _, f := range []struct {
+		k, model string
+		read     func(n *node, path, fld string)
+	}{
+		{"budget_percent", "budgetPercent", func(n *node, q, f string) { b.BudgetPercent, _ = d.percent(n, q, f) }},
+		{"min_retry_concurrency", "minRetryConcurrency", func(n *node, q, f string) { b.MinRetryConcurrency, _ = d.integer(n, q, f) }},
+		{"retry_ratio", "retryRatio", func(n *node, q, f string) { b.RetryRatio, _ = d.number(n, q, f) }},
+		{"min_retries_per_second", "minRetriesPerSecond", func(n *node, q, f string) { b.MinRetriesPerSecond, _ = d.number(n, q, f) }},
+		{"ttl", "ttl", func(n *node, q, f string) { b.TTL, _ = d.duration(n, q, f) }},
+		{"max_concurrent_retries", "maxConcurrentRetries", func(n *node, q, f string) { b.MaxConcurrentRetries, _ = d.integer(n, q, f) }},
+	} {
+		if e, ok := m[f.k]; ok {
+			f.read(e.val, "pattern.retryBudgets[0]."+f.model, field+"."+f.k)
+			d.ref("pattern.retryBudgets[1]."+f.model, e.val, field+"."+f.k)
+		}
+	}
+	for _, svc := range []string{"payments", "currency"} {
+		bb := b
+		bb.Service = svc
+		s.Pattern.RetryBudgets = append(s.Pattern.RetryBudgets, bb)
+	}
+	s.Pattern.Kind = KindRetryBudgets
+	d.note("%s: after: retry budget of kind %s on both hops", field, kind)
 }

@@ -69,6 +69,20 @@ const (
 	MetricMemoryMin          = "memory_megabytes_min" // resident memory, minimum over the run, MB
 )
 
+// Condition metrics of the policy patterns.
+const (
+	// MetricAmplification is the requests a component received ÷ the
+	// requests the user (load generator) sent; a plain number (1 = no
+	// amplification; 16 = every user request became 16 there).
+	MetricAmplification = "amplification"
+	// MetricEjectionsTotal counts endpoint ejections by circuit breakers
+	// (outlier detection) of the selected service or version; a count.
+	MetricEjectionsTotal = "ejections_total"
+	// MetricCanaryWeight is the canary's weight at the end of the phase, in
+	// percent (0–100): 100 after a promotion, 0 after a rollback.
+	MetricCanaryWeight = "canary_weight"
+)
+
 // Labels a selector may use. "status" is read as LabelStatusCode.
 const (
 	LabelName       = "name"
@@ -246,12 +260,12 @@ func issue(part condPart, off int, hint, format string, args ...any) *condIssue 
 	return &condIssue{part: part, off: off, msg: fmt.Sprintf(format, args...), hint: hint}
 }
 
-const metricHint = "metrics are request_count, error_rate, retries_total, requests_per_second_pNN, request_duration_pNN, cpu_seconds_pNN, memory_megabytes_max and memory_megabytes_min"
+const metricHint = "metrics are request_count, error_rate, retries_total, amplification, ejections_total, canary_weight, requests_per_second_pNN, request_duration_pNN, cpu_seconds_pNN, memory_megabytes_max and memory_megabytes_min"
 
 // splitMetric splits request_duration_p99 into ("request_duration", "99", true).
 func splitMetric(m string) (family, digits string, ok bool) {
 	switch m {
-	case MetricRequestCount, MetricErrorRate, MetricRetriesTotal, MetricMemoryMax, MetricMemoryMin:
+	case MetricRequestCount, MetricErrorRate, MetricRetriesTotal, MetricAmplification, MetricEjectionsTotal, MetricCanaryWeight, MetricMemoryMax, MetricMemoryMin:
 		return m, "", true
 	}
 	for _, f := range []string{MetricRequestsPerSecondP, MetricRequestDurationP, MetricCPUSecondsP} {
@@ -371,7 +385,7 @@ func parseCond(metric, value string, tol *float64) (Condition, []string, *condIs
 	family, _, ok := splitMetric(name)
 	if !ok {
 		hint := metricHint
-		if sug := suggest(name, []string{"request_count", "error_rate", "retries_total", "requests_per_second_p50", "request_duration_p50", "request_duration_p99", "cpu_seconds_p50", "memory_megabytes_max", "memory_megabytes_min"}); sug != "" {
+		if sug := suggest(name, []string{"request_count", "error_rate", "retries_total", "amplification", "ejections_total", "canary_weight", "requests_per_second_p50", "request_duration_p50", "request_duration_p99", "cpu_seconds_p50", "memory_megabytes_max", "memory_megabytes_min"}); sug != "" {
 			hint = "did you mean " + sug + "? " + hint
 		}
 		return c, nil, issue(partMetric, start, hint, "unknown metric %s", quote(name))
@@ -731,6 +745,31 @@ func parseValue(c *Condition, family, value string) ([]string, *condIssue) {
 		if fraction {
 			return nil, issue(partValue, numStart, "retries_total is a count of retries: write a whole number such as 500", "a count must be a whole number (got %s)", wrote)
 		}
+		c.Value = num
+	case MetricEjectionsTotal:
+		if unit != "" {
+			return nil, badUnit("a count of ejections (4)")
+		}
+		if fraction {
+			return nil, issue(partValue, numStart, "ejections_total is a count of ejections: write a whole number such as 4", "a count must be a whole number (got %s)", wrote)
+		}
+		c.Value = num
+	case MetricAmplification:
+		if unit != "" {
+			return nil, badUnit("a plain number: requests received per request sent (2, not 200%)")
+		}
+		c.Value = num
+	case MetricCanaryWeight:
+		if unit != "" && unit != "%" {
+			return nil, badUnit("a percent (100% or 100)")
+		}
+		if num > 100 {
+			return nil, issue(partValue, numStart, "a weight is between 0% and 100%", "canary weight must be ≤ 100%% (got %s)", formatNumber(num))
+		}
+		if unit == "" {
+			notes = append(notes, formatNumber(num)+" read as "+formatNumber(num)+"% (a bare number is a percent)")
+		}
+		c.Unit = "%"
 		c.Value = num
 	case MetricRequestsPerSecondP:
 		if unit != "" {

@@ -39,6 +39,15 @@ func TestParseCondition(t *testing.T) {
 			Matchers: []Matcher{{"name", "=", "payments_sidecar"}}, Op: "<=", Value: 10}},
 		{"  REQUEST_COUNT [ name = payments ] ", " “50%” ", nil, Condition{Metric: "request_count",
 			Matchers: []Matcher{{"name", "=", "payments"}}, Op: "=", Value: 50, Share: true, Unit: "%"}},
+		{"amplification[name=currency]", "< 2", nil, Condition{Metric: "amplification",
+			Matchers: []Matcher{{"name", "=", "currency"}}, Op: "<", Value: 2}},
+		{"amplification[name=payments]", "0.9", ptr(3), Condition{Metric: "amplification",
+			Matchers: []Matcher{{"name", "=", "payments"}}, Op: "=", Value: 0.9, Tolerance: ptr(3)}},
+		{"ejections_total[name=payments_v2]", "4", nil, Condition{Metric: "ejections_total",
+			Matchers: []Matcher{{"name", "=", "payments_v2"}}, Op: "=", Value: 4}},
+		{"canary_weight", "100", nil, Condition{Metric: "canary_weight", Op: "=", Value: 100, Unit: "%"}},
+		{"canary_weight[name=payments_v2]", "0%", nil, Condition{Metric: "canary_weight",
+			Matchers: []Matcher{{"name", "=", "payments_v2"}}, Op: "=", Value: 0, Unit: "%"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.metric+" "+tt.value, func(t *testing.T) {

@@ -213,11 +213,11 @@ func TestLongFormErrors(t *testing.T) {
 		{"unknown pattern kind", func(s string) string { return strings.Replace(s, "kind: retries", "kind: retry", 1) },
 			[]wantErr{{40, 9, "pattern.kind", `unknown pattern "retry"`}}},
 		{"unknown retryOn", func(s string) string { return strings.Replace(s, "5xx,", "5xxx,", 1) },
-			[]wantErr{{44, 15, "pattern.retry.retryOn[0]", `unknown retryOn "5xxx"`}}},
+			[]wantErr{{44, 17, "pattern.retries[0].retryOn[0]", `unknown retryOn "5xxx"`}}},
 		{"negative attempts", func(s string) string { return strings.Replace(s, "attempts: 3", "attempts: -1", 1) },
-			[]wantErr{{43, 15, "pattern.retry.attempts", "must be from 0 to 10 (got -1)"}}},
+			[]wantErr{{43, 17, "pattern.retries[0].attempts", "must be from 0 to 10 (got -1)"}}},
 		{"retry service nobody calls", func(s string) string { return strings.Replace(s, "service: currency", "service: api", 1) },
-			[]wantErr{{42, 14, "pattern.retry.service", "no service calls api"}}},
+			[]wantErr{{42, 16, "pattern.retries[0].service", "no service calls api"}}},
 		{"missing load key", func(s string) string { return strings.Replace(s, "  connections: 10\n", "", 1) },
 			[]wantErr{{48, 3, "load", "missing connections"}}},
 		{"upstream loop", func(s string) string {
@@ -247,7 +247,7 @@ func TestMissingFile(t *testing.T) {
 		t.Errorf("hint: %v", err)
 	}
 	_, err = Load(filepath.Join(t.TempDir(), "other.yaml"))
-	if !strings.Contains(err.Error(), "the built-in scenarios are retries") {
+	if !strings.Contains(err.Error(), "the built-in scenarios are ") || !strings.Contains(err.Error(), " retries,") {
 		t.Errorf("hint: %v", err)
 	}
 }

@@ -18,7 +18,8 @@ func FuzzLoadBytes(f *testing.F) {
 		f.Add(b)
 	}
 	files, _ := filepath.Glob("testdata/book/*.yaml")
-	for _, p := range files {
+	short, _ := filepath.Glob("testdata/shorthand/*.yaml")
+	for _, p := range append(files, short...) {
 		b, err := os.ReadFile(p)
 		if err == nil {
 			f.Add(b)

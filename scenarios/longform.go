@@ -2,7 +2,9 @@ package scenarios
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 
 	yaml "github.com/goccy/go-yaml"
 )
@@ -15,7 +17,7 @@ func decodeLong(d *decoder, root *node) *Scenario {
 	s := &Scenario{}
 	m := d.fields(root, "", "", "a scenario is a mapping of keys such as apiVersion:, kind: and topology:",
 		key{name: "apiVersion"}, key{name: "kind"}, key{name: "name"}, key{name: "description"}, key{name: "seed"},
-		key{name: "topology"}, key{name: "pattern"}, key{name: "load"}, key{name: "conditions"})
+		key{name: "topology"}, key{name: "baseline"}, key{name: "pattern"}, key{name: "load"}, key{name: "conditions"})
 	if d.require(m, root, "apiVersion", "", "apiVersion", "start the file with apiVersion: "+APIVersion) {
 		if v, ok := d.str(m["apiVersion"].val, "apiVersion", "apiVersion"); ok {
 			s.APIVersion = v
@@ -49,7 +51,10 @@ func decodeLong(d *decoder, root *node) *Scenario {
 	if d.require(m, root, "topology", "", "topology", "describe the services: topology: {entry: api, services: [...]}") {
 		d.longTopology(s, m["topology"].val)
 	}
-	if d.require(m, root, "pattern", "", "pattern", "name the pattern: pattern: {kind: retries, retry: {...}}") {
+	if e, ok := m["baseline"]; ok {
+		d.longBaseline(s, e.val)
+	}
+	if d.require(m, root, "pattern", "", "pattern", "name the pattern: pattern: {kind: retries, retries: [{...}]}") {
 		d.longPattern(s, m["pattern"].val)
 	}
 	if d.require(m, root, "load", "", "load", "describe the load: load: {duration: 200s, rps: 100, connections: 10}") {
@@ -155,95 +160,378 @@ func (d *decoder) longVersion(n *node, path string) Version {
 
 func (d *decoder) longPattern(s *Scenario, n *node) {
 	d.ref("pattern", n, "pattern")
-	m := d.fields(n, "pattern", "pattern", "write pattern: {kind: retries, retry: {service: currency, attempts: 3, retryOn: [5xx]}}", key{name: "kind"}, key{name: "retry"}, key{name: "circuitBreaker"}, key{name: "split"}, key{name: "sidecar"})
-	if d.require(m, n, "pattern.kind", "pattern", "kind", "one of retries, sidecar_proxy, circuit_breaking, canary") {
+	m := d.fields(n, "pattern", "pattern", "write pattern: {kind: retries, retries: [{service: currency, attempts: 3, retryOn: [5xx]}]}", append([]key{{name: "kind"}}, policyKeys...)...)
+	if d.require(m, n, "pattern.kind", "pattern", "kind", "one of "+strings.Join(PatternKinds, ", ")) {
 		if v, ok := d.str(m["kind"].val, "pattern.kind", "pattern.kind"); ok {
 			s.Pattern.Kind = v
 		}
 	}
-	if e, ok := m["retry"]; ok {
-		const p = "pattern.retry"
-		d.ref(p, e.val, p)
-		rm := d.fields(e.val, p, p, "write retry: {service: currency, attempts: 3, retryOn: [5xx, connect-failure]}", key{name: "service"}, key{name: "attempts"}, key{name: "retryOn"}, key{name: "perTryTimeout"}, key{name: "backoffBase"}, key{name: "preferNewHost"})
-		r := &RetryPolicy{}
-		if d.require(rm, e.val, p+".service", p, "service", "the upstream service whose calls are retried, e.g. service: currency") {
-			r.Service, _ = d.ident(rm["service"].val, p+".service", p+".service")
+	d.longPolicies(&s.Pattern, m, "pattern")
+}
+
+func (d *decoder) longBaseline(s *Scenario, n *node) {
+	d.ref("baseline", n, "baseline")
+	m := d.fields(n, "baseline", "baseline", "write baseline: {retries: [{service: currency, attempts: 3, retryOn: [5xx]}]} (policies active in both phases; no kind)", append([]key{{name: "kind"}}, policyKeys...)...)
+	if e, ok := m["kind"]; ok {
+		d.fail("baseline.kind", e.key, "baseline.kind", "remove it: the baseline holds the policies of both phases, and pattern.kind names what the after phase adds", "the baseline has no kind")
+	}
+	d.longPolicies(&s.Baseline, m, "baseline")
+}
+
+// policyKeys are the policy keys of pattern: and baseline:.
+var policyKeys = []key{{name: "retries"}, {name: "circuitBreaker"}, {name: "split"}, {name: "sidecar"}, {name: "timeout"}, {name: "rateLimit"}, {name: "fault"}, {name: "retryBudgets"}}
+
+// longPolicies reads the policy keys of pattern: or baseline: (at path).
+func (d *decoder) longPolicies(pt *Pattern, m map[string]entry, path string) {
+	if e, ok := m["retries"]; ok {
+		items, _ := d.list(e.val, path+".retries", path+".retries")
+		for i, it := range items {
+			pt.Retries = append(pt.Retries, d.longRetry(it, fmt.Sprintf("%s.retries[%d]", path, i)))
 		}
-		if d.require(rm, e.val, p+".attempts", p, "attempts", "retries after the first try, e.g. attempts: 3") {
-			r.Attempts, _ = d.integer(rm["attempts"].val, p+".attempts", p+".attempts")
-		}
-		if d.require(rm, e.val, p+".retryOn", p, "retryOn", "the failures retried, e.g. retryOn: [5xx, connect-failure]") {
-			items, _ := d.list(rm["retryOn"].val, p+".retryOn", p+".retryOn")
-			for i, it := range items {
-				f := fmt.Sprintf("%s.retryOn[%d]", p, i)
-				if v, ok := d.str(it, f, f); ok {
-					r.RetryOn = append(r.RetryOn, v)
-				}
-			}
-		}
-		if x, ok := rm["perTryTimeout"]; ok {
-			r.PerTryTimeout, _ = d.duration(x.val, p+".perTryTimeout", p+".perTryTimeout")
-		}
-		if x, ok := rm["backoffBase"]; ok {
-			r.BackoffBase, _ = d.duration(x.val, p+".backoffBase", p+".backoffBase")
-		}
-		if x, ok := rm["preferNewHost"]; ok {
-			r.PreferNewHost, _ = d.boolean(x.val, p+".preferNewHost", p+".preferNewHost")
-		}
-		s.Pattern.Retry = r
 	}
 	if e, ok := m["circuitBreaker"]; ok {
-		const p = "pattern.circuitBreaker"
-		d.ref(p, e.val, p)
-		cm := d.fields(e.val, p, p, "write circuitBreaker: {service: payments, errorThreshold: 2, ejectionDuration: 60s}", key{name: "service"}, key{name: "errorThreshold"}, key{name: "ejectionDuration"})
-		cb := &CircuitBreakerPolicy{}
-		if d.require(cm, e.val, p+".service", p, "service", "the upstream service whose endpoints are ejected, e.g. service: payments") {
-			cb.Service, _ = d.ident(cm["service"].val, p+".service", p+".service")
-		}
-		if d.require(cm, e.val, p+".errorThreshold", p, "errorThreshold", "consecutive errors that eject an endpoint, e.g. errorThreshold: 2") {
-			cb.ErrorThreshold, _ = d.integer(cm["errorThreshold"].val, p+".errorThreshold", p+".errorThreshold")
-		}
-		if d.require(cm, e.val, p+".ejectionDuration", p, "ejectionDuration", "how long an endpoint stays ejected, e.g. ejectionDuration: 60s") {
-			cb.EjectionDuration, _ = d.duration(cm["ejectionDuration"].val, p+".ejectionDuration", p+".ejectionDuration")
-		}
-		s.Pattern.CircuitBreaker = cb
+		pt.CircuitBreaker = d.longBreaker(e.val, path+".circuitBreaker")
 	}
 	if e, ok := m["split"]; ok {
-		const p = "pattern.split"
-		d.ref(p, e.val, p)
-		sm := d.fields(e.val, p, p, "write split: {service: payments, targets: [{version: payments_v1, weight: 90}, {version: payments_v2, weight: 10}]}", key{name: "service"}, key{name: "targets"})
-		sp := &SplitPolicy{}
-		if d.require(sm, e.val, p+".service", p, "service", "the service whose versions share the traffic, e.g. service: payments") {
-			sp.Service, _ = d.ident(sm["service"].val, p+".service", p+".service")
-		}
-		if d.require(sm, e.val, p+".targets", p, "targets", "list versions and weights: targets: [{version: payments_v1, weight: 90}, {version: payments_v2, weight: 10}]") {
-			items, _ := d.list(sm["targets"].val, p+".targets", p+".targets")
-			for i, it := range items {
-				tp := fmt.Sprintf("%s.targets[%d]", p, i)
-				d.ref(tp, it, tp)
-				tm := d.fields(it, tp, tp, "write each target as {version: payments_v1, weight: 90}", key{name: "version"}, key{name: "weight"})
-				var t WeightedTarget
-				if d.require(tm, it, tp+".version", tp, "version", "name a version of "+sp.Service) {
-					t.Version, _ = d.ident(tm["version"].val, tp+".version", tp+".version")
-				}
-				if d.require(tm, it, tp+".weight", tp, "weight", "the share of traffic in percent, e.g. weight: 50") {
-					t.Weight, _ = d.percent(tm["weight"].val, tp+".weight", tp+".weight")
-				}
-				sp.Targets = append(sp.Targets, t)
-			}
-		}
-		s.Pattern.Split = sp
+		pt.Split = d.longSplit(e.val, path+".split")
 	}
 	if e, ok := m["sidecar"]; ok {
-		const p = "pattern.sidecar"
+		p := path + ".sidecar"
 		d.ref(p, e.val, p)
 		sm := d.fields(e.val, p, p, "write sidecar: {protocol: http}", key{name: "protocol"})
 		sp := &SidecarPolicy{}
 		if d.require(sm, e.val, p+".protocol", p, "protocol", "protocol: http") {
 			sp.Protocol, _ = d.str(sm["protocol"].val, p+".protocol", p+".protocol")
 		}
-		s.Pattern.Sidecar = sp
+		pt.Sidecar = sp
 	}
+	if e, ok := m["timeout"]; ok {
+		p := path + ".timeout"
+		d.ref(p, e.val, p)
+		tm := d.fields(e.val, p, p, "write timeout: {service: payments, request: 100ms, perTry: 50ms}", key{name: "service"}, key{name: "request"}, key{name: "perTry"})
+		t := &TimeoutPolicy{}
+		if d.require(tm, e.val, p+".service", p, "service", "the upstream whose callers time out, e.g. service: payments") {
+			t.Service, _ = d.ident(tm["service"].val, p+".service", p+".service")
+		}
+		if x, ok := tm["request"]; ok {
+			t.Request, _ = d.duration(x.val, p+".request", p+".request")
+		}
+		if x, ok := tm["perTry"]; ok {
+			t.PerTry, _ = d.duration(x.val, p+".perTry", p+".perTry")
+		}
+		pt.Timeout = t
+	}
+	if e, ok := m["rateLimit"]; ok {
+		p := path + ".rateLimit"
+		d.ref(p, e.val, p)
+		rm := d.fields(e.val, p, p, "write rateLimit: {service: payments, requestsPerSecond: 50, burst: 10}", key{name: "service"}, key{name: "requestsPerSecond"}, key{name: "burst"}, key{name: "statusCode"})
+		r := &RateLimitPolicy{StatusCode: 429}
+		if d.require(rm, e.val, p+".service", p, "service", "the service whose inbound is limited, e.g. service: payments") {
+			r.Service, _ = d.ident(rm["service"].val, p+".service", p+".service")
+		}
+		if d.require(rm, e.val, p+".requestsPerSecond", p, "requestsPerSecond", "requests per second each instance accepts, e.g. requestsPerSecond: 50") {
+			r.RequestsPerSecond, _ = d.number(rm["requestsPerSecond"].val, p+".requestsPerSecond", p+".requestsPerSecond")
+		}
+		if x, ok := rm["burst"]; ok {
+			r.Burst, _ = d.integer(x.val, p+".burst", p+".burst")
+		} else {
+			r.Burst = defaultBurst(r.RequestsPerSecond)
+			d.note("%s: no burst: %d (one second of tokens)", p, r.Burst)
+		}
+		if x, ok := rm["statusCode"]; ok {
+			r.StatusCode, _ = d.integer(x.val, p+".statusCode", p+".statusCode")
+		}
+		pt.RateLimit = r
+	}
+	if e, ok := m["fault"]; ok {
+		pt.Fault = d.longFault(e.val, path+".fault")
+	}
+	if e, ok := m["retryBudgets"]; ok {
+		items, _ := d.list(e.val, path+".retryBudgets", path+".retryBudgets")
+		for i, it := range items {
+			pt.RetryBudgets = append(pt.RetryBudgets, d.longBudget(it, fmt.Sprintf("%s.retryBudgets[%d]", path, i)))
+		}
+	}
+}
+
+// defaultBurst is one second of tokens: max(1, ⌈rps⌉).
+func defaultBurst(rps float64) int {
+	if !(rps > 1) || !isFinite(rps) {
+		return 1
+	}
+	if rps > 1e9 {
+		return 1e9
+	}
+	return int(math.Ceil(rps))
+}
+
+func (d *decoder) longRetry(n *node, p string) RetryPolicy {
+	d.ref(p, n, p)
+	rm := d.fields(n, p, p, "write each retry policy as {service: currency, attempts: 3, retryOn: [5xx, connect-failure]}", key{name: "service"}, key{name: "attempts"}, key{name: "retryOn"}, key{name: "perTryTimeout"}, key{name: "backoffBase"}, key{name: "preferNewHost"})
+	r := RetryPolicy{}
+	if d.require(rm, n, p+".service", p, "service", "the upstream service whose calls are retried, e.g. service: currency") {
+		r.Service, _ = d.ident(rm["service"].val, p+".service", p+".service")
+	}
+	if d.require(rm, n, p+".attempts", p, "attempts", "retries after the first try, e.g. attempts: 3") {
+		r.Attempts, _ = d.integer(rm["attempts"].val, p+".attempts", p+".attempts")
+	}
+	if d.require(rm, n, p+".retryOn", p, "retryOn", "the failures retried, e.g. retryOn: [5xx, connect-failure]") {
+		items, _ := d.list(rm["retryOn"].val, p+".retryOn", p+".retryOn")
+		for i, it := range items {
+			f := fmt.Sprintf("%s.retryOn[%d]", p, i)
+			if v, ok := d.str(it, f, f); ok {
+				r.RetryOn = append(r.RetryOn, v)
+			}
+		}
+	}
+	if x, ok := rm["perTryTimeout"]; ok {
+		r.PerTryTimeout, _ = d.duration(x.val, p+".perTryTimeout", p+".perTryTimeout")
+	}
+	if x, ok := rm["backoffBase"]; ok {
+		r.BackoffBase, _ = d.duration(x.val, p+".backoffBase", p+".backoffBase")
+	}
+	if x, ok := rm["preferNewHost"]; ok {
+		r.PreferNewHost, _ = d.boolean(x.val, p+".preferNewHost", p+".preferNewHost")
+	}
+	return r
+}
+
+func (d *decoder) longBreaker(n *node, p string) *CircuitBreakerPolicy {
+	d.ref(p, n, p)
+	cm := d.fields(n, p, p, "write circuitBreaker: {service: payments, errorThreshold: 2, ejectionDuration: 60s}", key{name: "service"}, key{name: "algorithm"}, key{name: "errorThreshold"}, key{name: "ejectionDuration"},
+		key{name: "interval"}, key{name: "maxEjectionPercent"}, key{name: "maxEjectionTime"}, key{name: "consecutiveGatewayErrors"}, key{name: "healthyPanicThreshold"})
+	cb := &CircuitBreakerPolicy{Algorithm: BreakerBook}
+	if d.require(cm, n, p+".service", p, "service", "the upstream service whose endpoints are ejected, e.g. service: payments") {
+		cb.Service, _ = d.ident(cm["service"].val, p+".service", p+".service")
+	}
+	if x, ok := cm["algorithm"]; ok {
+		cb.Algorithm, _ = d.str(x.val, p+".algorithm", p+".algorithm")
+	} else {
+		d.note("%s: no algorithm: book (eject for exactly ejectionDuration, return with the count reset)", p)
+	}
+	if d.require(cm, n, p+".errorThreshold", p, "errorThreshold", "consecutive errors that eject an endpoint, e.g. errorThreshold: 2") {
+		cb.ErrorThreshold, _ = d.integer(cm["errorThreshold"].val, p+".errorThreshold", p+".errorThreshold")
+	}
+	if d.require(cm, n, p+".ejectionDuration", p, "ejectionDuration", "how long an endpoint stays ejected, e.g. ejectionDuration: 60s") {
+		cb.EjectionDuration, _ = d.duration(cm["ejectionDuration"].val, p+".ejectionDuration", p+".ejectionDuration")
+	}
+	if x, ok := cm["interval"]; ok {
+		cb.Interval, _ = d.duration(x.val, p+".interval", p+".interval")
+	}
+	if x, ok := cm["maxEjectionPercent"]; ok {
+		cb.MaxEjectionPercent, _ = d.percent(x.val, p+".maxEjectionPercent", p+".maxEjectionPercent")
+	}
+	if x, ok := cm["maxEjectionTime"]; ok {
+		cb.MaxEjectionTime, _ = d.duration(x.val, p+".maxEjectionTime", p+".maxEjectionTime")
+	}
+	if x, ok := cm["consecutiveGatewayErrors"]; ok {
+		cb.ConsecutiveGatewayErrors, _ = d.integer(x.val, p+".consecutiveGatewayErrors", p+".consecutiveGatewayErrors")
+	}
+	if x, ok := cm["healthyPanicThreshold"]; ok {
+		if v, ok := d.percent(x.val, p+".healthyPanicThreshold", p+".healthyPanicThreshold"); ok {
+			cb.HealthyPanicThreshold = &v
+		}
+	}
+	return cb
+}
+
+func (d *decoder) longSplit(n *node, p string) *SplitPolicy {
+	d.ref(p, n, p)
+	sm := d.fields(n, p, p, "write split: {service: payments, targets: [{version: payments_v1, weight: 90}, {version: payments_v2, weight: 10}]}", key{name: "service"}, key{name: "targets"}, key{name: "match"}, key{name: "rollout"})
+	sp := &SplitPolicy{}
+	if d.require(sm, n, p+".service", p, "service", "the service whose versions share the traffic, e.g. service: payments") {
+		sp.Service, _ = d.ident(sm["service"].val, p+".service", p+".service")
+	}
+	if d.require(sm, n, p+".targets", p, "targets", "list versions and weights: targets: [{version: payments_v1, weight: 90}, {version: payments_v2, weight: 10}]") {
+		items, _ := d.list(sm["targets"].val, p+".targets", p+".targets")
+		for i, it := range items {
+			tp := fmt.Sprintf("%s.targets[%d]", p, i)
+			d.ref(tp, it, tp)
+			tm := d.fields(it, tp, tp, "write each target as {version: payments_v1, weight: 90}", key{name: "version"}, key{name: "weight"})
+			var t WeightedTarget
+			if d.require(tm, it, tp+".version", tp, "version", "name a version of "+sp.Service) {
+				t.Version, _ = d.ident(tm["version"].val, tp+".version", tp+".version")
+			}
+			if d.require(tm, it, tp+".weight", tp, "weight", "the share of traffic in percent, e.g. weight: 50") {
+				t.Weight, _ = d.percent(tm["weight"].val, tp+".weight", tp+".weight")
+			}
+			sp.Targets = append(sp.Targets, t)
+		}
+	}
+	if e, ok := sm["match"]; ok {
+		items, _ := d.list(e.val, p+".match", p+".match")
+		for i, it := range items {
+			sp.Match = append(sp.Match, d.longMatch(it, fmt.Sprintf("%s.match[%d]", p, i)))
+		}
+	}
+	if e, ok := sm["rollout"]; ok {
+		sp.Rollout = d.longRollout(e.val, p+".rollout")
+	}
+	return sp
+}
+
+const matchHint = "write each match as {headers: {x-canary: \"true\"}, version: payments_v2} (or cookies: {...})"
+
+func (d *decoder) longMatch(n *node, p string) MatchRoute {
+	d.ref(p, n, p)
+	mm := d.fields(n, p, p, matchHint, key{name: "headers"}, key{name: "cookies"}, key{name: "version"})
+	var mr MatchRoute
+	mr.Headers = d.stringMap(mm, "headers", p, p)
+	mr.Cookies = d.stringMap(mm, "cookies", p, p)
+	if d.require(mm, n, p+".version", p, "version", "the version matching requests go to, e.g. version: payments_v2") {
+		mr.Version, _ = d.ident(mm["version"].val, p+".version", p+".version")
+	}
+	return mr
+}
+
+// stringMap reads m[k] as a mapping of names to text values; nil when
+// absent or empty. p is the model path of m, field as written.
+func (d *decoder) stringMap(m map[string]entry, k, p, field string) map[string]string {
+	e, ok := m[k]
+	if !ok {
+		return nil
+	}
+	mp := p + "." + k
+	mf := field + "." + fieldKey(e.key.text)
+	d.ref(mp, e.val, mf)
+	if e.val.kind == kNull {
+		return nil
+	}
+	if e.val.kind != kMap {
+		d.fail(mp, e.val, mf, "write "+k+": {name: value}", "expected a mapping, found %s", e.val.describe())
+		return nil
+	}
+	var out map[string]string
+	for i, kn := range e.val.keys {
+		kp, kf := mp+"."+fieldKey(kn.text), mf+"."+fieldKey(kn.text)
+		v, ok := d.scalar(e.val.vals[i], kp, kf, "text", "write the value as text, e.g. \"true\"")
+		if !ok {
+			continue
+		}
+		v, _ = stripTypographic(v)
+		if out == nil {
+			out = map[string]string{}
+		}
+		name := kn.text
+		if _, dup := out[name]; dup {
+			d.fail(kp, kn, kf, "keep one of them", "%s given twice", quote(name))
+			continue
+		}
+		out[name] = v
+		d.ref(kp, kn, kf)
+	}
+	return out
+}
+
+func (d *decoder) longRollout(n *node, p string) *RolloutPolicy {
+	d.ref(p, n, p)
+	rm := d.fields(n, p, p, "write rollout: {canary: payments_v2, stepWeight: 10}", key{name: "canary"}, key{name: "stepWeight"}, key{name: "maxWeight"}, key{name: "maxErrorRate"}, key{name: "maxLatencyIncrease"}, key{name: "minRequests"}, key{name: "maxStepDuration"})
+	r := DefaultRollout("")
+	if d.require(rm, n, p+".canary", p, "canary", "the version rolled out, e.g. canary: payments_v2") {
+		r.Canary, _ = d.ident(rm["canary"].val, p+".canary", p+".canary")
+	}
+	var defaulted []string
+	for _, f := range []struct {
+		k   string
+		pct *float64
+	}{{"stepWeight", &r.StepWeight}, {"maxWeight", &r.MaxWeight}, {"maxErrorRate", &r.MaxErrorRate}, {"maxLatencyIncrease", &r.MaxLatencyIncrease}} {
+		if x, ok := rm[f.k]; ok {
+			*f.pct, _ = d.percent(x.val, p+"."+f.k, p+"."+f.k)
+		} else {
+			defaulted = append(defaulted, f.k+" "+formatNumber(*f.pct)+"%")
+		}
+	}
+	if x, ok := rm["minRequests"]; ok {
+		r.MinRequests, _ = d.integer(x.val, p+".minRequests", p+".minRequests")
+	} else {
+		defaulted = append(defaulted, fmt.Sprintf("minRequests %d", r.MinRequests))
+	}
+	if x, ok := rm["maxStepDuration"]; ok {
+		r.MaxStepDuration, _ = d.duration(x.val, p+".maxStepDuration", p+".maxStepDuration")
+	} else {
+		defaulted = append(defaulted, "maxStepDuration "+r.MaxStepDuration.String())
+	}
+	if len(defaulted) > 0 {
+		d.note("%s: defaults %s", p, strings.Join(defaulted, ", "))
+	}
+	return &r
+}
+
+func (d *decoder) longFault(n *node, p string) *FaultPolicy {
+	d.ref(p, n, p)
+	fm := d.fields(n, p, p, "write fault: {service: payments, abort: {statusCode: 503, percent: 10}, delay: {duration: 100ms, percent: 10}}", key{name: "service"}, key{name: "abort"}, key{name: "delay"})
+	f := &FaultPolicy{}
+	if d.require(fm, n, p+".service", p, "service", "the upstream whose callers inject faults, e.g. service: payments") {
+		f.Service, _ = d.ident(fm["service"].val, p+".service", p+".service")
+	}
+	if e, ok := fm["abort"]; ok {
+		ap := p + ".abort"
+		d.ref(ap, e.val, ap)
+		am := d.fields(e.val, ap, ap, "write abort: {statusCode: 503, percent: 10}", key{name: "statusCode"}, key{name: "percent"})
+		a := &FaultAbort{StatusCode: 503}
+		if x, ok := am["statusCode"]; ok {
+			a.StatusCode, _ = d.integer(x.val, ap+".statusCode", ap+".statusCode")
+		} else {
+			d.note("%s: no statusCode: 503", ap)
+		}
+		if d.require(am, e.val, ap+".percent", ap, "percent", "the share of requests aborted, e.g. percent: 10") {
+			a.Percent, _ = d.percent(am["percent"].val, ap+".percent", ap+".percent")
+		}
+		f.Abort = a
+	}
+	if e, ok := fm["delay"]; ok {
+		dp := p + ".delay"
+		d.ref(dp, e.val, dp)
+		dm := d.fields(e.val, dp, dp, "write delay: {duration: 100ms, percent: 10}", key{name: "duration"}, key{name: "percent"})
+		dl := &FaultDelay{}
+		if d.require(dm, e.val, dp+".duration", dp, "duration", "how long a delayed request waits, e.g. duration: 100ms") {
+			dl.Duration, _ = d.duration(dm["duration"].val, dp+".duration", dp+".duration")
+		}
+		if d.require(dm, e.val, dp+".percent", dp, "percent", "the share of requests delayed, e.g. percent: 10") {
+			dl.Percent, _ = d.percent(dm["percent"].val, dp+".percent", dp+".percent")
+		}
+		f.Delay = dl
+	}
+	return f
+}
+
+func (d *decoder) longBudget(n *node, p string) RetryBudgetPolicy {
+	d.ref(p, n, p)
+	bm := d.fields(n, p, p, "write each retry budget as {service: currency, kind: envoy, budgetPercent: 20, minRetryConcurrency: 3}", key{name: "service"}, key{name: "kind"},
+		key{name: "budgetPercent"}, key{name: "minRetryConcurrency"}, key{name: "retryRatio"}, key{name: "minRetriesPerSecond"}, key{name: "ttl"}, key{name: "maxConcurrentRetries"})
+	var b RetryBudgetPolicy
+	if d.require(bm, n, p+".kind", p, "kind", "one of "+strings.Join(BudgetKinds, ", ")) {
+		if k, ok := d.str(bm["kind"].val, p+".kind", p+".kind"); ok {
+			b = DefaultRetryBudget("", k)
+		}
+	}
+	if d.require(bm, n, p+".service", p, "service", "the upstream whose callers' retries are limited, e.g. service: currency") {
+		b.Service, _ = d.ident(bm["service"].val, p+".service", p+".service")
+	}
+	var defaulted []string
+	for _, f := range []struct {
+		k     string
+		kind  string
+		read  func(x *node, path string)
+		shown func() string
+	}{
+		{"budgetPercent", BudgetEnvoy, func(x *node, q string) { b.BudgetPercent, _ = d.percent(x, q, q) }, func() string { return formatNumber(b.BudgetPercent) + "%" }},
+		{"minRetryConcurrency", BudgetEnvoy, func(x *node, q string) { b.MinRetryConcurrency, _ = d.integer(x, q, q) }, func() string { return fmt.Sprint(b.MinRetryConcurrency) }},
+		{"retryRatio", BudgetLinkerd, func(x *node, q string) { b.RetryRatio, _ = d.number(x, q, q) }, func() string { return formatNumber(b.RetryRatio) }},
+		{"minRetriesPerSecond", BudgetLinkerd, func(x *node, q string) { b.MinRetriesPerSecond, _ = d.number(x, q, q) }, func() string { return formatNumber(b.MinRetriesPerSecond) }},
+		{"ttl", BudgetLinkerd, func(x *node, q string) { b.TTL, _ = d.duration(x, q, q) }, func() string { return b.TTL.String() }},
+		{"maxConcurrentRetries", BudgetMaxRetries, func(x *node, q string) { b.MaxConcurrentRetries, _ = d.integer(x, q, q) }, func() string { return fmt.Sprint(b.MaxConcurrentRetries) }},
+	} {
+		if x, ok := bm[f.k]; ok {
+			f.read(x.val, p+"."+f.k)
+		} else if b.Kind == f.kind {
+			defaulted = append(defaulted, f.k+" "+f.shown())
+		}
+	}
+	if len(defaulted) > 0 {
+		d.note("%s: defaults %s", p, strings.Join(defaulted, ", "))
+	}
+	return b
 }
 
 func (d *decoder) longLoad(s *Scenario, n *node) {
@@ -277,6 +565,7 @@ type longDoc struct {
 	Description string          `yaml:"description,omitempty"`
 	Seed        int64           `yaml:"seed,omitempty"`
 	Topology    longTopology    `yaml:"topology"`
+	Baseline    *longPattern    `yaml:"baseline,omitempty"`
 	Pattern     longPattern     `yaml:"pattern"`
 	Load        longLoad        `yaml:"load"`
 	Conditions  []longCondition `yaml:"conditions,omitempty"`
@@ -304,11 +593,15 @@ type longVersion struct {
 }
 
 type longPattern struct {
-	Kind           string                `yaml:"kind"`
-	Retry          *longRetry            `yaml:"retry,omitempty"`
-	CircuitBreaker *CircuitBreakerPolicy `yaml:"circuitBreaker,omitempty"`
-	Split          *longSplit            `yaml:"split,omitempty"`
-	Sidecar        *SidecarPolicy        `yaml:"sidecar,omitempty"`
+	Kind           string         `yaml:"kind,omitempty"`
+	Retries        []longRetry    `yaml:"retries,omitempty"`
+	CircuitBreaker *longBreaker   `yaml:"circuitBreaker,omitempty"`
+	Split          *longSplit     `yaml:"split,omitempty"`
+	Sidecar        *SidecarPolicy `yaml:"sidecar,omitempty"`
+	Timeout        *TimeoutPolicy `yaml:"timeout,omitempty"`
+	RateLimit      *longRateLimit `yaml:"rateLimit,omitempty"`
+	Fault          *longFault     `yaml:"fault,omitempty"`
+	RetryBudgets   []longBudget   `yaml:"retryBudgets,omitempty"`
 }
 
 type longRetry struct {
@@ -320,14 +613,80 @@ type longRetry struct {
 	PreferNewHost bool     `yaml:"preferNewHost"`
 }
 
+type longBreaker struct {
+	Service                  string   `yaml:"service"`
+	Algorithm                string   `yaml:"algorithm"`
+	ErrorThreshold           int      `yaml:"errorThreshold"`
+	EjectionDuration         Duration `yaml:"ejectionDuration"`
+	Interval                 Duration `yaml:"interval,omitempty"`
+	MaxEjectionPercent       num      `yaml:"maxEjectionPercent,omitempty"`
+	MaxEjectionTime          Duration `yaml:"maxEjectionTime,omitempty"`
+	ConsecutiveGatewayErrors int      `yaml:"consecutiveGatewayErrors,omitempty"`
+	HealthyPanicThreshold    *num     `yaml:"healthyPanicThreshold,omitempty"`
+}
+
 type longSplit struct {
 	Service string       `yaml:"service"`
 	Targets []longTarget `yaml:"targets"`
+	Match   []longMatch  `yaml:"match,omitempty"`
+	Rollout *longRollout `yaml:"rollout,omitempty"`
 }
 
 type longTarget struct {
 	Version string `yaml:"version"`
 	Weight  num    `yaml:"weight"`
+}
+
+type longMatch struct {
+	Headers map[string]string `yaml:"headers,omitempty,flow"`
+	Cookies map[string]string `yaml:"cookies,omitempty,flow"`
+	Version string            `yaml:"version"`
+}
+
+type longRollout struct {
+	Canary             string   `yaml:"canary"`
+	StepWeight         num      `yaml:"stepWeight"`
+	MaxWeight          num      `yaml:"maxWeight"`
+	MaxErrorRate       num      `yaml:"maxErrorRate"`
+	MaxLatencyIncrease num      `yaml:"maxLatencyIncrease"`
+	MinRequests        int      `yaml:"minRequests"`
+	MaxStepDuration    Duration `yaml:"maxStepDuration"`
+}
+
+type longRateLimit struct {
+	Service           string `yaml:"service"`
+	RequestsPerSecond num    `yaml:"requestsPerSecond"`
+	Burst             int    `yaml:"burst"`
+	StatusCode        int    `yaml:"statusCode"`
+}
+
+type longFault struct {
+	Service string          `yaml:"service"`
+	Abort   *longFaultAbort `yaml:"abort,omitempty"`
+	Delay   *longFaultDelay `yaml:"delay,omitempty"`
+}
+
+type longFaultAbort struct {
+	StatusCode int `yaml:"statusCode"`
+	Percent    num `yaml:"percent"`
+}
+
+type longFaultDelay struct {
+	Duration Duration `yaml:"duration"`
+	Percent  num      `yaml:"percent"`
+}
+
+// longBudget writes the fields of the budget's kind always (a 0 there is
+// meant) and the others only when set (validation refuses them).
+type longBudget struct {
+	Service              string    `yaml:"service"`
+	Kind                 string    `yaml:"kind"`
+	BudgetPercent        *num      `yaml:"budgetPercent,omitempty"`
+	MinRetryConcurrency  *int      `yaml:"minRetryConcurrency,omitempty"`
+	RetryRatio           *num      `yaml:"retryRatio,omitempty"`
+	MinRetriesPerSecond  *num      `yaml:"minRetriesPerSecond,omitempty"`
+	TTL                  *Duration `yaml:"ttl,omitempty"`
+	MaxConcurrentRetries *int      `yaml:"maxConcurrentRetries,omitempty"`
 }
 
 type longLoad struct {
@@ -337,9 +696,9 @@ type longLoad struct {
 }
 
 type longCondition struct {
-	Condition string   `yaml:"condition"`
-	Value     string   `yaml:"value"`
-	Tolerance *float64 `yaml:"tolerance,omitempty"`
+	Condition string `yaml:"condition"`
+	Value     string `yaml:"value"`
+	Tolerance *num   `yaml:"tolerance,omitempty"`
 }
 
 // Marshal writes s in the long form (what `meshgym explain` prints).
@@ -376,27 +735,96 @@ func Marshal(s *Scenario) ([]byte, error) {
 		}
 		doc.Topology.Services = append(doc.Topology.Services, ls)
 	}
-	p := s.Pattern
-	doc.Pattern = longPattern{Kind: p.Kind, CircuitBreaker: p.CircuitBreaker, Sidecar: p.Sidecar}
-	if r := p.Retry; r != nil {
-		doc.Pattern.Retry = &longRetry{Service: r.Service, Attempts: r.Attempts, RetryOn: r.RetryOn, PerTryTimeout: r.PerTryTimeout, BackoffBase: r.BackoffBase, PreferNewHost: r.PreferNewHost}
-		if doc.Pattern.Retry.RetryOn == nil {
-			doc.Pattern.Retry.RetryOn = []string{}
-		}
-	}
-	if sp := p.Split; sp != nil {
-		ls := &longSplit{Service: sp.Service, Targets: []longTarget{}}
-		for _, t := range sp.Targets {
-			ls.Targets = append(ls.Targets, longTarget{Version: t.Version, Weight: num(t.Weight)})
-		}
-		doc.Pattern.Split = ls
+	doc.Pattern = marshalPattern(s.Pattern)
+	if !s.Baseline.IsZero() {
+		b := marshalPattern(s.Baseline)
+		doc.Baseline = &b
 	}
 	for _, c := range s.Conditions {
-		doc.Conditions = append(doc.Conditions, longCondition{Condition: c.Selector(), Value: c.ValueString(), Tolerance: c.Tolerance})
+		lc := longCondition{Condition: c.Selector(), Value: c.ValueString()}
+		if c.Tolerance != nil {
+			t := num(*c.Tolerance)
+			lc.Tolerance = &t
+		}
+		doc.Conditions = append(doc.Conditions, lc)
 	}
 	out, err := yaml.MarshalWithOptions(doc, yaml.Indent(2), yaml.IndentSequence(true))
 	if err != nil {
 		return nil, fmt.Errorf("marshal scenario %s: %w", s.Name, err)
 	}
 	return out, nil
+}
+
+func marshalPattern(p Pattern) longPattern {
+	lp := longPattern{Kind: p.Kind, Sidecar: p.Sidecar, Timeout: p.Timeout}
+	for _, r := range p.Retries {
+		lr := longRetry{Service: r.Service, Attempts: r.Attempts, RetryOn: r.RetryOn, PerTryTimeout: r.PerTryTimeout, BackoffBase: r.BackoffBase, PreferNewHost: r.PreferNewHost}
+		if lr.RetryOn == nil {
+			lr.RetryOn = []string{}
+		}
+		lp.Retries = append(lp.Retries, lr)
+	}
+	if cb := p.CircuitBreaker; cb != nil {
+		lb := &longBreaker{Service: cb.Service, Algorithm: cb.Algorithm, ErrorThreshold: cb.ErrorThreshold, EjectionDuration: cb.EjectionDuration,
+			Interval: cb.Interval, MaxEjectionPercent: num(cb.MaxEjectionPercent), MaxEjectionTime: cb.MaxEjectionTime, ConsecutiveGatewayErrors: cb.ConsecutiveGatewayErrors}
+		if cb.HealthyPanicThreshold != nil {
+			v := num(*cb.HealthyPanicThreshold)
+			lb.HealthyPanicThreshold = &v
+		}
+		lp.CircuitBreaker = lb
+	}
+	if sp := p.Split; sp != nil {
+		ls := &longSplit{Service: sp.Service, Targets: []longTarget{}}
+		for _, t := range sp.Targets {
+			ls.Targets = append(ls.Targets, longTarget{Version: t.Version, Weight: num(t.Weight)})
+		}
+		for _, m := range sp.Match {
+			ls.Match = append(ls.Match, longMatch{Headers: m.Headers, Cookies: m.Cookies, Version: m.Version})
+		}
+		if r := sp.Rollout; r != nil {
+			ls.Rollout = &longRollout{Canary: r.Canary, StepWeight: num(r.StepWeight), MaxWeight: num(r.MaxWeight), MaxErrorRate: num(r.MaxErrorRate),
+				MaxLatencyIncrease: num(r.MaxLatencyIncrease), MinRequests: r.MinRequests, MaxStepDuration: r.MaxStepDuration}
+		}
+		lp.Split = ls
+	}
+	if r := p.RateLimit; r != nil {
+		lp.RateLimit = &longRateLimit{Service: r.Service, RequestsPerSecond: num(r.RequestsPerSecond), Burst: r.Burst, StatusCode: r.StatusCode}
+	}
+	if f := p.Fault; f != nil {
+		lf := &longFault{Service: f.Service}
+		if f.Abort != nil {
+			lf.Abort = &longFaultAbort{StatusCode: f.Abort.StatusCode, Percent: num(f.Abort.Percent)}
+		}
+		if f.Delay != nil {
+			lf.Delay = &longFaultDelay{Duration: f.Delay.Duration, Percent: num(f.Delay.Percent)}
+		}
+		lp.Fault = lf
+	}
+	for _, b := range p.RetryBudgets {
+		lb := longBudget{Service: b.Service, Kind: b.Kind}
+		pn := func(v float64, mine bool) *num {
+			if v == 0 && !mine {
+				return nil
+			}
+			n := num(v)
+			return &n
+		}
+		pi := func(v int, mine bool) *int {
+			if v == 0 && !mine {
+				return nil
+			}
+			return &v
+		}
+		lb.BudgetPercent = pn(b.BudgetPercent, b.Kind == BudgetEnvoy)
+		lb.MinRetryConcurrency = pi(b.MinRetryConcurrency, b.Kind == BudgetEnvoy)
+		lb.RetryRatio = pn(b.RetryRatio, b.Kind == BudgetLinkerd)
+		lb.MinRetriesPerSecond = pn(b.MinRetriesPerSecond, b.Kind == BudgetLinkerd)
+		if b.TTL != 0 || b.Kind == BudgetLinkerd {
+			t := b.TTL
+			lb.TTL = &t
+		}
+		lb.MaxConcurrentRetries = pi(b.MaxConcurrentRetries, b.Kind == BudgetMaxRetries)
+		lp.RetryBudgets = append(lp.RetryBudgets, lb)
+	}
+	return lp
 }

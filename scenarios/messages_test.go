@@ -33,9 +33,9 @@ func TestProblemLines(t *testing.T) {
 		{"control character", retryDeployment + "performance_test:\n  duration: \x1b[1m1s\n",
 			"c.yaml:4:13: control character \"\\x1b\" in the text; hint: scenario files are plain YAML text: delete the character"},
 		{"long text quoted and cut", "deployment: " + x100 + "\n" + perf,
-			"c.yaml:1:13: deployment: expected a mapping with one pattern, found the text \"" + x40 + "…\"; hint: write the pattern as a key under deployment:, e.g. deployment: {retry: {upstream_services: 2, upstream_retries: 3}}; patterns are retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary"},
+			"c.yaml:1:13: deployment: expected a mapping with one pattern, found the text \"" + x40 + "…\"; hint: write the pattern as a key under deployment:, e.g. deployment: {retry: {upstream_services: 2, upstream_retries: 3}}; patterns are retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary, timeouts, rate_limiting, fault_injection, retry_budgets"},
 		{"escaped text", "deployment: \"a\\x01b\\u00e9\"\n" + perf,
-			"c.yaml:1:13: deployment: expected a mapping with one pattern, found the text \"a\\x01bé\"; hint: write the pattern as a key under deployment:, e.g. deployment: {retry: {upstream_services: 2, upstream_retries: 3}}; patterns are retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary"},
+			"c.yaml:1:13: deployment: expected a mapping with one pattern, found the text \"a\\x01bé\"; hint: write the pattern as a key under deployment:, e.g. deployment: {retry: {upstream_services: 2, upstream_retries: 3}}; patterns are retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary, timeouts, rate_limiting, fault_injection, retry_budgets"},
 		{"long unknown key", retryDeployment + perf + "  " + x100 + ": 1\n",
 			"c.yaml:5:3: performance_test.\"" + x40 + "…\": unknown key \"" + x40 + "…\"; hint: known keys here: duration, rps, threads, success_conditions"},
 		{"long key in a YAML error", "deployment:\n  " + x100 + ": 1\n  " + x100 + ": 2\n",
@@ -92,7 +92,7 @@ func TestProblemLines(t *testing.T) {
 
 		// 7: what was found where a pattern was expected; durations too long.
 		{"deployment is text", "deployment: \"text\"\n" + perf,
-			"c.yaml:1:13: deployment: expected a mapping with one pattern, found the text \"text\"; hint: write the pattern as a key under deployment:, e.g. deployment: {retry: {upstream_services: 2, upstream_retries: 3}}; patterns are retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary"},
+			"c.yaml:1:13: deployment: expected a mapping with one pattern, found the text \"text\"; hint: write the pattern as a key under deployment:, e.g. deployment: {retry: {upstream_services: 2, upstream_retries: 3}}; patterns are retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary, timeouts, rate_limiting, fault_injection, retry_budgets"},
 		{"duration beyond time.Duration", retryDeployment + "performance_test:\n  duration: 9223372036854775807s\n",
 			"c.yaml:4:13: performance_test.duration: duration 9223372036854775807s is too long (at most 168h); hint: durations are at most 168h (a week)"},
 		{"duration above 168h", retryDeployment + "performance_test:\n  duration: 200h\n",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,9 +62,9 @@ func TestBuiltinRetries(t *testing.T) {
 	if !reflect.DeepEqual(s.Topology, wantTopo) {
 		t.Errorf("topology:\n got %+v\nwant %+v", s.Topology, wantTopo)
 	}
-	wantPattern := Pattern{Kind: KindRetries, Retry: &RetryPolicy{Service: "currency", Attempts: 3, RetryOn: []string{"5xx", "connect-failure"}, BackoffBase: Duration(25 * time.Millisecond), PreferNewHost: true}}
+	wantPattern := Pattern{Kind: KindRetries, Retries: []RetryPolicy{{Service: "currency", Attempts: 3, RetryOn: []string{"5xx", "connect-failure"}, BackoffBase: Duration(25 * time.Millisecond), PreferNewHost: true}}}
 	if !reflect.DeepEqual(s.Pattern, wantPattern) {
-		t.Errorf("pattern:\n got %+v %+v\nwant %+v %+v", s.Pattern, s.Pattern.Retry, wantPattern, wantPattern.Retry)
+		t.Errorf("pattern:\n got %+v %+v\nwant %+v %+v", s.Pattern, s.Pattern.Retries, wantPattern, wantPattern.Retries)
 	}
 	if want := (LoadSpec{Duration: Duration(200 * time.Second), RPS: 100, Connections: 10}); s.Load != want {
 		t.Errorf("load: got %+v, want %+v", s.Load, want)
@@ -94,7 +95,8 @@ func TestBuiltinRetries(t *testing.T) {
 
 func TestBuiltinNames(t *testing.T) {
 	infos := BuiltinNames()
-	if len(infos) == 0 || infos[0].Name != "retries" {
+	if !slices.ContainsFunc(infos, func(in BuiltinInfo) bool { return in.Name == "retries" }) ||
+		!slices.IsSortedFunc(infos, func(a, b BuiltinInfo) int { return strings.Compare(a.Name, b.Name) }) {
 		t.Fatalf("BuiltinNames() = %+v", infos)
 	}
 	for _, in := range infos {
@@ -206,7 +208,7 @@ func TestBookFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (CircuitBreakerPolicy{Service: "payments", ErrorThreshold: 2, EjectionDuration: Duration(time.Minute)}); cb.Pattern.CircuitBreaker == nil || *cb.Pattern.CircuitBreaker != want {
+		if want := (CircuitBreakerPolicy{Service: "payments", Algorithm: BreakerBook, ErrorThreshold: 2, EjectionDuration: Duration(time.Minute)}); cb.Pattern.CircuitBreaker == nil || *cb.Pattern.CircuitBreaker != want {
 			t.Errorf("circuit breaker %+v", cb.Pattern.CircuitBreaker)
 		}
 		if r := cb.Topology.Services[1].Versions[1].ErrorRate; r != 100 {
@@ -237,7 +239,8 @@ func TestRoundTrip(t *testing.T) {
 	for _, in := range BuiltinNames() {
 		all = append(all, mustBuiltin(t, in.Name))
 	}
-	for _, f := range bookFiles(t) {
+	short, _ := filepath.Glob("testdata/shorthand/*.yaml")
+	for _, f := range append(bookFiles(t), short...) {
 		s, err := Load(f)
 		if err != nil {
 			t.Fatal(err)
@@ -269,7 +272,8 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestGoldenMarshal(t *testing.T) {
-	for _, name := range []string{"retries"} {
+	for _, in := range BuiltinNames() {
+		name := in.Name
 		b, err := Marshal(mustBuiltin(t, name))
 		if err != nil {
 			t.Fatal(err)
@@ -514,4 +518,133 @@ func TestScenarioJSON(t *testing.T) {
 	if got, want := model(&back), model(s); !reflect.DeepEqual(got, want) {
 		t.Errorf("JSON round trip differs:\n got %+v\nwant %+v", got, want)
 	}
+}
+
+// Every pattern kind has a built-in scenario; each built-in validates, and
+// its pattern is the kind's.
+func TestBuiltinsCoverEveryPattern(t *testing.T) {
+	kinds := map[string][]string{}
+	for _, in := range BuiltinNames() {
+		s := mustBuiltin(t, in.Name)
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: %v", in.Name, err)
+		}
+		if s.Name != in.Name {
+			t.Errorf("%s: name %q differs from the file name", in.Name, s.Name)
+		}
+		if len(s.Conditions) == 0 {
+			t.Errorf("%s: no conditions", in.Name)
+		}
+		if s.Load.RPS > 100 || s.Load.Connections > 10 {
+			t.Errorf("%s: load %v rps, %d connections: too heavy for a laptop", in.Name, s.Load.RPS, s.Load.Connections)
+		}
+		kinds[s.Pattern.Kind] = append(kinds[s.Pattern.Kind], in.Name)
+	}
+	for _, k := range PatternKinds {
+		if len(kinds[k]) == 0 {
+			t.Errorf("no built-in scenario for pattern %s", k)
+		}
+	}
+}
+
+// The expected outcomes the built-ins state in their conditions.
+func TestBuiltinOutcomes(t *testing.T) {
+	cond := func(s *Scenario, sel string) Condition {
+		t.Helper()
+		for _, c := range s.Conditions {
+			if c.Selector() == sel {
+				return c
+			}
+		}
+		t.Fatalf("%s: no condition on %s", s.Name, sel)
+		return Condition{}
+	}
+	for _, tt := range []struct {
+		name, selector string
+		value          float64
+	}{
+		{"circuit-breaking", "request_count[name=payments_v2, status_code!=200]", 8},
+		{"circuit-breaking-half-open", "request_count[name=payments_v2, status_code!=200]", 5},
+		{"circuit-breaking-envoy", "request_count[name=payments_v2, status_code!=200]", 6},
+		{"canary-rollout", "canary_weight", 100},
+		{"canary-rollout-faulty", "canary_weight", 0},
+		{"retry-budgets", "amplification[name=currency]", 6},
+	} {
+		s := mustBuiltin(t, tt.name)
+		if c := cond(s, tt.selector); c.Value != tt.value {
+			t.Errorf("%s: %s = %v, want %v", tt.name, tt.selector, c.Value, tt.value)
+		}
+	}
+	// The breakers' counts add up to the 2000 requests.
+	for _, name := range []string{"circuit-breaking", "circuit-breaking-half-open", "circuit-breaking-envoy"} {
+		s := mustBuiltin(t, name)
+		ok := cond(s, "request_count[name=payments_v1, status_code=200]").Value
+		bad := cond(s, "request_count[name=payments_v2, status_code!=200]").Value
+		if total := cond(s, "request_count[name=checkout]").Value; ok+bad != total || total != s.Load.RPS*s.Load.Duration.D().Seconds() {
+			t.Errorf("%s: %v + %v ≠ %v requests", name, ok, bad, total)
+		}
+	}
+	// The retry-budget exercise: retries at both hops in both phases, the
+	// budget only after; currency gets 16× before.
+	s := mustBuiltin(t, "retry-budgets")
+	before, after := s.Phase(false), s.Phase(true)
+	amp := 1.0
+	for _, svc := range []string{"payments", "currency"} {
+		r := before.Retry(svc)
+		if r == nil || after.Retry(svc) == nil {
+			t.Fatalf("retry-budgets: no retry policy for %s in both phases", svc)
+		}
+		amp *= float64(1 + r.Attempts)
+		if b := before.RetryBudget(svc); b == nil || b.Kind != BudgetNone {
+			t.Errorf("retry-budgets before: budget for %s = %+v, want none", svc, b)
+		}
+		if b := after.RetryBudget(svc); b == nil || b.Kind != BudgetEnvoy {
+			t.Errorf("retry-budgets after: budget for %s = %+v, want envoy", svc, b)
+		}
+	}
+	if amp != 16 {
+		t.Errorf("retry-budgets: before amplification %v, want 16", amp)
+	}
+}
+
+// meshgym's shorthand for the patterns the book does not print expands to
+// the built-in long forms.
+func TestShorthandMatchesBuiltins(t *testing.T) {
+	for _, name := range []string{"timeouts", "rate-limiting", "fault-injection", "retry-budgets", "circuit-breaking-envoy", "circuit-breaking-half-open"} {
+		t.Run(name, func(t *testing.T) {
+			short, err := Load("testdata/shorthand/" + name + ".yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := model(short), model(mustBuiltin(t, name))
+			want.Description = ""
+			if !reflect.DeepEqual(got, want) {
+				gb, _ := Marshal(&got)
+				wb, _ := Marshal(&want)
+				t.Errorf("shorthand %s differs from the builtin:\n--- shorthand\n%s\n--- builtin\n%s", name, gb, wb)
+			}
+			if len(short.Notes) == 0 {
+				t.Error("no notes")
+			}
+		})
+	}
+	t.Run("canary-rollout", func(t *testing.T) {
+		s, err := Load("testdata/shorthand/canary-rollout.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := s.Pattern.Split
+		if sp == nil || sp.Rollout == nil || *sp.Rollout != DefaultRollout("payments_v2") {
+			t.Fatalf("rollout %+v", sp)
+		}
+		if want := []MatchRoute{{Headers: map[string]string{"x-canary": "true"}, Version: "payments_v2"}}; !reflect.DeepEqual(sp.Match, want) {
+			t.Errorf("match %+v, want %+v", sp.Match, want)
+		}
+		if b := s.Baseline.Split; b == nil || b.Rollout != nil || len(b.Match) != 0 || !reflect.DeepEqual(b.Targets, sp.Targets) {
+			t.Errorf("baseline split %+v", b)
+		}
+		if got := s.Topology.Services[1].Versions[1].Latency.P50; got != Duration(18*time.Millisecond) {
+			t.Errorf("payments_v2 latency %v", got)
+		}
+	})
 }

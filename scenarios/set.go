@@ -11,10 +11,13 @@ import (
 var SetKeys = []string{
 	"load.duration", "load.rps", "load.connections", "seed",
 	"retry.attempts", "retry.retryOn", "retry.perTryTimeout", "retry.backoffBase", "retry.preferNewHost",
+	"circuitBreaker.algorithm", "circuitBreaker.interval", "timeout.request", "timeout.perTry", "rateLimit.requestsPerSecond",
 	"VERSION.errorRate", "VERSION.errorCode", "VERSION.latency.p50", "VERSION.latency.p90", "VERSION.latency.p99",
 }
 
 // Set changes one knob of a loaded scenario without editing its file
+// (retry.* change the pattern's first retry policy, or the baseline's when
+// the pattern has none; the other policy keys the pattern's policy)
 // (`meshgym run --set currency_v2.errorRate=30`), then re-validates it.
 // Values are read as in scenario files: percentages as 30 or 30%,
 // durations as 200ms or 3s. The error names the key and says what is
@@ -42,10 +45,13 @@ func (s *Scenario) Set(assignment string) error {
 		return f, nil
 	}
 	retry := func() (*RetryPolicy, error) {
-		if s.Pattern.Retry == nil {
-			return nil, fmt.Errorf("--set %s: this scenario's pattern (%s) has no retry policy", key, s.Pattern.Kind)
+		switch {
+		case len(s.Pattern.Retries) > 0:
+			return &s.Pattern.Retries[0], nil
+		case len(s.Baseline.Retries) > 0:
+			return &s.Baseline.Retries[0], nil
 		}
-		return s.Pattern.Retry, nil
+		return nil, fmt.Errorf("--set %s: this scenario's pattern (%s) has no retry policy", key, s.Pattern.Kind)
 	}
 	var err error
 	switch key {
@@ -91,6 +97,31 @@ func (s *Scenario) Set(assignment string) error {
 				err = bad("true or false")
 			}
 		}
+	case "circuitBreaker.algorithm", "circuitBreaker.interval":
+		cb := s.Pattern.CircuitBreaker
+		if cb == nil {
+			return fmt.Errorf("--set %s: this scenario's pattern (%s) has no circuit breaker", key, s.Pattern.Kind)
+		}
+		if key == "circuitBreaker.algorithm" {
+			cb.Algorithm = value
+		} else {
+			err = dur(&cb.Interval)
+		}
+	case "timeout.request", "timeout.perTry":
+		tp := s.Pattern.Timeout
+		if tp == nil {
+			return fmt.Errorf("--set %s: this scenario's pattern (%s) has no timeout", key, s.Pattern.Kind)
+		}
+		if key == "timeout.request" {
+			err = dur(&tp.Request)
+		} else {
+			err = dur(&tp.PerTry)
+		}
+	case "rateLimit.requestsPerSecond":
+		if s.Pattern.RateLimit == nil {
+			return fmt.Errorf("--set %s: this scenario's pattern (%s) has no rate limit", key, s.Pattern.Kind)
+		}
+		s.Pattern.RateLimit.RequestsPerSecond, err = num()
 	default:
 		ver, field, _ := strings.Cut(key, ".")
 		v := s.version(ver)

@@ -17,8 +17,8 @@ func TestSet(t *testing.T) {
 		{"currency_v1.latency.p50=20ms", func(s *Scenario) bool { return s.version("currency_v1").Latency.P50.D() == 20*time.Millisecond }, ""},
 		{"load.rps=50", func(s *Scenario) bool { return s.Load.RPS == 50 }, ""},
 		{"load.duration=3s", func(s *Scenario) bool { return s.Load.Duration.D() == 3*time.Second }, ""},
-		{"retry.attempts=1", func(s *Scenario) bool { return s.Pattern.Retry.Attempts == 1 }, ""},
-		{"retry.preferNewHost=false", func(s *Scenario) bool { return !s.Pattern.Retry.PreferNewHost }, ""},
+		{"retry.attempts=1", func(s *Scenario) bool { return s.Pattern.Retries[0].Attempts == 1 }, ""},
+		{"retry.preferNewHost=false", func(s *Scenario) bool { return !s.Pattern.Retries[0].PreferNewHost }, ""},
 		{"currency_v2.errorRate=150", nil, "100"},
 		{"currency_v2.errorRate=lots", nil, `"lots" is not a number`},
 		{"load.connections=0", nil, "connections"},
@@ -26,10 +26,49 @@ func TestSet(t *testing.T) {
 		{"nosuch.errorRate=3", nil, "unknown key"},
 		{"currency_v2.colour=red", nil, "unknown field"},
 		{"novalue", nil, "want KEY=VALUE"},
+		{"timeout.request=1s", nil, "has no timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.set, func(t *testing.T) {
 			s, err := Builtin("retries")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Set(tc.set)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("Set(%q) = %v, want one line containing %q", tc.set, err, tc.err)
+				}
+				return
+			}
+			if err != nil || !tc.check(s) {
+				t.Fatalf("Set(%q) = %v; value not applied", tc.set, err)
+			}
+		})
+	}
+}
+
+// Set on the policy patterns' built-ins.
+func TestSetPolicies(t *testing.T) {
+	cases := []struct {
+		builtin, set string
+		check        func(s *Scenario) bool
+		err          string
+	}{
+		{"retry-budgets", "retry.attempts=2", func(s *Scenario) bool { return s.Baseline.Retries[0].Attempts == 2 }, ""},
+		{"timeouts", "retry.attempts=0", func(s *Scenario) bool { return s.Pattern.Retries[0].Attempts == 0 }, ""},
+		{"timeouts", "timeout.request=200ms", func(s *Scenario) bool { return s.Pattern.Timeout.Request.D() == 200*time.Millisecond }, ""},
+		{"timeouts", "timeout.perTry=100ms", nil, "not below the request timeout"},
+		{"circuit-breaking-envoy", "circuitBreaker.interval=10s", func(s *Scenario) bool { return s.Pattern.CircuitBreaker.Interval.D() == 10*time.Second }, ""},
+		{"circuit-breaking", "circuitBreaker.algorithm=book_half_open", func(s *Scenario) bool { return s.Pattern.CircuitBreaker.Algorithm == BreakerBookHalfOpen }, ""},
+		{"circuit-breaking", "circuitBreaker.interval=1s", nil, "belongs to algorithm envoy"},
+		{"rate-limiting", "rateLimit.requestsPerSecond=20", func(s *Scenario) bool { return s.Pattern.RateLimit.RequestsPerSecond == 20 }, ""},
+		{"rate-limiting", "rateLimit.requestsPerSecond=0", nil, "must be > 0"},
+		{"canary", "retry.attempts=1", nil, "has no retry policy"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.builtin+" "+tc.set, func(t *testing.T) {
+			s, err := Builtin(tc.builtin)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,24 +48,21 @@ func New() *ControlPlane {
 	return &ControlPlane{client: &http.Client{Timeout: 5 * time.Second}}
 }
 
-// Supports reports whether the builtin plugin can apply a pattern kind now;
+// Supports reports whether the builtin plugin can apply a pattern kind;
 // the error says what is missing.
 func Supports(kind string) error {
-	switch kind {
-	case scenarios.KindRetries, scenarios.KindSidecarProxy, "":
+	if kind == "" || slices.Contains(scenarios.PatternKinds, kind) {
 		return nil
 	}
-	return fmt.Errorf("pattern %q is not implemented by the builtin mesh yet (only retries runs in this release); hint: `meshgym list` shows what runs", kind)
+	return fmt.Errorf("pattern %q is not implemented by the builtin mesh; hint: `meshgym list` shows what runs", kind)
 }
 
 // Render returns the config for the sidecars of each service, keyed by
-// service name. pattern nil means "pattern off": plain round-robin, no
-// retries (the before phase).
-func (cp *ControlPlane) Render(topo scenarios.Topology, eps Endpoints, pattern *scenarios.Pattern) (map[string]dataplane.Config, error) {
-	if pattern != nil {
-		if err := Supports(pattern.Kind); err != nil {
-			return nil, err
-		}
+// service name, with the policies of p in force (a zero Pattern is "pattern
+// off": plain round-robin, no policy).
+func (cp *ControlPlane) Render(topo scenarios.Topology, eps Endpoints, p scenarios.Pattern) (map[string]dataplane.Config, error) {
+	if err := Supports(p.Kind); err != nil {
+		return nil, err
 	}
 	version := cp.version.Add(1)
 	out := map[string]dataplane.Config{}
@@ -73,21 +72,132 @@ func (cp *ControlPlane) Render(topo scenarios.Topology, eps Endpoints, pattern *
 		}
 		cfg := dataplane.Config{Version: version, Clusters: map[string]dataplane.Cluster{}}
 		for _, up := range svc.Upstreams {
-			cl := dataplane.Cluster{Name: up, LBPolicy: "round_robin"}
+			cl := dataplane.Cluster{Name: up, LBPolicy: dataplane.LBRoundRobin}
 			for _, ep := range eps.Endpoints(up) {
 				cl.Endpoints = append(cl.Endpoints, dataplane.Endpoint{Name: ep.Name, Address: ep.Address})
 			}
 			if len(cl.Endpoints) == 0 {
 				return nil, fmt.Errorf("service %s calls %s, which has no endpoints", svc.Name, up)
 			}
-			if pattern != nil && pattern.Retry != nil && pattern.Retry.Service == up {
-				cl.Retry = RetryPolicy(*pattern.Retry)
-			}
+			renderCluster(&cl, up, p)
 			cfg.Clusters[up] = cl
+		}
+		if rl := p.RateLimit; rl != nil && rl.Service == svc.Name {
+			cfg.Inbound = &dataplane.InboundPolicy{RateLimit: &dataplane.RateLimit{
+				RequestsPerSecond: rl.RequestsPerSecond, Burst: rl.Burst, StatusCode: rl.StatusCode}}
 		}
 		out[svc.Name] = cfg
 	}
 	return out, nil
+}
+
+// renderCluster sets the policies of p that apply to calls to up.
+func renderCluster(cl *dataplane.Cluster, up string, p scenarios.Pattern) {
+	if r := p.Retry(up); r != nil {
+		cl.Retry = RetryPolicy(*r)
+	}
+	if t := p.Timeout; t != nil && t.Service == up {
+		cl.Timeout = t.Request.D()
+		if t.PerTry > 0 {
+			if cl.Retry == nil {
+				// A per-try timeout lives in Envoy's retry policy; with no
+				// retries it bounds the single attempt.
+				cl.Retry = &dataplane.RetryPolicy{NumRetries: 0, RetryOn: []string{"5xx"}}
+			}
+			if cl.Retry.PerTryTimeout == 0 {
+				cl.Retry.PerTryTimeout = t.PerTry.D()
+			}
+		}
+	}
+	if cb := p.CircuitBreaker; cb != nil && cb.Service == up {
+		cl.Outlier = Outlier(*cb)
+	}
+	if sp := p.Split; sp != nil && sp.Service == up {
+		cl.Routes = Routes(*sp)
+	}
+	if f := p.Fault; f != nil && f.Service == up {
+		df := &dataplane.Fault{}
+		if f.Abort != nil {
+			df.Abort = &dataplane.FaultAbort{StatusCode: f.Abort.StatusCode, Percent: f.Abort.Percent}
+		}
+		if f.Delay != nil {
+			df.Delay = &dataplane.FaultDelay{Duration: f.Delay.Duration.D(), Percent: f.Delay.Percent}
+		}
+		cl.Fault = df
+	}
+	if b := p.RetryBudget(up); b != nil {
+		switch b.Kind {
+		case scenarios.BudgetEnvoy:
+			cl.RetryBudget = &dataplane.RetryBudget{Kind: "envoy", BudgetPercent: b.BudgetPercent, MinRetryConcurrency: b.MinRetryConcurrency}
+		case scenarios.BudgetLinkerd:
+			cl.RetryBudget = &dataplane.RetryBudget{Kind: "linkerd", RetryRatio: b.RetryRatio,
+				MinRetriesPerSecond: b.MinRetriesPerSecond, TTL: b.TTL.D()}
+		case scenarios.BudgetMaxRetries:
+			cl.MaxRetries = b.MaxConcurrentRetries
+		}
+	}
+}
+
+// Outlier maps a scenario's circuit breaker onto the sidecar's outlier
+// detection. The book's algorithms take the threshold and the ejection
+// time as they are; "envoy" starts from Envoy's defaults
+// (dataplane.EnvoyOutlierDefaults) and overrides what the scenario sets.
+func Outlier(cb scenarios.CircuitBreakerPolicy) *dataplane.OutlierDetection {
+	if cb.Algorithm == scenarios.BreakerBook || cb.Algorithm == scenarios.BreakerBookHalfOpen || cb.Algorithm == "" {
+		alg := cb.Algorithm
+		if alg == "" {
+			alg = scenarios.BreakerBook
+		}
+		return &dataplane.OutlierDetection{Algorithm: alg, Consecutive5xx: cb.ErrorThreshold,
+			EnforcingConsecutive5xx: 100, BaseEjectionTime: cb.EjectionDuration.D(), MaxEjectionPercent: 100}
+	}
+	od := dataplane.EnvoyOutlierDefaults()
+	od.Consecutive5xx = cb.ErrorThreshold
+	if cb.EjectionDuration > 0 {
+		od.BaseEjectionTime = cb.EjectionDuration.D()
+	}
+	if cb.Interval > 0 {
+		od.Interval = cb.Interval.D()
+	}
+	if cb.MaxEjectionPercent > 0 {
+		od.MaxEjectionPercent = int(math.Round(cb.MaxEjectionPercent))
+	}
+	if cb.MaxEjectionTime > 0 {
+		od.MaxEjectionTime = cb.MaxEjectionTime.D()
+	}
+	if od.MaxEjectionTime < od.BaseEjectionTime {
+		od.MaxEjectionTime = od.BaseEjectionTime // Envoy: max is at least base
+	}
+	if cb.ConsecutiveGatewayErrors > 0 {
+		od.ConsecutiveGatewayFailure = cb.ConsecutiveGatewayErrors
+		od.EnforcingConsecutiveGatewayFailure = 100
+	}
+	if cb.HealthyPanicThreshold != nil {
+		od.HealthyPanicThreshold = int(math.Round(*cb.HealthyPanicThreshold))
+	}
+	return &od
+}
+
+// Routes maps a split onto the sidecar's routes: one exact-match route per
+// Match (100% to its version), then the weighted route. Weights are percent
+// with up to two decimals, scaled ×100 into integer weights as Consul does
+// for Envoy (resolution 0.01%).
+func Routes(sp scenarios.SplitPolicy) []dataplane.Route {
+	var routes []dataplane.Route
+	for _, m := range sp.Match {
+		routes = append(routes, dataplane.Route{
+			Match: &dataplane.RouteMatch{Headers: m.Headers, Cookies: m.Cookies},
+			Split: []dataplane.WeightedVersion{{Version: m.Version, Weight: 1}},
+		})
+	}
+	var split []dataplane.WeightedVersion
+	for _, t := range sp.Targets {
+		split = append(split, dataplane.WeightedVersion{Version: t.Version, Weight: int(math.Round(t.Weight * 100))})
+	}
+	if len(split) > 0 {
+		routes = append(routes, dataplane.Route{Split: split})
+	}
+	return routes
 }
 
 // RetryPolicy maps a scenario's retry knobs onto Envoy's retry_policy,
@@ -134,9 +244,9 @@ func (cp *ControlPlane) Push(ctx context.Context, adminURL string, cfg dataplane
 	return nil
 }
 
-// Apply renders the pattern (nil = off) and pushes it to every sidecar in
-// comps; it returns once every sidecar accepted it.
-func (cp *ControlPlane) Apply(ctx context.Context, topo scenarios.Topology, eps Endpoints, comps []sandbox.Component, pattern *scenarios.Pattern) error {
+// Apply renders the policies of p (a zero Pattern = off) and pushes them to
+// every sidecar in comps; it returns once every sidecar accepted them.
+func (cp *ControlPlane) Apply(ctx context.Context, topo scenarios.Topology, eps Endpoints, comps []sandbox.Component, pattern scenarios.Pattern) error {
 	cfgs, err := cp.Render(topo, eps, pattern)
 	if err != nil {
 		return err
