@@ -278,6 +278,8 @@ func fmtUnit(v float64, unit string) string {
 		return fmt.Sprintf("%.1f req/s", v)
 	case verdict.UnitCPU:
 		return fmt.Sprintf("%.3f cpu-s", v)
+	case verdict.UnitRatio:
+		return fmt.Sprintf("%.2f×", v)
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
