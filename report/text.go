@@ -74,8 +74,66 @@ func Text(w io.Writer, res *engine.Result, opts TextOptions) {
 		msShort(resolution(before, after)))
 
 	traffic(w, res)
+	resources(w, res)
 	rollout(w, res)
 	results(w, res, opts)
+}
+
+// resources prints CPU and memory of every component in both phases
+// (sampled each second), when the scenario is about them (the sidecar
+// pattern) or a condition asks for them.
+func resources(w io.Writer, res *engine.Result) {
+	b, a := snapOf(res.Before), snapOf(res.After)
+	if a == nil || len(a.Resources) == 0 || !wantsResources(res) {
+		return
+	}
+	names := map[string]bool{}
+	for _, s := range []*metrics.Snapshot{b, a} {
+		if s == nil {
+			continue
+		}
+		for n := range s.Resources {
+			names[n] = true
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	fmt.Fprintln(w, "Resources (sampled each second: CPU seconds per second p50 / p99, resident memory min–max):")
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "  COMPONENT\tBEFORE\tAFTER")
+	cell := func(s *metrics.Snapshot, n string) string {
+		if s == nil || s.Resources[n] == nil {
+			return "—"
+		}
+		p50, _, ok1 := s.CPUSecondsQuantile(n, 0.5)
+		p99, _, _ := s.CPUSecondsQuantile(n, 0.99)
+		lo, _, ok2 := s.MemoryMBMin(n)
+		hi, _, _ := s.MemoryMBMax(n)
+		if !ok1 || !ok2 {
+			return "too few samples"
+		}
+		return fmt.Sprintf("cpu %.3f / %.3f  mem %.1f–%.1f MB", p50, p99, lo, hi)
+	}
+	for _, n := range sorted {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", n, cell(b, n), cell(a, n))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func wantsResources(res *engine.Result) bool {
+	if res.Scenario.Pattern.Kind == scenarios.KindSidecarProxy {
+		return true
+	}
+	for _, c := range res.Scenario.Conditions {
+		if strings.HasPrefix(c.Metric, "cpu_seconds") || strings.HasPrefix(c.Metric, "memory_megabytes") {
+			return true
+		}
+	}
+	return false
 }
 
 // rollout prints the steps of a progressive canary rollout.
