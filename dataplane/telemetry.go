@@ -57,9 +57,11 @@ const (
 // meshgym_request_duration_seconds, in seconds: 1-2.5-5 steps from 50 µs
 // to 30 s, so proxy overhead (tens of µs) and slow services both resolve.
 var DurationBuckets = []float64{
-	0.00005, 0.0001, 0.00025, 0.0005,
-	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-	0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+	0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003, 0.0005, 0.00075,
+	0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.01,
+	0.012, 0.014, 0.016, 0.018, 0.02, 0.022, 0.025, 0.03, 0.035, 0.04, 0.05,
+	0.06, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75,
+	1, 1.5, 2, 2.5, 5, 10, 30,
 }
 
 // telemetry holds the sidecar's OTel instruments and their Prometheus

@@ -171,7 +171,9 @@ func traffic(w io.Writer, res *engine.Result) {
 			callerOf[up] = svc.Name
 		}
 	}
-	fmt.Fprintln(w, "Traffic (requests each component received, counted at its inbound; ×caller = ratio to the calling service):")
+	fmt.Fprintln(w, "Traffic (requests each component received, counted at its inbound; ×caller = ratio to the calling service;")
+	fmt.Fprintln(w, "a sample app answers 500 when a call to its upstream fails, as fake-service does, so a 429, 503 or 504")
+	fmt.Fprintln(w, "from a sidecar shows as 500 one hop further up):")
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "  COMPONENT\tBEFORE\tAFTER")
 	for _, svc := range sc.Topology.Services {
@@ -315,7 +317,7 @@ func target(c scenarios.Condition) string {
 	}
 	s := fmt.Sprintf("%s %s%s", c.Op, strconv.FormatFloat(v, 'f', -1, 64), u)
 	if c.Tolerance != nil {
-		if c.Share {
+		if c.Share || c.Unit == "%" {
 			s += fmt.Sprintf(" ±%g pts", *c.Tolerance)
 		} else {
 			s += fmt.Sprintf(" ±%g%%", *c.Tolerance)

@@ -535,7 +535,7 @@ func TestBuiltinsCoverEveryPattern(t *testing.T) {
 		if len(s.Conditions) == 0 {
 			t.Errorf("%s: no conditions", in.Name)
 		}
-		if s.Load.RPS > 100 || s.Load.Connections > 10 {
+		if s.Load.RPS > 100 || s.Load.Connections > 32 {
 			t.Errorf("%s: load %v rps, %d connections: too heavy for a laptop", in.Name, s.Load.RPS, s.Load.Connections)
 		}
 		kinds[s.Pattern.Kind] = append(kinds[s.Pattern.Kind], in.Name)
