@@ -253,8 +253,8 @@ func (d *decoder) bookSidecar(s *Scenario, knobs *node, field string) {
 }
 
 func (d *decoder) bookCircuitBreaking(s *Scenario, knobs *node, field string) {
-	m := d.fields(knobs, "pattern.circuitBreaker", field, "write "+patternKey(field)+": {upstream_services: 2, upstream_error_rate: [0, 100], error_threshold: 2, ejection_duration: 60s}", key{name: "upstream_services"}, key{name: "upstream_error_rate"}, key{name: "error_threshold"}, key{name: "ejection_duration"},
-		key{name: "algorithm"}, key{name: "interval"}, key{name: "max_ejection_percent"}, key{name: "max_ejection_time"}, key{name: "consecutive_gateway_errors"}, key{name: "healthy_panic_threshold"})
+	m := d.fields(knobs, "pattern.circuitBreaker", field, "write "+patternKey(field)+": {upstream_services: 2, upstream_error_rate: [0, 100], error_threshold: 2, ejection_duration: 60s}",
+		bookSpelling.keys(append([]string{"upstreamServices", "upstreamErrorRate", "errorThreshold", "ejectionDuration", "algorithm"}, breakerKnobKeys...)...)...)
 	versions, ok := d.bookUpstreams(m, knobs, field, "payments", 1)
 	if !ok {
 		d.bad["topology"] = true
@@ -278,23 +278,7 @@ func (d *decoder) bookCircuitBreaking(s *Scenario, knobs *node, field string) {
 			cb.Algorithm = strings.ReplaceAll(strings.ToLower(v), "-", "_")
 		}
 	}
-	if e, ok := m["interval"]; ok {
-		cb.Interval, _ = d.duration(e.val, p+".interval", field+".interval")
-	}
-	if e, ok := m["max_ejection_percent"]; ok {
-		cb.MaxEjectionPercent, _ = d.percent(e.val, p+".maxEjectionPercent", field+".max_ejection_percent")
-	}
-	if e, ok := m["max_ejection_time"]; ok {
-		cb.MaxEjectionTime, _ = d.duration(e.val, p+".maxEjectionTime", field+".max_ejection_time")
-	}
-	if e, ok := m["consecutive_gateway_errors"]; ok {
-		cb.ConsecutiveGatewayErrors, _ = d.integer(e.val, p+".consecutiveGatewayErrors", field+".consecutive_gateway_errors")
-	}
-	if e, ok := m["healthy_panic_threshold"]; ok {
-		if v, ok := d.percent(e.val, p+".healthyPanicThreshold", field+".healthy_panic_threshold"); ok {
-			cb.HealthyPanicThreshold = &v
-		}
-	}
+	d.breakerKnobs(cb, m, p, field, bookSpelling)
 	switch cb.Algorithm {
 	case BreakerBook:
 		d.note("%s: an endpoint is ejected after %d consecutive errors for %s, then returns with its count reset", field, cb.ErrorThreshold, cb.EjectionDuration)
@@ -375,51 +359,13 @@ func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
 	}
 	s.Pattern = Pattern{Kind: KindCanary, Split: split}
 	if e, ok := m["rollout"]; ok {
-		split.Rollout = d.bookRollout(e.val, field+".rollout")
+		split.Rollout = d.rollout(e.val, "pattern.split.rollout", field+".rollout", bookSpelling)
 		base := *split
 		base.Targets = slices.Clone(split.Targets)
 		base.Match, base.Rollout = nil, nil
 		s.Baseline.Split = &base
 		d.note("%s: before: the split at its starting weights; after: the rollout moves %s's weight up by %s points a step", field, split.Rollout.Canary, formatNumber(split.Rollout.StepWeight))
 	}
-}
-
-// bookRollout reads rollout: {canary: payments_v2, step_weight: 10,
-// max_weight: 100, max_error_rate: 5, max_latency_increase: 10,
-// min_requests: 385, max_step_duration: 60s}.
-func (d *decoder) bookRollout(n *node, field string) *RolloutPolicy {
-	const p = "pattern.split.rollout"
-	d.ref(p, n, field)
-	rm := d.fields(n, p, field, "write rollout: {canary: payments_v2, step_weight: 10}", key{name: "canary"}, key{name: "step_weight"}, key{name: "max_weight"}, key{name: "max_error_rate"}, key{name: "max_latency_increase"}, key{name: "min_requests"}, key{name: "max_step_duration"})
-	r := DefaultRollout("")
-	if d.require(rm, n, p+".canary", field, "canary", "the version rolled out, e.g. canary: payments_v2") {
-		r.Canary, _ = d.ident(rm["canary"].val, p+".canary", field+".canary")
-	}
-	var defaulted []string
-	for _, f := range []struct {
-		k, model string
-		v        *float64
-	}{{"step_weight", "stepWeight", &r.StepWeight}, {"max_weight", "maxWeight", &r.MaxWeight}, {"max_error_rate", "maxErrorRate", &r.MaxErrorRate}, {"max_latency_increase", "maxLatencyIncrease", &r.MaxLatencyIncrease}} {
-		if e, ok := rm[f.k]; ok {
-			*f.v, _ = d.percent(e.val, p+"."+f.model, field+"."+f.k)
-		} else {
-			defaulted = append(defaulted, f.k+" "+formatNumber(*f.v)+"%")
-		}
-	}
-	if e, ok := rm["min_requests"]; ok {
-		r.MinRequests, _ = d.integer(e.val, p+".minRequests", field+".min_requests")
-	} else {
-		defaulted = append(defaulted, fmt.Sprintf("min_requests %d (Yamane, ±5%%)", r.MinRequests))
-	}
-	if e, ok := rm["max_step_duration"]; ok {
-		r.MaxStepDuration, _ = d.duration(e.val, p+".maxStepDuration", field+".max_step_duration")
-	} else {
-		defaulted = append(defaulted, "max_step_duration "+r.MaxStepDuration.String())
-	}
-	if len(defaulted) > 0 {
-		d.note("%s: defaults %s", field, strings.Join(defaulted, ", "))
-	}
-	return &r
 }
 
 func (d *decoder) bookPerformance(s *Scenario, perf *node, pfield string) {
@@ -482,12 +428,7 @@ func (d *decoder) bookTimeouts(s *Scenario, knobs *node, field string) {
 	d.note("%s: topology api → payments → currency, every service with a sidecar; payments' sidecar bounds its calls to currency", field)
 	t := &TimeoutPolicy{Service: "currency"}
 	const p = "pattern.timeout"
-	if e, ok := m["request_timeout"]; ok {
-		t.Request, _ = d.duration(e.val, p+".request", field+".request_timeout")
-	}
-	if e, ok := m["per_try_timeout"]; ok {
-		t.PerTry, _ = d.duration(e.val, p+".perTry", field+".per_try_timeout")
-	}
+	d.timeoutKnobs(t, m, p, field, "request_timeout", "per_try_timeout")
 	if _, a := m["request_timeout"]; !a {
 		if _, b := m["per_try_timeout"]; !b {
 			d.require(m, knobs, p+".request", field, "request_timeout", "the time limit of a whole call, e.g. request_timeout: 100ms")
@@ -541,15 +482,7 @@ func (d *decoder) bookRateLimiting(s *Scenario, knobs *node, field string) {
 	if d.require(m, knobs, p+".requestsPerSecond", field, "requests_per_second", "the requests per second payments accepts, e.g. requests_per_second: 50") {
 		r.RequestsPerSecond, _ = d.number(m["requests_per_second"].val, p+".requestsPerSecond", field+"."+m["requests_per_second"].key.text)
 	}
-	if e, ok := m["burst"]; ok {
-		r.Burst, _ = d.integer(e.val, p+".burst", field+".burst")
-	} else {
-		r.Burst = defaultBurst(r.RequestsPerSecond)
-		d.note("%s: no burst: %d (one second of tokens)", field, r.Burst)
-	}
-	if e, ok := m["status_code"]; ok {
-		r.StatusCode, _ = d.integer(e.val, p+".statusCode", field+".status_code")
-	}
+	d.rateLimitKnobs(r, m, p, field, bookSpelling)
 	d.note("%s: topology api → payments; payments' sidecar admits %s req/s (burst %d) and answers %d to the rest", field, formatNumber(r.RequestsPerSecond), r.Burst, r.StatusCode)
 	s.Pattern = Pattern{Kind: KindRateLimiting, RateLimit: r}
 }
@@ -603,8 +536,7 @@ func (d *decoder) bookFaultInjection(s *Scenario, knobs *node, field string) {
 // the after phase.
 func (d *decoder) bookRetryBudgets(s *Scenario, knobs *node, field string) {
 	m := d.fields(knobs, "pattern.retryBudgets", field, "write "+patternKey(field)+": {upstream_retries: 3, upstream_error_rate: 100, budget: envoy}",
-		key{name: "upstream_retries"}, key{name: "upstream_error_rate"}, key{name: "budget", synonyms: []string{"kind"}},
-		key{name: "budget_percent"}, key{name: "min_retry_concurrency"}, key{name: "retry_ratio"}, key{name: "min_retries_per_second"}, key{name: "ttl"}, key{name: "max_concurrent_retries"})
+		append([]key{{name: "upstream_retries"}, {name: "upstream_error_rate"}, {name: "budget", synonyms: []string{"kind"}}}, bookSpelling.keys(budgetKnobKeys...)...)...)
 	currency := single("currency")
 	if e, ok := m["upstream_error_rate"]; ok {
 		currency.Versions[0].ErrorRate, _ = d.percent(e.val, "topology.services[2].versions[0].errorRate", field+".upstream_error_rate")
@@ -636,20 +568,11 @@ func (d *decoder) bookRetryBudgets(s *Scenario, knobs *node, field string) {
 		d.note("%s: no budget: envoy", field)
 	}
 	b := DefaultRetryBudget("", kind)
-	for _, f := range []struct {
-		k, model string
-		read     func(n *node, path, fld string)
-	}{
-		{"budget_percent", "budgetPercent", func(n *node, q, f string) { b.BudgetPercent, _ = d.percent(n, q, f) }},
-		{"min_retry_concurrency", "minRetryConcurrency", func(n *node, q, f string) { b.MinRetryConcurrency, _ = d.integer(n, q, f) }},
-		{"retry_ratio", "retryRatio", func(n *node, q, f string) { b.RetryRatio, _ = d.number(n, q, f) }},
-		{"min_retries_per_second", "minRetriesPerSecond", func(n *node, q, f string) { b.MinRetriesPerSecond, _ = d.number(n, q, f) }},
-		{"ttl", "ttl", func(n *node, q, f string) { b.TTL, _ = d.duration(n, q, f) }},
-		{"max_concurrent_retries", "maxConcurrentRetries", func(n *node, q, f string) { b.MaxConcurrentRetries, _ = d.integer(n, q, f) }},
-	} {
-		if e, ok := m[f.k]; ok {
-			f.read(e.val, "pattern.retryBudgets[0]."+f.model, field+"."+f.k)
-			d.ref("pattern.retryBudgets[1]."+f.model, e.val, field+"."+f.k)
+	for _, f := range d.budgetKnobs(&b) {
+		k := bookSpelling.key(f.model)
+		if e, ok := m[k]; ok {
+			f.read(e.val, "pattern.retryBudgets[0]."+f.model, field+"."+k)
+			d.ref("pattern.retryBudgets[1]."+f.model, e.val, field+"."+k)
 		}
 	}
 	for _, svc := range []string{"payments", "currency"} {

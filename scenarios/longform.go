@@ -213,12 +213,7 @@ func (d *decoder) longPolicies(pt *Pattern, m map[string]entry, path string) {
 		if d.require(tm, e.val, p+".service", p, "service", "the upstream whose callers time out, e.g. service: payments") {
 			t.Service, _ = d.ident(tm["service"].val, p+".service", p+".service")
 		}
-		if x, ok := tm["request"]; ok {
-			t.Request, _ = d.duration(x.val, p+".request", p+".request")
-		}
-		if x, ok := tm["perTry"]; ok {
-			t.PerTry, _ = d.duration(x.val, p+".perTry", p+".perTry")
-		}
+		d.timeoutKnobs(t, tm, p, p, "request", "perTry")
 		pt.Timeout = t
 	}
 	if e, ok := m["rateLimit"]; ok {
@@ -232,15 +227,7 @@ func (d *decoder) longPolicies(pt *Pattern, m map[string]entry, path string) {
 		if d.require(rm, e.val, p+".requestsPerSecond", p, "requestsPerSecond", "requests per second each instance accepts, e.g. requestsPerSecond: 50") {
 			r.RequestsPerSecond, _ = d.number(rm["requestsPerSecond"].val, p+".requestsPerSecond", p+".requestsPerSecond")
 		}
-		if x, ok := rm["burst"]; ok {
-			r.Burst, _ = d.integer(x.val, p+".burst", p+".burst")
-		} else {
-			r.Burst = defaultBurst(r.RequestsPerSecond)
-			d.note("%s: no burst: %d (one second of tokens)", p, r.Burst)
-		}
-		if x, ok := rm["statusCode"]; ok {
-			r.StatusCode, _ = d.integer(x.val, p+".statusCode", p+".statusCode")
-		}
+		d.rateLimitKnobs(r, rm, p, p, longSpelling)
 		pt.RateLimit = r
 	}
 	if e, ok := m["fault"]; ok {
@@ -298,8 +285,8 @@ func (d *decoder) longRetry(n *node, p string) RetryPolicy {
 
 func (d *decoder) longBreaker(n *node, p string) *CircuitBreakerPolicy {
 	d.ref(p, n, p)
-	cm := d.fields(n, p, p, "write circuitBreaker: {service: payments, errorThreshold: 2, ejectionDuration: 60s}", key{name: "service"}, key{name: "algorithm"}, key{name: "errorThreshold"}, key{name: "ejectionDuration"},
-		key{name: "interval"}, key{name: "maxEjectionPercent"}, key{name: "maxEjectionTime"}, key{name: "consecutiveGatewayErrors"}, key{name: "healthyPanicThreshold"})
+	cm := d.fields(n, p, p, "write circuitBreaker: {service: payments, errorThreshold: 2, ejectionDuration: 60s}",
+		longSpelling.keys(append([]string{"service", "algorithm", "errorThreshold", "ejectionDuration"}, breakerKnobKeys...)...)...)
 	cb := &CircuitBreakerPolicy{Algorithm: BreakerBook}
 	if d.require(cm, n, p+".service", p, "service", "the upstream service whose endpoints are ejected, e.g. service: payments") {
 		cb.Service, _ = d.ident(cm["service"].val, p+".service", p+".service")
@@ -315,23 +302,7 @@ func (d *decoder) longBreaker(n *node, p string) *CircuitBreakerPolicy {
 	if d.require(cm, n, p+".ejectionDuration", p, "ejectionDuration", "how long an endpoint stays ejected, e.g. ejectionDuration: 60s") {
 		cb.EjectionDuration, _ = d.duration(cm["ejectionDuration"].val, p+".ejectionDuration", p+".ejectionDuration")
 	}
-	if x, ok := cm["interval"]; ok {
-		cb.Interval, _ = d.duration(x.val, p+".interval", p+".interval")
-	}
-	if x, ok := cm["maxEjectionPercent"]; ok {
-		cb.MaxEjectionPercent, _ = d.percent(x.val, p+".maxEjectionPercent", p+".maxEjectionPercent")
-	}
-	if x, ok := cm["maxEjectionTime"]; ok {
-		cb.MaxEjectionTime, _ = d.duration(x.val, p+".maxEjectionTime", p+".maxEjectionTime")
-	}
-	if x, ok := cm["consecutiveGatewayErrors"]; ok {
-		cb.ConsecutiveGatewayErrors, _ = d.integer(x.val, p+".consecutiveGatewayErrors", p+".consecutiveGatewayErrors")
-	}
-	if x, ok := cm["healthyPanicThreshold"]; ok {
-		if v, ok := d.percent(x.val, p+".healthyPanicThreshold", p+".healthyPanicThreshold"); ok {
-			cb.HealthyPanicThreshold = &v
-		}
-	}
+	d.breakerKnobs(cb, cm, p, p, longSpelling)
 	return cb
 }
 
@@ -365,7 +336,7 @@ func (d *decoder) longSplit(n *node, p string) *SplitPolicy {
 		}
 	}
 	if e, ok := sm["rollout"]; ok {
-		sp.Rollout = d.longRollout(e.val, p+".rollout")
+		sp.Rollout = d.rollout(e.val, p+".rollout", p+".rollout", longSpelling)
 	}
 	return sp
 }
@@ -423,40 +394,6 @@ func (d *decoder) stringMap(m map[string]entry, k, p, field string) map[string]s
 	return out
 }
 
-func (d *decoder) longRollout(n *node, p string) *RolloutPolicy {
-	d.ref(p, n, p)
-	rm := d.fields(n, p, p, "write rollout: {canary: payments_v2, stepWeight: 10}", key{name: "canary"}, key{name: "stepWeight"}, key{name: "maxWeight"}, key{name: "maxErrorRate"}, key{name: "maxLatencyIncrease"}, key{name: "minRequests"}, key{name: "maxStepDuration"})
-	r := DefaultRollout("")
-	if d.require(rm, n, p+".canary", p, "canary", "the version rolled out, e.g. canary: payments_v2") {
-		r.Canary, _ = d.ident(rm["canary"].val, p+".canary", p+".canary")
-	}
-	var defaulted []string
-	for _, f := range []struct {
-		k   string
-		pct *float64
-	}{{"stepWeight", &r.StepWeight}, {"maxWeight", &r.MaxWeight}, {"maxErrorRate", &r.MaxErrorRate}, {"maxLatencyIncrease", &r.MaxLatencyIncrease}} {
-		if x, ok := rm[f.k]; ok {
-			*f.pct, _ = d.percent(x.val, p+"."+f.k, p+"."+f.k)
-		} else {
-			defaulted = append(defaulted, f.k+" "+formatNumber(*f.pct)+"%")
-		}
-	}
-	if x, ok := rm["minRequests"]; ok {
-		r.MinRequests, _ = d.integer(x.val, p+".minRequests", p+".minRequests")
-	} else {
-		defaulted = append(defaulted, fmt.Sprintf("minRequests %d", r.MinRequests))
-	}
-	if x, ok := rm["maxStepDuration"]; ok {
-		r.MaxStepDuration, _ = d.duration(x.val, p+".maxStepDuration", p+".maxStepDuration")
-	} else {
-		defaulted = append(defaulted, "maxStepDuration "+r.MaxStepDuration.String())
-	}
-	if len(defaulted) > 0 {
-		d.note("%s: defaults %s", p, strings.Join(defaulted, ", "))
-	}
-	return &r
-}
-
 func (d *decoder) longFault(n *node, p string) *FaultPolicy {
 	d.ref(p, n, p)
 	fm := d.fields(n, p, p, "write fault: {service: payments, abort: {statusCode: 503, percent: 10}, delay: {duration: 100ms, percent: 10}}", key{name: "service"}, key{name: "abort"}, key{name: "delay"})
@@ -497,8 +434,8 @@ func (d *decoder) longFault(n *node, p string) *FaultPolicy {
 
 func (d *decoder) longBudget(n *node, p string) RetryBudgetPolicy {
 	d.ref(p, n, p)
-	bm := d.fields(n, p, p, "write each retry budget as {service: currency, kind: envoy, budgetPercent: 20, minRetryConcurrency: 3}", key{name: "service"}, key{name: "kind"},
-		key{name: "budgetPercent"}, key{name: "minRetryConcurrency"}, key{name: "retryRatio"}, key{name: "minRetriesPerSecond"}, key{name: "ttl"}, key{name: "maxConcurrentRetries"})
+	bm := d.fields(n, p, p, "write each retry budget as {service: currency, kind: envoy, budgetPercent: 20, minRetryConcurrency: 3}",
+		longSpelling.keys(append([]string{"service", "kind"}, budgetKnobKeys...)...)...)
 	var b RetryBudgetPolicy
 	if d.require(bm, n, p+".kind", p, "kind", "one of "+strings.Join(BudgetKinds, ", ")) {
 		if k, ok := d.str(bm["kind"].val, p+".kind", p+".kind"); ok {
@@ -509,23 +446,11 @@ func (d *decoder) longBudget(n *node, p string) RetryBudgetPolicy {
 		b.Service, _ = d.ident(bm["service"].val, p+".service", p+".service")
 	}
 	var defaulted []string
-	for _, f := range []struct {
-		k     string
-		kind  string
-		read  func(x *node, path string)
-		shown func() string
-	}{
-		{"budgetPercent", BudgetEnvoy, func(x *node, q string) { b.BudgetPercent, _ = d.percent(x, q, q) }, func() string { return formatNumber(b.BudgetPercent) + "%" }},
-		{"minRetryConcurrency", BudgetEnvoy, func(x *node, q string) { b.MinRetryConcurrency, _ = d.integer(x, q, q) }, func() string { return fmt.Sprint(b.MinRetryConcurrency) }},
-		{"retryRatio", BudgetLinkerd, func(x *node, q string) { b.RetryRatio, _ = d.number(x, q, q) }, func() string { return formatNumber(b.RetryRatio) }},
-		{"minRetriesPerSecond", BudgetLinkerd, func(x *node, q string) { b.MinRetriesPerSecond, _ = d.number(x, q, q) }, func() string { return formatNumber(b.MinRetriesPerSecond) }},
-		{"ttl", BudgetLinkerd, func(x *node, q string) { b.TTL, _ = d.duration(x, q, q) }, func() string { return b.TTL.String() }},
-		{"maxConcurrentRetries", BudgetMaxRetries, func(x *node, q string) { b.MaxConcurrentRetries, _ = d.integer(x, q, q) }, func() string { return fmt.Sprint(b.MaxConcurrentRetries) }},
-	} {
-		if x, ok := bm[f.k]; ok {
-			f.read(x.val, p+"."+f.k)
+	for _, f := range d.budgetKnobs(&b) {
+		if x, ok := bm[f.model]; ok {
+			f.read(x.val, p+"."+f.model, p+"."+f.model)
 		} else if b.Kind == f.kind {
-			defaulted = append(defaulted, f.k+" "+f.shown())
+			defaulted = append(defaulted, f.model+" "+f.shown())
 		}
 	}
 	if len(defaulted) > 0 {
