@@ -726,50 +726,40 @@ func parseValue(c *Condition, family, value string) ([]string, *condIssue) {
 		default:
 			return nil, badUnit("a count (2000) or a share (50%)")
 		}
-	case MetricErrorRate:
+	case MetricErrorRate, MetricCanaryWeight:
+		// Percent metrics: 0–100, a bare number is a percent.
+		what, label, example := "an error rate", "error rate", "1"
+		if c.Family() == MetricCanaryWeight {
+			what, label, example = "a weight", "canary weight", "100"
+		}
 		if unit != "" && unit != "%" {
-			return nil, badUnit("a percent (1% or 1)")
+			return nil, badUnit("a percent (" + example + "% or " + example + ")")
 		}
 		if num > 100 {
-			return nil, issue(partValue, numStart, "an error rate is between 0% and 100%", "error rate must be ≤ 100%% (got %s)", formatNumber(num))
+			return nil, issue(partValue, numStart, what+" is between 0% and 100%", "%s must be ≤ 100%% (got %s)", label, formatNumber(num))
 		}
 		if unit == "" {
 			notes = append(notes, formatNumber(num)+" read as "+formatNumber(num)+"% (a bare number is a percent)")
 		}
 		c.Unit = "%"
 		c.Value = num
-	case MetricRetriesTotal:
+	case MetricRetriesTotal, MetricEjectionsTotal:
+		// Count metrics: whole numbers without a unit.
+		what, example := "retries", "500"
+		if c.Family() == MetricEjectionsTotal {
+			what, example = "ejections", "4"
+		}
 		if unit != "" {
-			return nil, badUnit("a count of retries (500)")
+			return nil, badUnit("a count of " + what + " (" + example + ")")
 		}
 		if fraction {
-			return nil, issue(partValue, numStart, "retries_total is a count of retries: write a whole number such as 500", "a count must be a whole number (got %s)", wrote)
-		}
-		c.Value = num
-	case MetricEjectionsTotal:
-		if unit != "" {
-			return nil, badUnit("a count of ejections (4)")
-		}
-		if fraction {
-			return nil, issue(partValue, numStart, "ejections_total is a count of ejections: write a whole number such as 4", "a count must be a whole number (got %s)", wrote)
+			return nil, issue(partValue, numStart, c.Family()+" is a count of "+what+": write a whole number such as "+example, "a count must be a whole number (got %s)", wrote)
 		}
 		c.Value = num
 	case MetricAmplification:
 		if unit != "" {
 			return nil, badUnit("a plain number: requests received per request sent (2, not 200%)")
 		}
-		c.Value = num
-	case MetricCanaryWeight:
-		if unit != "" && unit != "%" {
-			return nil, badUnit("a percent (100% or 100)")
-		}
-		if num > 100 {
-			return nil, issue(partValue, numStart, "a weight is between 0% and 100%", "canary weight must be ≤ 100%% (got %s)", formatNumber(num))
-		}
-		if unit == "" {
-			notes = append(notes, formatNumber(num)+" read as "+formatNumber(num)+"% (a bare number is a percent)")
-		}
-		c.Unit = "%"
 		c.Value = num
 	case MetricRequestsPerSecondP:
 		if unit != "" {
