@@ -238,30 +238,12 @@ func Diff(before, after *Snapshot) *Snapshot {
 	if before == nil {
 		before = &Snapshot{}
 	}
-	breq := map[RequestCount]float64{}
-	for _, r := range before.Requests {
-		c := r.Count
-		r.Count = 0
-		breq[r] += c
-	}
-	for _, r := range after.Requests {
-		k := r
-		k.Count = 0
-		r.Count = counterDelta(breq[k], r.Count)
-		out.Requests = append(out.Requests, r)
-	}
-	bup := map[UpstreamCount]float64{}
-	for _, r := range before.Upstream {
-		c := r.Count
-		r.Count = 0
-		bup[r] += c
-	}
-	for _, r := range after.Upstream {
-		k := r
-		k.Count = 0
-		r.Count = counterDelta(bup[k], r.Count)
-		out.Upstream = append(out.Upstream, r)
-	}
+	out.Requests = diffSeries(before.Requests, after.Requests,
+		func(r RequestCount) float64 { return r.Count },
+		func(r RequestCount, v float64) RequestCount { r.Count = v; return r })
+	out.Upstream = diffSeries(before.Upstream, after.Upstream,
+		func(r UpstreamCount) float64 { return r.Count },
+		func(r UpstreamCount, v float64) UpstreamCount { r.Count = v; return r })
 	for k, v := range after.Ejections {
 		out.Ejections[k] = counterDelta(before.Ejections[k], v)
 	}
@@ -272,6 +254,21 @@ func Diff(before, after *Snapshot) *Snapshot {
 		out.Durations[k] = h.Sub(before.Durations[k])
 	}
 	out.sort()
+	return out
+}
+
+// diffSeries returns after's series with each count replaced by its delta
+// from the same series (same labels) in before. T is a comparable series
+// type; with its count set to 0 it is the series' key.
+func diffSeries[T comparable](before, after []T, count func(T) float64, with func(T, float64) T) []T {
+	base := make(map[T]float64, len(before))
+	for _, r := range before {
+		base[with(r, 0)] += count(r)
+	}
+	out := make([]T, 0, len(after))
+	for _, r := range after {
+		out = append(out, with(r, counterDelta(base[with(r, 0)], count(r))))
+	}
 	return out
 }
 
