@@ -1,11 +1,7 @@
 package dataplane
 
 import (
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"meshgym/sampleapps"
@@ -41,30 +37,9 @@ func TestIntegrationRetryPattern(t *testing.T) {
 
 	const requests, workers = 2000, 10
 	url := "http://" + sc.Addrs().Outbound["currency"] + "/"
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
-	var next, non200 atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= requests {
-				resp, err := client.Get(url)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					non200.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if non200.Load() != 0 {
-		t.Errorf("%d of %d requests reached the caller with a non-200", non200.Load(), requests)
+	codes := loadStatuses(t, url, requests, workers)
+	if non200 := requests - codes[200]; non200 != 0 {
+		t.Errorf("%d of %d requests reached the caller with a non-200 (%v)", non200, requests, codes)
 	}
 	mfs := scrape(t, sc)
 	var attempts, first, firstOnFailing, failed float64

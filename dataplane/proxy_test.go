@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -156,15 +155,7 @@ func TestOutboundConnectFailure(t *testing.T) {
 }
 
 func TestOutboundPerTryTimeout(t *testing.T) {
-	var n atomic.Int32
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		select {
-		case <-time.After(2 * time.Second):
-		case <-r.Context().Done():
-		}
-	}))
-	defer up.Close()
+	up, n := hangingUpstream(t)
 	sc := startTestSidecar(t, "api", "currency")
 	putConfig(t, sc, Config{Version: 1, Clusters: map[string]Cluster{"currency": {
 		Endpoints: []Endpoint{{Name: "currency_v1", Address: up.Listener.Addr().String()}},

@@ -163,15 +163,7 @@ func TestIntegrationRouteTimeout(t *testing.T) {
 // route timeout with a hanging upstream: attempts are cut at 30 ms and
 // retried until the route timeout answers 504 at about 100 ms.
 func TestIntegrationPerTryUnderRouteTimeout(t *testing.T) {
-	var n atomic.Int32
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		select {
-		case <-time.After(2 * time.Second):
-		case <-r.Context().Done():
-		}
-	}))
-	defer up.Close()
+	up, n := hangingUpstream(t)
 	sc := startTestSidecar(t, "api", "currency")
 	putConfig(t, sc, Config{Version: 1, Clusters: map[string]Cluster{"currency": {
 		Endpoints: []Endpoint{{Name: "currency_v1", Address: up.Listener.Addr().String()}},
