@@ -66,6 +66,18 @@ type PhaseResult struct {
 	// order, with their time (the report prints them with offsets from
 	// Started).
 	Ejections []PolicyEvent `json:"ejections,omitempty"`
+	// Timeline has one point per second of the phase (offsets from
+	// Started), for plots: the client's rate and errors, and ejections.
+	Timeline []TimelinePoint `json:"timeline,omitempty"`
+}
+
+// TimelinePoint is one second of a phase as the load generator and the
+// proxies saw it.
+type TimelinePoint struct {
+	Offset          float64 `json:"offset_s"`          // seconds since the phase started
+	RPS             float64 `json:"rps"`               // responses per second the client received
+	ErrorsPerSecond float64 `json:"errors_per_second"` // of which non-2xx or transport errors
+	Ejections       int     `json:"ejections"`         // outlier ejections in this second
 }
 
 // Result is a whole run. It serialises to JSON as it is (`--output json`).
@@ -73,6 +85,15 @@ type Result struct {
 	Scenario   *scenarios.Scenario `json:"scenario"`
 	Source     string              `json:"source"`
 	Platform   string              `json:"platform"`
+	// Mesh is the mesh plugin that applied the pattern ("builtin") and
+	// Profile its semantics profile as resolved ("istio@1.27").
+	Mesh    string `json:"mesh"`
+	Profile string `json:"profile,omitempty"`
+	// Versions records what ran: "meshgym", "plugin" (the plugin's own
+	// version), and a platform's where it has one.
+	Versions map[string]string `json:"versions,omitempty"`
+	// ID is the run's ID in the results store (its run directory's name).
+	ID   string `json:"id,omitempty"`
 	Seed       int64               `json:"seed"`
 	RunDir     string              `json:"run_dir"`
 	EntryURL   string              `json:"entry_url"`
