@@ -82,9 +82,9 @@ type TimelinePoint struct {
 
 // Result is a whole run. It serialises to JSON as it is (`--output json`).
 type Result struct {
-	Scenario   *scenarios.Scenario `json:"scenario"`
-	Source     string              `json:"source"`
-	Platform   string              `json:"platform"`
+	Scenario *scenarios.Scenario `json:"scenario"`
+	Source   string              `json:"source"`
+	Platform string              `json:"platform"`
 	// Mesh is the mesh plugin that applied the pattern ("builtin") and
 	// Profile its semantics profile as resolved ("istio@1.27").
 	Mesh    string `json:"mesh"`
@@ -93,7 +93,7 @@ type Result struct {
 	// version), and a platform's where it has one.
 	Versions map[string]string `json:"versions,omitempty"`
 	// ID is the run's ID in the results store (its run directory's name).
-	ID   string `json:"id,omitempty"`
+	ID         string              `json:"id,omitempty"`
 	Seed       int64               `json:"seed"`
 	RunDir     string              `json:"run_dir"`
 	EntryURL   string              `json:"entry_url"`
