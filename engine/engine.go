@@ -338,7 +338,9 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 		return nil, classify(ctx, platformErr(fmt.Errorf("scrape components: %w", err)))
 	}
 	sc := r.sc
+	var tl timeline
 	progress := func(p load.Progress) {
+		tl.add(p)
 		r.em.send(&ProgressEvent{Phase: name, Elapsed: p.Elapsed, Total: p.Total,
 			Requests: p.Requests, Errors: p.Errors, RPS: p.RPS, Retries: r.counts.get(name, "retry")}, true)
 	}
@@ -376,6 +378,7 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 	pr.Load, pr.Snapshot, pr.Ended = lr, snap, time.Now()
 	pr.PolicyEvents = r.counts.all(name)
 	pr.Ejections = r.counts.ejections(name)
+	pr.Timeline = tl.points(pr.Started, pr.Ejections)
 	r.em.phase(name, false, fmt.Sprintf("%d requests, %d errors", lr.Client.Count, lr.Client.Errors))
 	return pr, nil
 }
