@@ -23,6 +23,7 @@ import (
 
 	"meshgym/load"
 	"meshgym/metrics"
+	"meshgym/plugins"
 	"meshgym/plugins/builtin"
 	"meshgym/sandbox"
 	"meshgym/sandbox/local"
@@ -92,6 +93,10 @@ type Result struct {
 	// Versions records what ran: "meshgym", "plugin" (the plugin's own
 	// version), and a platform's where it has one.
 	Versions map[string]string `json:"versions,omitempty"`
+	// Knobs are the effective settings of the pattern under the profile
+	// and where each came from; MeshNotes the plugin's one-line remarks.
+	Knobs     []plugins.Knob `json:"knobs,omitempty"`
+	MeshNotes []string       `json:"mesh_notes,omitempty"`
 	// ID is the run's ID in the results store (its run directory's name).
 	ID         string              `json:"id,omitempty"`
 	Seed       int64               `json:"seed"`
