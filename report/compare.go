@@ -1,0 +1,453 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"meshgym/engine"
+	"meshgym/scenarios"
+	"meshgym/verdict"
+)
+
+// Comparison is one scenario measured under several meshes (or several
+// stored runs), side by side: each condition's after-phase value per run
+// and the figures that most often differ between meshes, each with the
+// knobs that differ behind it.
+type Comparison struct {
+	Scenario   string              `json:"scenario"`
+	Runs       []ComparedRun       `json:"runs"`
+	Conditions []ComparedCondition `json:"conditions"`
+	Figures    []ComparedFigure    `json:"figures"`
+}
+
+// ComparedRun is one column of a comparison.
+type ComparedRun struct {
+	Label    string   `json:"label"` // "istio@1.27"
+	ID       string   `json:"id,omitempty"`
+	Mesh     string   `json:"mesh"`
+	Profile  string   `json:"profile,omitempty"`
+	Platform string   `json:"platform"`
+	Seed     int64    `json:"seed"`
+	Passed   bool     `json:"passed"`
+	Error    string   `json:"error,omitempty"`
+	Notes    []string `json:"notes,omitempty"`
+}
+
+// ComparedCondition is one success condition across runs.
+type ComparedCondition struct {
+	Condition string         `json:"condition"`
+	Target    string         `json:"target"`
+	Cells     []ComparedCell `json:"cells"` // one per run, in Runs order
+}
+
+// ComparedCell is a condition's after-phase value in one run.
+type ComparedCell struct {
+	Value  string         `json:"value"`
+	Status verdict.Status `json:"status"`
+}
+
+// ComparedFigure is a figure worth a learner's attention across runs
+// (requests the failing version still received, amplification, time to
+// eject …). Values are in Unit; NaN (JSON null) where a run has none.
+type ComparedFigure struct {
+	Name   string     `json:"name"`
+	Unit   string     `json:"unit"` // "requests", "×", "s", "ms", "%"
+	Values []*float64 `json:"values"`
+	// Differ is set when the values differ by more than sampling noise
+	// (10% and an absolute floor per unit).
+	Differ bool `json:"differ"`
+	// Why names the knobs that differ between the runs and bear on this
+	// figure, in one line ("" when the values agree).
+	Why string `json:"why,omitempty"`
+}
+
+// figure kinds and the knob path fragments that bear on them.
+var (
+	outlierKnobs = []string{"outlier", "eject", "breaker", "accrual", "panic", "penalty", "consecutive", "lb"}
+	retryKnobs   = []string{"retr", "budget", "backoff", "host_selection", "previous_hosts", "max_retries"}
+	timeoutKnobs = []string{"timeout"}
+	latencyKnobs = []string{"timeout", "retr", "backoff", "lb", "ewma"}
+)
+
+// Compare builds the comparison of runs of one scenario; labels name the
+// columns (nil: each run's profile or mesh, else its ID).
+func Compare(runs []*engine.Result, labels []string) *Comparison {
+	c := &Comparison{}
+	for i, r := range runs {
+		if c.Scenario == "" && r.Scenario != nil {
+			c.Scenario = r.Scenario.Name
+		}
+		label := ""
+		if i < len(labels) {
+			label = labels[i]
+		}
+		if label == "" {
+			label = firstNonEmpty(r.Profile, r.Mesh, r.ID, fmt.Sprintf("run %d", i+1))
+		}
+		c.Runs = append(c.Runs, ComparedRun{Label: label, ID: r.ID, Mesh: r.Mesh, Profile: r.Profile,
+			Platform: r.Platform, Seed: r.Seed, Passed: r.Passed, Error: r.Error, Notes: r.MeshNotes})
+	}
+	c.Conditions = compareConditions(runs)
+	c.Figures = compareFigures(runs, c.Runs)
+	return c
+}
+
+func compareConditions(runs []*engine.Result) []ComparedCondition {
+	var out []ComparedCondition
+	index := map[string]int{}
+	for ri, r := range runs {
+		for _, v := range r.Verdicts {
+			key := v.Condition.Text
+			i, ok := index[key]
+			if !ok {
+				i = len(out)
+				index[key] = i
+				cells := make([]ComparedCell, len(runs))
+				for k := range cells {
+					cells[k] = ComparedCell{Value: "-", Status: verdict.NA}
+				}
+				out = append(out, ComparedCondition{Condition: key, Target: target(v.Condition), Cells: cells})
+			}
+			out[i].Cells[ri] = ComparedCell{Value: value(v.After), Status: v.Status}
+		}
+	}
+	return out
+}
+
+func compareFigures(runs []*engine.Result, cols []ComparedRun) []ComparedFigure {
+	var figs []ComparedFigure
+	add := func(name, unit string, knobs []string, get func(*engine.Result) (float64, bool)) {
+		f := ComparedFigure{Name: name, Unit: unit, Values: make([]*float64, len(runs))}
+		found := false
+		for i, r := range runs {
+			if v, ok := get(r); ok {
+				f.Values[i] = &v
+				found = true
+			}
+		}
+		if !found {
+			return
+		}
+		f.Differ = differ(f.Values, unit)
+		if f.Differ {
+			f.Why = why(runs, cols, knobs)
+		}
+		figs = append(figs, f)
+	}
+	// Versions that fail by design: what reached them is what the pattern
+	// could not keep away.
+	if sc := firstScenario(runs); sc != nil {
+		for _, s := range sc.Topology.Services {
+			for _, v := range s.Versions {
+				if v.ErrorRate <= 0 {
+					continue
+				}
+				name := v.Name
+				add(fmt.Sprintf("requests reaching %s (fails %g%%)", name, v.ErrorRate), "requests", outlierKnobs,
+					func(r *engine.Result) (float64, bool) {
+						s := snapOf(r.After)
+						if s == nil {
+							return 0, false
+						}
+						n, _ := countOf(s, name)
+						return n, true
+					})
+			}
+		}
+		for _, s := range sc.Topology.Services {
+			if s.Name == sc.Topology.Entry {
+				continue
+			}
+			names := make([]string, 0, len(s.Versions))
+			for _, v := range s.Versions {
+				names = append(names, v.Name)
+			}
+			add(fmt.Sprintf("calls to %s per client request", s.Name), "×", retryKnobs,
+				func(r *engine.Result) (float64, bool) {
+					s, c := snapOf(r.After), clientOf(r.After)
+					if s == nil || c == nil || c.Count == 0 {
+						return 0, false
+					}
+					var n float64
+					for _, name := range names {
+						k, _ := countOf(s, name)
+						n += k
+					}
+					return n / float64(c.Count), true
+				})
+		}
+	}
+	add("client errors", "%", append(append(slices.Clone(retryKnobs), outlierKnobs...), timeoutKnobs...),
+		func(r *engine.Result) (float64, bool) {
+			c := clientOf(r.After)
+			if c == nil || c.Count == 0 {
+				return 0, false
+			}
+			return 100 * float64(c.Errors) / float64(c.Count), true
+		})
+	add("ejections", "ejections", outlierKnobs, func(r *engine.Result) (float64, bool) {
+		s := snapOf(r.After)
+		if s == nil {
+			return 0, false
+		}
+		var n float64
+		for _, v := range s.Ejections {
+			n += v
+		}
+		return n, true
+	})
+	add("time to first ejection", "s", outlierKnobs, func(r *engine.Result) (float64, bool) {
+		if r.After == nil {
+			return 0, false
+		}
+		for _, e := range r.After.Ejections {
+			if e.Kind == "ejection" {
+				return e.At.Sub(r.After.Started).Seconds(), true
+			}
+		}
+		return 0, false
+	})
+	add("client p99 latency", "ms", latencyKnobs, func(r *engine.Result) (float64, bool) {
+		c := clientOf(r.After)
+		if c == nil || c.Count == 0 {
+			return 0, false
+		}
+		return c.P99S * 1000, true
+	})
+	return figs
+}
+
+// differ reports whether values differ beyond noise: more than 10% of
+// the largest and more than an absolute floor for the unit.
+func differ(vals []*float64, unit string) bool {
+	floor := map[string]float64{"requests": 5, "×": 0.05, "%": 1, "ejections": 0.5, "s": 1, "ms": 5}[unit]
+	lo, hi := math.Inf(1), math.Inf(-1)
+	seen := 0
+	for _, v := range vals {
+		if v == nil {
+			continue
+		}
+		seen++
+		lo, hi = min(lo, *v), max(hi, *v)
+	}
+	if seen < 2 {
+		// One run has the figure and another not (e.g. an ejection time):
+		// that is a difference when there are several runs.
+		return seen == 1 && len(vals) > 1
+	}
+	return hi-lo > floor && hi-lo > 0.1*math.Max(math.Abs(hi), math.Abs(lo))
+}
+
+// why names, in one line, the knobs matching any of frags whose values
+// differ between the runs.
+func why(runs []*engine.Result, cols []ComparedRun, frags []string) string {
+	paths := []string{}
+	vals := map[string][]string{}
+	src := map[string][]string{}
+	for i, r := range runs {
+		for _, k := range r.Knobs {
+			if !matchesAny(k.Path, frags) {
+				continue
+			}
+			if _, ok := vals[k.Path]; !ok {
+				paths = append(paths, k.Path)
+				vals[k.Path] = make([]string, len(runs))
+				src[k.Path] = make([]string, len(runs))
+			}
+			vals[k.Path][i] = k.Value
+			src[k.Path][i] = k.Source
+		}
+	}
+	var parts []string
+	for _, p := range paths {
+		vs := vals[p]
+		same := true
+		for _, v := range vs[1:] {
+			if v != vs[0] {
+				same = false
+			}
+		}
+		if same {
+			continue
+		}
+		var each []string
+		for i, v := range vs {
+			if v == "" {
+				v = "unset"
+			}
+			each = append(each, cols[i].Label+" "+v+sourceTag(src[p][i]))
+		}
+		parts = append(parts, p+": "+strings.Join(each, ", "))
+		if len(parts) == 3 {
+			break
+		}
+	}
+	if len(parts) == 0 {
+		if seedsDiffer(runs) {
+			return "no knob differs: the runs used different seeds, so this is sampling noise"
+		}
+		return "no knob differs: timing noise between runs"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// sourceTag abbreviates a knob's source for the why line.
+func sourceTag(s string) string {
+	switch {
+	case s == "" || s == "scenario":
+		return ""
+	case strings.HasPrefix(s, "profile "):
+		f := strings.Fields(s)
+		if len(f) >= 2 {
+			return " (" + f[1] + " default)"
+		}
+	}
+	return " (" + s + ")"
+}
+
+func matchesAny(path string, frags []string) bool {
+	p := strings.ToLower(path)
+	for _, f := range frags {
+		if strings.Contains(p, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func seedsDiffer(runs []*engine.Result) bool {
+	for _, r := range runs[1:] {
+		if r.Seed != runs[0].Seed {
+			return true
+		}
+	}
+	return false
+}
+
+func firstScenario(runs []*engine.Result) *scenarios.Scenario {
+	for _, r := range runs {
+		if r.Scenario != nil {
+			return r.Scenario
+		}
+	}
+	return nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// CompareText prints a comparison as tables: conditions, then figures with
+// the reason for each difference.
+func CompareText(w io.Writer, c *Comparison, useColour bool) {
+	fmt.Fprintf(w, "%s compared across %d runs\n\n", c.Scenario, len(c.Runs))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := []string{"CONDITION", "TARGET"}
+	for _, r := range c.Runs {
+		head = append(head, strings.ToUpper(r.Label))
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, cond := range c.Conditions {
+		row := []string{cond.Condition, cond.Target}
+		for _, cell := range cond.Cells {
+			row = append(row, colour(fmt.Sprintf("%s %s", cell.Value, cell.Status), cell.Status, useColour))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	res := []string{"RESULT", ""}
+	for _, r := range c.Runs {
+		switch {
+		case r.Error != "":
+			res = append(res, "ERROR")
+		case r.Passed:
+			res = append(res, "PASS")
+		default:
+			res = append(res, "FAIL")
+		}
+	}
+	fmt.Fprintln(tw, strings.Join(res, "\t"))
+	tw.Flush()
+
+	if len(c.Figures) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		head = []string{"FIGURE (after phase)"}
+		for _, r := range c.Runs {
+			head = append(head, strings.ToUpper(r.Label))
+		}
+		fmt.Fprintln(tw, strings.Join(head, "\t"))
+		for _, f := range c.Figures {
+			row := []string{f.Name}
+			for _, v := range f.Values {
+				row = append(row, figureText(v, f.Unit))
+			}
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+		tw.Flush()
+	}
+	var whys []string
+	for _, f := range c.Figures {
+		if f.Differ {
+			whys = append(whys, fmt.Sprintf("  %s differs — %s", f.Name, f.Why))
+		}
+	}
+	if len(whys) > 0 {
+		fmt.Fprintln(w, "\nWhy they differ:")
+		for _, l := range whys {
+			fmt.Fprintln(w, l)
+		}
+	}
+	for _, r := range c.Runs {
+		if r.Error != "" {
+			fmt.Fprintf(w, "\n%s stopped early: %s\n", r.Label, r.Error)
+		}
+	}
+	notes := false
+	for _, r := range c.Runs {
+		for _, n := range r.Notes {
+			if !notes {
+				fmt.Fprintln(w, "\nMesh notes:")
+				notes = true
+			}
+			fmt.Fprintf(w, "  %s: %s\n", r.Label, n)
+		}
+	}
+}
+
+func figureText(v *float64, unit string) string {
+	if v == nil {
+		return "-"
+	}
+	switch unit {
+	case "requests", "ejections":
+		return fmt.Sprintf("%.0f", *v)
+	case "×":
+		return fmt.Sprintf("%.2f×", *v)
+	case "%":
+		return fmt.Sprintf("%.1f%%", *v)
+	case "s":
+		return (time.Duration(*v * float64(time.Second))).Round(100 * time.Millisecond).String()
+	case "ms":
+		return fmt.Sprintf("%.1f ms", *v)
+	}
+	return fmt.Sprintf("%g %s", *v, unit)
+}
+
+
+// CompareJSON writes the comparison as indented JSON.
+func CompareJSON(w io.Writer, c *Comparison) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(c)
+}
