@@ -24,7 +24,7 @@ import (
 	"meshgym/load"
 	"meshgym/metrics"
 	"meshgym/plugins"
-	"meshgym/plugins/builtin"
+	"meshgym/internal/version"
 	"meshgym/sandbox"
 	"meshgym/sandbox/local"
 	"meshgym/scenarios"
@@ -48,6 +48,15 @@ type Options struct {
 	// Settle is the pause after a config push before load starts, so the
 	// sidecars all run the new config (default 200 ms).
 	Settle time.Duration
+	// Mesh names the mesh plugin ("" = DefaultMesh, "builtin").
+	Mesh string
+	// Profile is the builtin plugin's semantics profile ("istio",
+	// "istio@1.23"); "" = the scenario's mesh: field, else the plugin's
+	// default. It beats the scenario's.
+	Profile string
+	// OpenMesh starts mesh plugins; nil = DefaultOpener (re-executes this
+	// program as `meshgym plugin serve NAME`).
+	OpenMesh MeshOpener
 }
 
 // PhaseResult is what one measuring phase produced.
@@ -149,9 +158,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	if sc == nil {
 		return nil, inputErr(errors.New("no scenario"))
 	}
-	if err := builtin.Supports(sc.Pattern.Kind); err != nil {
-		return nil, inputErr(err)
-	}
 	em := emitter{ch: events}
 	if opts.Platform == nil {
 		lp := local.New(local.Executables{})
@@ -181,7 +187,18 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	if err := os.MkdirAll(opts.RunDir, 0o755); err != nil {
 		return nil, platformErr(fmt.Errorf("create run directory %s: %w", opts.RunDir, err))
 	}
-	res = &Result{Scenario: sc, Source: sc.Source, Platform: opts.Platform.Name(), Seed: opts.Seed, RunDir: opts.RunDir}
+	if opts.Mesh == "" {
+		opts.Mesh = DefaultMesh
+	}
+	if opts.Profile == "" {
+		opts.Profile = scenarioMesh(sc)
+	}
+	if opts.OpenMesh == nil {
+		opts.OpenMesh = DefaultOpener
+	}
+	res = &Result{Scenario: sc, Source: sc.Source, Platform: opts.Platform.Name(), Seed: opts.Seed, RunDir: opts.RunDir,
+		Mesh: opts.Mesh, Profile: opts.Profile, ID: filepath.Base(opts.RunDir),
+		Versions: map[string]string{"meshgym": version.String()}}
 	// result.json records every run, also one that stopped early: what was
 	// measured until then is kept.
 	defer func() {
@@ -193,7 +210,37 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 		}
 	}()
 
-	r := &runner{sc: sc, opts: opts, em: em, res: res, cp: builtin.New(), counts: newEventCounts()}
+	mesh, info, err := openMesh(ctx, opts.OpenMesh, opts.Mesh, opts.Profile, opts.Platform.Name(), sc)
+	if err != nil {
+		return res, err
+	}
+	defer mesh.client.Close()
+	res.Versions["plugin"] = info.Version
+	rendered, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Topology: sc.Topology, Pattern: sc.Phase(true)})
+	if err != nil {
+		return res, meshErr(err)
+	}
+	res.Knobs, res.MeshNotes = rendered.Knobs, rendered.Notes
+	for _, k := range rendered.Knobs {
+		if k.Path == "profile" {
+			res.Profile = k.Value // as resolved: "istio@1.27"
+		}
+	}
+	// The plugin dying ends the run: nothing could apply or observe the
+	// pattern any more.
+	ctx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	if died := mesh.client.Died(); died != nil {
+		go func() {
+			select {
+			case err := <-died:
+				cancelRun(platformErr(err))
+			case <-ctx.Done():
+			}
+		}()
+	}
+
+	r := &runner{sc: sc, opts: opts, em: em, res: res, mesh: mesh, counts: newEventCounts()}
 	r.phase.Store(PhaseDeploy)
 	defer r.teardown()
 
@@ -214,8 +261,8 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 			return res, err
 		}
 	} else {
-		if err := r.cp.Apply(r.ctx, sc.Topology, r.dep, r.comps, sc.Phase(true)); err != nil {
-			return res, classify(r.ctx, platformErr(err))
+		if err := r.mesh.apply(r.ctx, sc.Topology, r.dep, r.comps, sc.Phase(true)); err != nil {
+			return res, classify(r.ctx, meshErr(err))
 		}
 		sleepCtx(r.ctx, opts.Settle)
 	}
@@ -250,7 +297,7 @@ type runner struct {
 	opts   Options
 	em     emitter
 	res    *Result
-	cp     *builtin.ControlPlane
+	mesh   *meshConn
 	counts *eventCounts
 	phase  atomic.Value
 
@@ -292,13 +339,13 @@ func (r *runner) deploy(ctx context.Context, topo scenarios.Topology, what strin
 		}
 	}(r.ctx, r.cancel)
 
-	if err := r.cp.Apply(r.ctx, topo, dep, r.comps, r.sc.Phase(false)); err != nil {
-		return classify(r.ctx, platformErr(err))
+	if err := r.mesh.apply(r.ctx, topo, dep, r.comps, r.sc.Phase(false)); err != nil {
+		return classify(r.ctx, meshErr(err))
 	}
 	if err := waitReady(r.ctx, r.comps, r.opts.ReadyTimeout); err != nil {
 		return classify(r.ctx, platformErr(err))
 	}
-	subscribeEvents(r.ctx, r.comps, func(pe *PolicyEvent) {
+	r.mesh.events(r.ctx, r.comps, func(pe *PolicyEvent) {
 		pe.Phase = r.phase.Load().(string)
 		r.counts.add(pe.Phase, pe.Kind, pe.Count)
 		r.counts.keep(pe)
@@ -333,7 +380,10 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 	r.phase.Store(name)
 	r.em.phase(name, true, "pattern "+pattern)
 	pr := &PhaseResult{Name: name, Pattern: pattern, Started: time.Now()}
-	targets := metricsURLs(r.comps)
+	targets, err := r.mesh.scrapeURLs(ctx, r.comps)
+	if err != nil {
+		return nil, classify(ctx, meshErr(err))
+	}
 	sampler := metrics.NewSampler(pids(r.comps), time.Second)
 	sampler.Start(ctx)
 	rec := metrics.NewRecorder(targets, time.Second)
@@ -440,45 +490,6 @@ func waitReady(ctx context.Context, comps []sandbox.Component, timeout time.Dura
 	return nil
 }
 
-// subscribeEvents follows every sidecar's NDJSON event stream until ctx ends.
-func subscribeEvents(ctx context.Context, comps []sandbox.Component, fn func(*PolicyEvent)) {
-	for _, c := range comps {
-		if c.Kind != sandbox.KindSidecar {
-			continue
-		}
-		go func() {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.AdminURL+"/events", nil)
-			if err != nil {
-				return
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				var ev struct {
-					Time       time.Time     `json:"time"`
-					Kind       string        `json:"kind"`
-					Cluster    string        `json:"cluster"`
-					Endpoint   string        `json:"endpoint"`
-					Attempt    int           `json:"attempt"`
-					StatusCode int           `json:"status_code"`
-					Backoff    time.Duration `json:"backoff"`
-					Detail     string        `json:"detail"`
-					Count      int64         `json:"count"`
-				}
-				if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Kind == "" || ev.Kind == "config" {
-					continue
-				}
-				fn(&PolicyEvent{At: ev.Time, Component: c.Name, Kind: ev.Kind, Cluster: ev.Cluster,
-					Endpoint: ev.Endpoint, Attempt: ev.Attempt, StatusCode: ev.StatusCode,
-					Backoff: ev.Backoff, Detail: ev.Detail, Count: max(ev.Count, 1)})
-			}
-		}()
-	}
-}
 
 type eventCounts struct {
 	mu   sync.Mutex
@@ -563,15 +574,6 @@ func (e emitter) phase(name string, start bool, detail string) {
 
 func (e emitter) log(msg string) { e.send(&LogEvent{At: time.Now(), Msg: msg}, false) }
 
-func metricsURLs(comps []sandbox.Component) []string {
-	var out []string
-	for _, c := range comps {
-		if c.MetricsURL != "" {
-			out = append(out, c.MetricsURL)
-		}
-	}
-	return out
-}
 
 func pids(comps []sandbox.Component) map[string]int32 {
 	out := map[string]int32{}

@@ -126,7 +126,10 @@ func (rs rolloutSpec) stepFromSnapshot(st *RolloutStep, s *metrics.Snapshot) {
 // the canary's final weight.
 func (r *runner) rollout(ctx context.Context, rs rolloutSpec, progress func(load.Progress)) (*load.Result, []RolloutStep, float64, error) {
 	sc := r.sc
-	targets := metricsURLs(r.comps)
+	targets, err := r.mesh.scrapeURLs(ctx, r.comps)
+	if err != nil {
+		return nil, nil, 0, meshErr(err)
+	}
 	var steps []RolloutStep
 	var merged *load.Result
 	final := 0.0
@@ -195,7 +198,7 @@ func (r *runner) applyCanaryWeight(ctx context.Context, rs rolloutSpec, w float6
 	}
 	split.Rollout = nil
 	p.Split = &split
-	return r.cp.Apply(ctx, r.sc.Topology, r.dep, r.comps, p)
+	return r.mesh.apply(ctx, r.sc.Topology, r.dep, r.comps, p)
 }
 
 // mergeLoad adds one step's client view to the phase's: counts, status

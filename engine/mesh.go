@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"meshgym/plugins"
+	"meshgym/plugins/builtin"
+	"meshgym/sandbox"
+	"meshgym/scenarios"
+)
+
+// MeshClient is an opened mesh plugin: the protocol's calls plus the
+// process around them (*plugins.Client satisfies it).
+type MeshClient interface {
+	plugins.Mesh
+	// Died delivers an error naming the plugin when its process exits
+	// while open (nil channel: never).
+	Died() <-chan error
+	// Close stops the plugin process.
+	Close() error
+}
+
+// MeshOpener starts the mesh plugin called name.
+type MeshOpener func(ctx context.Context, name string) (MeshClient, error)
+
+// DefaultMesh is the plugin that applies patterns when Options.Mesh is "".
+const DefaultMesh = "builtin"
+
+// meshConn is the run's mesh plugin and what every call needs.
+type meshConn struct {
+	name     string
+	profile  string
+	platform string
+	client   MeshClient
+}
+
+// apply puts pattern in force on the deployment (a zero pattern = off).
+func (m *meshConn) apply(ctx context.Context, topo scenarios.Topology, dep sandbox.Deployment, comps []sandbox.Component, p scenarios.Pattern) error {
+	return m.client.Apply(ctx, plugins.ApplyRequest{Profile: m.profile, Platform: m.platform,
+		Topology: topo, Pattern: p, Endpoints: endpointsOf(topo, dep), Components: comps})
+}
+
+// scrapeURLs asks the plugin where the deployment's request counts are.
+func (m *meshConn) scrapeURLs(ctx context.Context, comps []sandbox.Component) ([]string, error) {
+	ts, err := m.client.ScrapeTargets(ctx, plugins.ScrapeRequest{Platform: m.platform, Components: comps})
+	if err != nil {
+		return nil, err
+	}
+	urls := make([]string, 0, len(ts))
+	for _, t := range ts {
+		urls = append(urls, t.URL)
+	}
+	return urls, nil
+}
+
+// events follows the plugin's policy events until ctx ends.
+func (m *meshConn) events(ctx context.Context, comps []sandbox.Component, fn func(*PolicyEvent)) {
+	go func() {
+		_ = m.client.Events(ctx, plugins.EventsRequest{Components: comps}, func(e plugins.PolicyEvent) error {
+			fn(&PolicyEvent{At: e.At, Component: e.Component, Kind: e.Kind, Cluster: e.Cluster,
+				Endpoint: e.Endpoint, Attempt: e.Attempt, StatusCode: e.StatusCode, Backoff: e.Backoff,
+				Detail: e.Detail, Count: max(e.Count, 1)})
+			return nil
+		})
+	}()
+}
+
+func endpointsOf(topo scenarios.Topology, dep sandbox.Deployment) map[string][]sandbox.Endpoint {
+	out := map[string][]sandbox.Endpoint{}
+	for _, s := range topo.Services {
+		out[s.Name] = dep.Endpoints(s.Name)
+	}
+	return out
+}
+
+// meshErr classifies a plugin's error: bad input (an unknown profile, a
+// pattern the mesh lacks) exits 2, anything else is the platform's (3).
+func meshErr(err error) error {
+	var pe *plugins.Error
+	if errors.As(err, &pe) && (pe.Code == plugins.CodeInvalid || pe.Code == plugins.CodeUnsupported) {
+		return inputErr(err)
+	}
+	return platformErr(err)
+}
+
+// openMesh starts the plugin and checks it can apply the scenario's pattern.
+func openMesh(ctx context.Context, open MeshOpener, name, profile, platform string, sc *scenarios.Scenario) (*meshConn, plugins.Info, error) {
+	c, err := open(ctx, name)
+	if err != nil {
+		return nil, plugins.Info{}, meshErr(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		c.Close()
+		return nil, info, meshErr(err)
+	}
+	m := &meshConn{name: name, profile: profile, platform: platform, client: c}
+	if k := sc.Pattern.Kind; k != "" && !contains(info.Patterns, k) {
+		c.Close()
+		return nil, info, inputErr(fmt.Errorf("mesh plugin %s does not support pattern %q (it supports: %v)", name, k, info.Patterns))
+	}
+	return m, info, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// scenarioMesh is the profile the scenario file names ("" = none).
+func scenarioMesh(sc *scenarios.Scenario) string { return "" }
+
+// DefaultOpener opens the builtin plugin in this process.
+// TODO(lead): replace with the plugins.Loader re-exec once it lands.
+func DefaultOpener(ctx context.Context, name string) (MeshClient, error) {
+	if name != DefaultMesh {
+		return nil, plugins.Errorf(plugins.CodeInvalid, "unknown mesh plugin %q", name)
+	}
+	return direct{builtin.NewPlugin()}, nil
+}
+
+type direct struct{ *builtin.Plugin }
+
+func (direct) Died() <-chan error { return nil }
+func (direct) Close() error       { return nil }
