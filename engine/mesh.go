@@ -129,3 +129,29 @@ type direct struct{ *builtin.Plugin }
 
 func (direct) Died() <-chan error { return nil }
 func (direct) Close() error       { return nil }
+
+// Explain opens the mesh plugin of opts (as Run would) and renders the
+// scenario's pattern in format ("" = the plugin's default for the
+// profile) without deploying anything. Errors are *Error (bad input: an
+// unknown plugin, profile or format, exit 2).
+func Explain(ctx context.Context, sc *scenarios.Scenario, opts Options, format string) (plugins.Rendered, error) {
+	if opts.Mesh == "" {
+		opts.Mesh = DefaultMesh
+	}
+	if opts.Profile == "" {
+		opts.Profile = scenarioMesh(sc)
+	}
+	if opts.OpenMesh == nil {
+		opts.OpenMesh = DefaultOpener
+	}
+	m, _, err := openMesh(ctx, opts.OpenMesh, opts.Mesh, opts.Profile, "", sc)
+	if err != nil {
+		return plugins.Rendered{}, err
+	}
+	defer m.client.Close()
+	r, err := m.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(true)})
+	if err != nil {
+		return r, meshErr(err)
+	}
+	return r, nil
+}

@@ -33,6 +33,7 @@ type runFlags struct {
 	quiet       bool
 	set         []string
 	all         bool
+	mesh        string
 }
 
 func newRunCmd() *cobra.Command {
@@ -79,6 +80,7 @@ repeats a run. Logs and result.json go to the run directory.`,
 	fl.IntVar(&f.port, "port", 0, "port of the entry service; 0 = any free port (default: 8200, or a free one when 8200 is taken)")
 	fl.StringVar(&f.runDir, "run-dir", "", "directory for logs and result.json (default .meshgym/runs/<time>-<scenario>)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fl.StringVar(&f.mesh, "mesh", "", "mesh to apply the pattern with: a semantics profile of the builtin mesh (book, envoy, istio, linkerd, consul, kuma; a release with @, e.g. istio@1.23) or a plugin's name (default: the scenario's mesh:, else book)")
 	fl.BoolVar(&f.all, "all", false, "run every built-in scenario in sequence and print one summary table")
 	fl.StringArrayVar(&f.set, "set", nil, "change a knob without editing the file, e.g. --set currency_v2.errorRate=30 (repeatable; keys: "+strings.Join(scenarios.SetKeys, ", ")+")")
 	return c
@@ -199,6 +201,7 @@ func prepare(c *cobra.Command, sc *scenarios.Scenario, f *runFlags) (engine.Opti
 		seed = f.seed
 	}
 	opts := engine.Options{Seed: seed, RunDir: f.runDir}
+	setMesh(&opts, f.mesh)
 	switch {
 	case changed("port") && f.port == 0:
 		opts.EntryPort = -1 // any free port
@@ -206,6 +209,19 @@ func prepare(c *cobra.Command, sc *scenarios.Scenario, f *runFlags) (engine.Opti
 		opts.EntryPort, opts.EntryPortStrict = f.port, true
 	}
 	return opts, nil
+}
+
+// setMesh reads a --mesh value: the name of a mesh plugin found on the
+// plugin path, else a semantics profile of the builtin plugin (whose
+// existence the plugin checks: an unknown one exits 2).
+func setMesh(opts *engine.Options, m string) {
+	switch {
+	case m == "":
+	case isPlugin(m):
+		opts.Mesh = m
+	default:
+		opts.Profile = m
+	}
 }
 
 // runEngine runs one scenario with progress on stderr; the error carries
