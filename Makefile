@@ -53,3 +53,12 @@ fuzz:
 
 clean:
 	rm -rf $(BIN) .meshgym
+
+## proto: regenerate plugins/proto/v1 Go code (needs protoc, protoc-gen-go and
+## protoc-gen-go-grpc; build and tests use the committed generated files)
+.PHONY: proto
+proto:
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc --proto_path=. \
+		--go_out=. --go_opt=module=meshgym \
+		--go-grpc_out=. --go-grpc_opt=module=meshgym \
+		plugins/proto/v1/plugin.proto

@@ -26,9 +26,19 @@ type Cluster struct {
 	// sidecar's inbound listener.
 	Endpoints []Endpoint `json:"endpoints"`
 	// LBPolicy is "round_robin" (Envoy's default ROUND_ROBIN,
-	// https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto)
-	// or "random". Empty means round_robin.
+	// https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto),
+	// "random", "least_request" (Envoy's LEAST_REQUEST, power of two
+	// choices over active requests; Istio's default) or "peak_ewma"
+	// (Linkerd's power of two choices over a Peak-EWMA latency cost); see
+	// lb.go. Empty means round_robin.
 	LBPolicy string `json:"lb_policy,omitempty"`
+	// LBChoiceCount is least_request's choice_count: how many random
+	// endpoints are compared per pick (Envoy LeastRequestLbConfig; 0 =
+	// default 2; otherwise 2 or more). Only with lb_policy least_request.
+	LBChoiceCount int `json:"lb_choice_count,omitempty"`
+	// EWMA sets peak_ewma's estimator (nil = Linkerd's defaults: default
+	// RTT 30 ms, decay 10 s). Only with lb_policy peak_ewma.
+	EWMA *EWMAConfig `json:"ewma,omitempty"`
 	// Retry is nil when the route has no retry policy: then no retry happens
 	// at all (Envoy does no retries without a retry_policy).
 	Retry *RetryPolicy `json:"retry,omitempty"`

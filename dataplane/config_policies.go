@@ -52,14 +52,17 @@ type WeightedVersion struct {
 	Weight  int    `json:"weight"` // ≥ 0
 }
 
-// OutlierDetection ejects endpoints that fail, in one of three algorithms
+// OutlierDetection ejects endpoints that fail, in one of four algorithms
 // (dataplane/outlier.go). Zero values: a duration of 0 means Envoy's
 // default (Envoy rejects an explicit 0); counts and percents are literal
 // (0 = off / never), so start from [EnvoyOutlierDefaults] to get Envoy's
 // behaviour. The book algorithms need Consecutive5xx ≥ 1 and
 // BaseEjectionTime > 0 and ignore the envoy-only fields (the gateway
 // detector, enforcing percents, Interval, MaxEjectionTime and its jitter,
-// MaxEjectionPercent, AlwaysEjectOneHost).
+// MaxEjectionPercent, AlwaysEjectOneHost). The linkerd algorithm reads
+// only Consecutive5xx, BaseEjectionTime, MaxEjectionTime and JitterRatio,
+// each 0 meaning Linkerd's default ([LinkerdAccrualDefaults]); it has no
+// panic mode, so HealthyPanicThreshold is ignored.
 type OutlierDetection struct {
 	// Algorithm: "envoy" (default) reproduces Envoy's outlier detection
 	// (api/envoy/config/cluster/v3/outlier_detection.proto and
@@ -73,7 +76,17 @@ type OutlierDetection struct {
 	// errors for exactly BaseEjectionTime, then return with the count
 	// reset. "book_half_open" is the variant the book's prose describes:
 	// after BaseEjectionTime the endpoint is half-open; one failure ejects
-	// it again at once, one success closes it.
+	// it again at once, one success closes it. "linkerd" is Linkerd's
+	// consecutive failure accrual (2.13+; linkerd2-proxy
+	// linkerd/app/outbound/src/http/breaker/consecutive_failures.rs):
+	// after Consecutive5xx (default 7) consecutive failures (5xx or no
+	// response) the endpoint is unavailable for a penalty, starting at
+	// BaseEjectionTime (min penalty, default 1 s); then it is on probation
+	// and exactly one request goes through: a success makes it available
+	// (count reset, penalty back to the min), a failure makes it
+	// unavailable for the next penalty, doubled up to MaxEjectionTime (max
+	// penalty, default 1 min), plus jitter (JitterRatio). With every
+	// endpoint unavailable the caller gets 503 (no panic mode).
 	Algorithm string `json:"algorithm,omitempty"`
 
 	Consecutive5xx                     int           `json:"consecutive_5xx"`                       // 0 = detector off
@@ -92,6 +105,16 @@ type OutlierDetection struct {
 	// fewer than this share of endpoints are healthy, the LB ignores
 	// ejections and balances over all endpoints.
 	HealthyPanicThreshold int `json:"healthy_panic_threshold"`
+	// JitterRatio (linkerd only; 0 = Linkerd's default 0.5, at most 100)
+	// lengthens each penalty by a random share of it: Linkerd's
+	// failure-accrual-consecutive-jitter-ratio through linkerd2-proxy's
+	// ExponentialBackoff (linkerd/exp-backoff): penalty = base +
+	// min(uniform[0,1) × ratio × base, max − base), base = min penalty ×
+	// 2^n capped at the max, with base's whole seconds and its sub-second
+	// part each truncated after the multiplication (so a 1 s or 2 s base
+	// gets no jitter at ratio 0.5). The jitter only adds; it never
+	// shortens a penalty.
+	JitterRatio float64 `json:"jitter_ratio,omitempty"`
 }
 
 // Fault injects failures on a caller's outbound path, before the router

@@ -8,14 +8,24 @@
 //     counts requests at the server side of the component) and one outbound
 //     listener per upstream service (it routes, load-balances and retries);
 //   - the policy logic, written as pure code over an injected [Clock] and an
-//     injected random source so tests assert exact outcomes: the round-robin
-//     and random load balancers ([RoundRobin], [Random]), Envoy's per-request
-//     retry state ([RetryState]) with its jittered exponential back-off
-//     ([Backoff]) and the previous_hosts retry host predicate; header and
-//     cookie routes with weighted version splits (routes.go), the route
-//     timeout (timeout.go), fault injection (fault.go), the retry circuit
-//     breaker and retry budgets (budget.go) and the inbound local rate
-//     limit ([TokenBucket], ratelimit.go);
+//     injected random source so tests assert exact outcomes: the load
+//     balancers (lb.go) — Envoy's ROUND_ROBIN and RANDOM ([RoundRobin],
+//     [Random]), Envoy's LEAST_REQUEST for equal weights, the power of two
+//     choices over active requests ([LeastRequest]; least_request_lb.cc
+//     unweightedHostPickNChoices, Istio's default since 1.14) and
+//     Linkerd's power of two choices over a Peak-EWMA latency cost
+//     ([PeakEWMA]; linkerd2-proxy linkerd/pool/p2c and
+//     tower/src/load/peak_ewma.rs), the last two fed by the router loop
+//     through [Tracker]; Envoy's per-request retry state ([RetryState])
+//     with its jittered exponential back-off ([Backoff]) and the
+//     previous_hosts retry host predicate; outlier detection (outlier.go)
+//     in four algorithms: Envoy's, the book's two breakers and Linkerd's
+//     consecutive failure accrual with its one-request probation
+//     (linkerd2-proxy breaker/consecutive_failures.rs, exp-backoff);
+//     header and cookie routes with weighted version splits (routes.go),
+//     the route timeout (timeout.go), fault injection (fault.go), the
+//     retry circuit breaker and retry budgets (budget.go) and the inbound
+//     local rate limit ([TokenBucket], ratelimit.go);
 //   - the admin API (PUT/GET /config, GET /metrics, GET /events, GET /ready),
 //     the OpenTelemetry metrics it exports in Prometheus text format, and the
 //     policy event stream ([Event]);
@@ -34,7 +44,9 @@
 // behaves (envoy source/common/router/retry_state_impl.cc, router.cc,
 // source/common/common/backoff_strategy.cc, source/common/upstream/
 // load_balancer_impl.cc), not only as its docs describe it; see
-// shared/reference/mesh-semantics.md §1.
+// shared/reference/mesh-semantics.md §1. The Linkerd algorithms follow
+// linkerd2-proxy and the linkerd2 policy controller's defaults likewise
+// (mesh-semantics.md §4).
 //
 // It must not know platforms (local processes, docker, kind), scenarios,
 // plugins or the engine: it is configured only by flags and by [Config]

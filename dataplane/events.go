@@ -21,8 +21,15 @@ const (
 	// (time 1)"; StatusCode is the outcome that tripped it).
 	EventEjection = "ejection"
 	// EventUnejection: an ejected endpoint returned to the load balancer
-	// (or, book_half_open, became half-open). Time is when it returned.
+	// (or, book_half_open, became half-open; linkerd, went on probation).
+	// Time is when it returned.
 	EventUnejection = "unejection"
+	// EventProbation (outlier algorithm linkerd): the one request let
+	// through to an endpoint on probation succeeded (StatusCode), so the
+	// endpoint is available again with its failure count reset and its
+	// next penalty back to the minimum. A failed probation request is an
+	// EventEjection instead.
+	EventProbation = "probation"
 )
 
 // Event is one policy event of a sidecar, streamed as one JSON object per

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -50,13 +51,30 @@ func TestRandomSeededIsReproducibleAndSpread(t *testing.T) {
 }
 
 func TestNewLoadBalancer(t *testing.T) {
+	eps := []Endpoint{{Name: "a", Address: "127.0.0.1:1"}, {Name: "b", Address: "127.0.0.1:2"}}
 	for _, tc := range []struct {
-		policy string
-		ok     bool
-	}{{"", true}, {LBRoundRobin, true}, {LBRandom, true}, {"least_request", false}} {
-		_, err := NewLoadBalancer(tc.policy, 2, func() uint64 { return 0 })
-		if (err == nil) != tc.ok {
-			t.Errorf("NewLoadBalancer(%q) err = %v, want ok=%v", tc.policy, err, tc.ok)
+		cl   Cluster
+		want string // type name, or "" = error
+	}{
+		{Cluster{}, "*dataplane.RoundRobin"},
+		{Cluster{LBPolicy: LBRoundRobin}, "*dataplane.RoundRobin"},
+		{Cluster{LBPolicy: LBRandom}, "*dataplane.Random"},
+		{Cluster{LBPolicy: LBLeastRequest}, "*dataplane.LeastRequest"},
+		{Cluster{LBPolicy: LBPeakEWMA}, "*dataplane.PeakEWMA"},
+		{Cluster{LBPolicy: "ring_hash"}, ""},
+		{Cluster{LBPolicy: LBLeastRequest, LBChoiceCount: 1}, ""},
+	} {
+		tc.cl.Endpoints = eps
+		lb, err := NewLoadBalancer(tc.cl, newFakeClock(), func() uint64 { return 0 })
+		got := fmt.Sprintf("%T", lb)
+		if err != nil {
+			got = ""
 		}
+		if got != tc.want {
+			t.Errorf("NewLoadBalancer(%q, choices %d) = %s (err %v), want %q", tc.cl.LBPolicy, tc.cl.LBChoiceCount, got, err, tc.want)
+		}
+	}
+	if _, err := NewLoadBalancer(Cluster{LBPolicy: LBRandom}, nil, nil); err == nil {
+		t.Error("no endpoints: no error")
 	}
 }

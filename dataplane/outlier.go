@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -35,7 +36,80 @@ const (
 	// when the ejection time ends, the next outcome decides (a failure
 	// ejects again at once for BaseEjectionTime, a success closes it).
 	OutlierBookHalfOpen = "book_half_open"
+	// OutlierLinkerd is Linkerd's consecutive failure accrual (2.13+,
+	// balancer.linkerd.io/failure-accrual: consecutive): after
+	// Consecutive5xx consecutive failures the endpoint is unavailable for
+	// a penalty, then on probation for exactly one request; see
+	// [LinkerdAccrualDefaults] and linkerdPenalty for the exact rules.
+	OutlierLinkerd = "linkerd"
 )
+
+// Linkerd's failure accrual defaults (linkerd2
+// policy-controller/k8s/index/src/outbound/index.rs
+// parse_consecutive_params: the balancer.linkerd.io/
+// failure-accrual-consecutive-* annotations).
+const (
+	// DefaultLinkerdMaxFailures is …-max-failures: 7.
+	DefaultLinkerdMaxFailures = 7
+	// DefaultLinkerdMinPenalty is …-min-penalty: 1 s.
+	DefaultLinkerdMinPenalty = time.Second
+	// DefaultLinkerdMaxPenalty is …-max-penalty: 1 min.
+	DefaultLinkerdMaxPenalty = time.Minute
+	// DefaultLinkerdJitterRatio is …-jitter-ratio: 0.5.
+	DefaultLinkerdJitterRatio = 0.5
+	// MaxLinkerdJitterRatio is the largest jitter ratio Linkerd accepts
+	// (index.rs: "jitter cannot be greater than 100").
+	MaxLinkerdJitterRatio = 100
+)
+
+// LinkerdAccrualDefaults returns Linkerd's consecutive failure accrual as
+// the policy controller configures it when only the mode annotation is
+// set: 7 consecutive failures, penalty from 1 s doubling up to 1 min,
+// jitter ratio 0.5. (In a [OutlierDetection] with algorithm "linkerd" the
+// zero values of these four fields mean the same defaults.)
+func LinkerdAccrualDefaults() OutlierDetection {
+	return OutlierDetection{
+		Algorithm:        OutlierLinkerd,
+		Consecutive5xx:   DefaultLinkerdMaxFailures,
+		BaseEjectionTime: DefaultLinkerdMinPenalty,
+		MaxEjectionTime:  DefaultLinkerdMaxPenalty,
+		JitterRatio:      DefaultLinkerdJitterRatio,
+	}
+}
+
+// linkerdPenalty is the penalty of the iter-th shut in a row (iter from 0)
+// under min, max and jitter ratio, drawing from rnd: linkerd2-proxy's
+// consecutive failure accrual (linkerd/app/outbound/src/http/breaker/
+// consecutive_failures.rs closed()) sleeps the next value of an
+// ExponentialBackoff stream created when the breaker shuts, and the
+// stream is linkerd/exp-backoff/src/lib.rs:
+//
+//	base   = min(min_penalty × 2^iter, max_penalty)
+//	jitter = uniform [0,1) × ratio, applied to base's whole seconds and
+//	         to its sub-second nanoseconds separately, each truncated,
+//	         then capped at max_penalty − base
+//	penalty = base + jitter
+//
+// So the jitter only lengthens the penalty, and because the whole-second
+// part truncates, a base of 1 s or 2 s with ratio 0.5 gets no jitter at
+// all (1 × 0.5·u and 2 × 0.5·u truncate to 0 s). The uniform draw is
+// (rnd() >> 11) / 2^53, as rand's f64; nothing is drawn when ratio is 0.
+func linkerdPenalty(iter int, minPenalty, maxPenalty time.Duration, ratio float64, rnd func() uint64) time.Duration {
+	base := maxPenalty
+	if iter < 63 {
+		if m := minPenalty << uint(iter); m>>uint(iter) == minPenalty && m < maxPenalty {
+			base = m
+		}
+	}
+	if ratio == 0 {
+		return base
+	}
+	u := float64(rnd()>>11) / (1 << 53)
+	rj := u * ratio
+	secs := time.Duration(float64(base/time.Second)*rj) * time.Second
+	nanos := time.Duration(float64(base%time.Second) * rj)
+	return base + min(secs+nanos, maxPenalty-base)
+}
 
 // Envoy's outlier detection defaults (api/envoy/config/cluster/v3/
 // outlier_detection.proto; outlier_detection_impl.h DEFAULT_*).
@@ -87,13 +161,15 @@ func validateOutlier(key string, o *OutlierDetection) error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("cluster %q: outlier.%s %s", key, field, fmt.Sprintf(format, args...))
 	}
-	book := false
+	book, linkerd := false, false
 	switch o.Algorithm {
 	case "", OutlierEnvoy:
 	case OutlierBook, OutlierBookHalfOpen:
 		book = true
+	case OutlierLinkerd:
+		linkerd = true
 	default:
-		return bad("algorithm", "is %q; want %q, %q or %q", o.Algorithm, OutlierEnvoy, OutlierBook, OutlierBookHalfOpen)
+		return bad("algorithm", "is %q; want %q, %q, %q or %q", o.Algorithm, OutlierEnvoy, OutlierBook, OutlierBookHalfOpen, OutlierLinkerd)
 	}
 	for _, c := range []struct {
 		field string
@@ -125,6 +201,19 @@ func validateOutlier(key string, o *OutlierDetection) error {
 	if book && o.BaseEjectionTime <= 0 {
 		return bad("base_ejection_time", "is %v; algorithm %q needs the ejection duration, more than 0", o.BaseEjectionTime, o.Algorithm)
 	}
+	if j := o.JitterRatio; j != 0 && !linkerd {
+		return bad("jitter_ratio", "is %v but algorithm is %q; it applies to %q only (Envoy's is max_ejection_time_jitter)", j, o.Algorithm, OutlierLinkerd)
+	}
+	if linkerd {
+		// Ranges of linkerd2 policy-controller parse_consecutive_params.
+		if j := o.JitterRatio; math.IsNaN(j) || j < 0 || j > MaxLinkerdJitterRatio {
+			return bad("jitter_ratio", "is %v; want 0 (default %v) to %d (a share of the penalty added at random, as Linkerd's failure-accrual-consecutive-jitter-ratio)", j, DefaultLinkerdJitterRatio, MaxLinkerdJitterRatio)
+		}
+		if lo, hi := baseEjectionTime(o), maxEjectionTime(o); lo > hi {
+			return bad("base_ejection_time", "(min penalty) %v exceeds max_ejection_time (max penalty) %v; Linkerd refuses this too", lo, hi)
+		}
+		return nil
+	}
 	if !book && o.MaxEjectionTime > 0 && o.MaxEjectionTime < baseEjectionTime(o) {
 		// Envoy refuses this too (DetectorImpl::create).
 		return bad("max_ejection_time", "%v is below base_ejection_time %v", o.MaxEjectionTime, baseEjectionTime(o))
@@ -146,12 +235,26 @@ func validateOutlier(key string, o *OutlierDetection) error {
 }
 
 // baseEjectionTime is o's base ejection time; 0 means Envoy's default 30 s
-// for the envoy algorithm (Envoy rejects an explicit 0).
+// for the envoy algorithm (Envoy rejects an explicit 0) and Linkerd's min
+// penalty 1 s for the linkerd algorithm.
 func baseEjectionTime(o *OutlierDetection) time.Duration {
-	if o.BaseEjectionTime == 0 && (o.Algorithm == "" || o.Algorithm == OutlierEnvoy) {
-		return DefaultBaseEjectionTime
+	if o.BaseEjectionTime == 0 {
+		switch o.Algorithm {
+		case "", OutlierEnvoy:
+			return DefaultBaseEjectionTime
+		case OutlierLinkerd:
+			return DefaultLinkerdMinPenalty
+		}
 	}
 	return o.BaseEjectionTime
+}
+
+// maxEjectionTime is the linkerd algorithm's max penalty (0 = 1 min).
+func maxEjectionTime(o *OutlierDetection) time.Duration {
+	if o.MaxEjectionTime == 0 {
+		return DefaultLinkerdMaxPenalty
+	}
+	return o.MaxEjectionTime
 }
 
 // outlierEnv is what a detector reports to: its clock and random source
@@ -171,6 +274,12 @@ type outlierHost struct {
 	// halfOpen (book_half_open): the ejection time is over and the next
 	// outcome decides.
 	halfOpen bool
+	// probation (linkerd): the penalty is over; one request may go (the
+	// balancer sets probing when it hands it out) and the next outcome
+	// decides. iter counts the penalties of this unavailability (the
+	// back-off stream's iterations).
+	probation, probing bool
+	iter               int
 	// cons5xx counts consecutive 5xx (envoy) or consecutive errors (book);
 	// consGateway consecutive 502/503/504 (envoy).
 	cons5xx, consGateway int
@@ -208,14 +317,28 @@ type outlierDetector struct {
 	names   []string // endpoint names, for events
 	addrs   []string // endpoint addresses, to compare configs
 	cfg     OutlierDetection
-	policy  string // LB policy as configured
+	spec    lbSpec // the cluster's balancer as configured
 	book    bool   // book or book_half_open
+	linkerd bool   // linkerd failure accrual
+	// timed: ejections end at their own time (book, book_half_open,
+	// linkerd), not on interval ticks (envoy).
+	timed bool
+	// maxFailures, jitterRatio (linkerd) and panicThreshold (percent; 0 =
+	// no panic mode) are the config's with defaults filled.
+	maxFailures    int
+	jitterRatio    float64
+	panicThreshold int
 	// interval, base, max and jitter are the config's times with Envoy's
-	// defaults filled in.
+	// defaults filled in (linkerd: base and max are the min and max
+	// penalty, Linkerd's defaults filled in).
 	interval, base, max, jitterMax time.Duration
 	random                         bool // LB: Envoy RANDOM, else ROUND_ROBIN
-	env                            outlierEnv
-	epOpts                         [][]metric.AddOption // per endpoint {cluster, name}
+	// load is the cluster's load-aware balancer (least_request,
+	// peak_ewma; nil = round-robin or random): set before the detector is
+	// published and not changed after.
+	load   loadPicker
+	env    outlierEnv
+	epOpts [][]metric.AddOption // per endpoint {cluster, name}
 
 	mu     sync.Mutex
 	start  time.Time // interval ticks happen at start + k·interval
@@ -223,6 +346,7 @@ type outlierDetector struct {
 	hosts  []outlierHost
 	active int   // ejected endpoints
 	all    []int // every endpoint index, in order
+	cand   []int // scratch: the endpoints a load-aware pick chooses among
 	// rr are the cluster balancer's round-robin indexes of its two host
 	// sources, healthy hosts and (panic) all hosts; Envoy keeps one per
 	// source (rr_indexes_).
@@ -237,18 +361,37 @@ type outlierDetector struct {
 
 // newOutlierDetector returns the detector of cluster key (endpoint names
 // and addresses in order) under o and LB policy, starting at env's now.
+// A load-aware policy needs its balancer set in d.load before use
+// (bindOutlier).
 func newOutlierDetector(key string, names, addrs []string, o OutlierDetection, policy string, env outlierEnv) *outlierDetector {
 	d := &outlierDetector{
-		cluster: key, names: names, addrs: addrs, cfg: o, policy: policy,
-		book:      o.Algorithm == OutlierBook || o.Algorithm == OutlierBookHalfOpen,
-		interval:  o.Interval,
-		base:      baseEjectionTime(&o),
-		max:       o.MaxEjectionTime,
-		jitterMax: o.MaxEjectionTimeJitter,
-		random:    policy == LBRandom,
-		env:       env,
-		start:     env.clock.Now(),
-		hosts:     make([]outlierHost, len(names)),
+		cluster: key, names: names, addrs: addrs, cfg: o, spec: specOf(Cluster{LBPolicy: policy}),
+		book:           o.Algorithm == OutlierBook || o.Algorithm == OutlierBookHalfOpen,
+		linkerd:        o.Algorithm == OutlierLinkerd,
+		interval:       o.Interval,
+		base:           baseEjectionTime(&o),
+		max:            o.MaxEjectionTime,
+		jitterMax:      o.MaxEjectionTimeJitter,
+		panicThreshold: o.HealthyPanicThreshold,
+		random:         policy == LBRandom,
+		env:            env,
+		start:          env.clock.Now(),
+		hosts:          make([]outlierHost, len(names)),
+	}
+	d.timed = d.book || d.linkerd
+	if d.linkerd {
+		// Linkerd has no panic mode: with every endpoint unavailable the
+		// balancer has nothing ready and the request fails (503).
+		d.panicThreshold = 0
+		d.max = maxEjectionTime(&o)
+		d.maxFailures = o.Consecutive5xx
+		if d.maxFailures == 0 {
+			d.maxFailures = DefaultLinkerdMaxFailures
+		}
+		d.jitterRatio = o.JitterRatio
+		if d.jitterRatio == 0 {
+			d.jitterRatio = DefaultLinkerdJitterRatio
+		}
 	}
 	if d.interval == 0 {
 		d.interval = DefaultOutlierInterval
@@ -267,17 +410,11 @@ func newOutlierDetector(key string, names, addrs []string, o OutlierDetection, p
 }
 
 // sameAs reports whether d can keep serving a cluster configured as
-// (names, addrs, o, policy) after a config push: then its state (ejections,
-// counters, multipliers, round-robin position) carries over, as in Envoy
-// where a route change does not touch the cluster.
-func (d *outlierDetector) sameAs(names, addrs []string, o OutlierDetection, policy string) bool {
-	norm := func(p string) string {
-		if p == "" {
-			return LBRoundRobin
-		}
-		return p
-	}
-	if d.cfg != o || norm(d.policy) != norm(policy) || len(d.names) != len(names) {
+// (names, addrs, o, balancer spec) after a config push: then its state
+// (ejections, counters, multipliers, round-robin position) carries over,
+// as in Envoy where a route change does not touch the cluster.
+func (d *outlierDetector) sameAs(names, addrs []string, o OutlierDetection, spec lbSpec) bool {
+	if d.cfg != o || d.spec != spec || len(d.names) != len(names) {
 		return false
 	}
 	for i := range names {
@@ -305,6 +442,7 @@ func (d *outlierDetector) Report(ep int, o Outcome) {
 	case FailurePerTryTimeout:
 		code = 504
 	default:
+		d.releasePick(ep) // a probation request that ended without an outcome
 		return
 	}
 	if ep < 0 || ep >= len(d.names) {
@@ -329,6 +467,7 @@ func (d *outlierDetector) reportAttempt(attemptCtx, downstream context.Context, 
 	case FailureNone, FailureCanceled:
 	default:
 		if downstream != nil && downstream.Err() != nil {
+			d.releasePick(ep)
 			return
 		}
 		if attemptCtx != nil && attemptCtx.Err() != nil {
@@ -354,13 +493,19 @@ func (d *outlierDetector) Ejected(ep int) bool {
 // Pick is the cluster's load balancer with outlier detection: it chooses
 // among the endpoints that are not ejected, in round-robin order (the
 // shared index of that host source, so the order among the others is
-// kept) or at random, as Envoy's EdfLoadBalancerBase::chooseHostOnce does
-// over the healthy hosts. When fewer than HealthyPanicThreshold percent of
-// the endpoints are not ejected (Envoy: healthy% < threshold, strictly),
-// the balancer is in panic and chooses among all endpoints, ejected or not,
-// with its own round-robin index (LoadBalancerBase::isHostSetInPanic).
-// With no endpoint left and panic off (threshold 0) it returns -1: the
-// request fails with 503 "no healthy upstream".
+// kept), at random, or with the cluster's load-aware balancer
+// (least_request, peak_ewma) over them, as Envoy's
+// EdfLoadBalancerBase::chooseHostOnce does over the healthy hosts. When
+// fewer than HealthyPanicThreshold percent of the endpoints are not
+// ejected (Envoy: healthy% < threshold, strictly), the balancer is in
+// panic and chooses among all endpoints, ejected or not, with its own
+// round-robin index (LoadBalancerBase::isHostSetInPanic). With no endpoint
+// left and panic off (threshold 0; always so for linkerd) it returns -1:
+// the request fails with 503 "no healthy upstream".
+//
+// linkerd: an endpoint on probation is available until a pick hands out
+// its one request (Linkerd's gate limited to one permit); it is then
+// unavailable until that request's outcome decides.
 func (d *outlierDetector) Pick() int { return d.pickFrom(d.all, &d.rr) }
 
 // pickFrom is Pick over the endpoints idx (the whole cluster, or a subset)
@@ -371,32 +516,73 @@ func (d *outlierDetector) pickFrom(idx []int, rr *[2]uint64) int {
 	d.advance(now)
 	healthy := 0
 	for _, i := range idx {
-		if !d.hosts[i].ejected {
+		if d.available(i) {
 			healthy++
 		}
 	}
 	ep := -1
 	switch {
 	case healthy > 0 && healthy == len(idx):
-		ep = idx[d.choose(len(idx), &rr[0])]
-	case d.cfg.HealthyPanicThreshold > 0 && 100*healthy < d.cfg.HealthyPanicThreshold*len(idx):
-		ep = idx[d.choose(len(idx), &rr[1])] // panic: all endpoints
+		ep = d.chooseFrom(idx, rr, 0, false)
+	case d.panicThreshold > 0 && 100*healthy < d.panicThreshold*len(idx):
+		ep = d.chooseFrom(idx, rr, 1, false) // panic: all endpoints
 	case healthy > 0:
-		k := d.choose(healthy, &rr[0])
-		for _, i := range idx {
-			if !d.hosts[i].ejected {
-				if k == 0 {
-					ep = i
-					break
-				}
-				k--
-			}
+		ep = d.chooseFrom(idx, rr, 0, true)
+	}
+	if ep >= 0 {
+		if h := &d.hosts[ep]; h.probation {
+			h.probing = true
 		}
 	}
 	events := d.finish(now)
 	d.mu.Unlock()
 	d.publish(events)
 	return ep
+}
+
+// chooseFrom picks among idx (only the available ones when onlyAvailable)
+// with source src's round-robin index, at random, or with the load-aware
+// balancer; it returns a cluster index (under d.mu).
+func (d *outlierDetector) chooseFrom(idx []int, rr *[2]uint64, src int, onlyAvailable bool) int {
+	if d.load != nil {
+		cand := idx
+		if onlyAvailable {
+			cand = d.cand[:0]
+			for _, i := range idx {
+				if d.available(i) {
+					cand = append(cand, i)
+				}
+			}
+			d.cand = cand
+		}
+		return d.load.pickAmong(cand)
+	}
+	if !onlyAvailable {
+		return idx[d.choose(len(idx), &rr[src])]
+	}
+	healthy := 0
+	for _, i := range idx {
+		if d.available(i) {
+			healthy++
+		}
+	}
+	k := d.choose(healthy, &rr[src])
+	for _, i := range idx {
+		if d.available(i) {
+			if k == 0 {
+				return i
+			}
+			k--
+		}
+	}
+	return -1
+}
+
+// available reports whether endpoint i may take a request (under d.mu):
+// not ejected, and (linkerd) not on probation with its one request out.
+func (d *outlierDetector) available(i int) bool {
+	h := &d.hosts[i]
+	return !h.ejected && !(h.probation && h.probing)
 }
 
 // choose returns a position in [0, n): random() % n (Envoy RANDOM) or the
@@ -408,6 +594,30 @@ func (d *outlierDetector) choose(n int, rr *uint64) int {
 	k := int(*rr % uint64(n))
 	*rr++
 	return k
+}
+
+// releasePick undoes pick ep when no outcome of it will be reported (a
+// previous_hosts re-pick discarded it, or its attempt was cancelled): an
+// endpoint on probation whose one request that was lets the next
+// request through instead (linkerd). Other algorithms hold nothing.
+func (d *outlierDetector) releasePick(ep int) {
+	if !d.linkerd || ep < 0 || ep >= len(d.hosts) {
+		return
+	}
+	d.mu.Lock()
+	if h := &d.hosts[ep]; h.probation {
+		h.probing = false
+	}
+	d.mu.Unlock()
+}
+
+// loadTracker returns the cluster's load-aware balancer (nil for
+// round-robin and random): attempts are counted per cluster endpoint.
+func (d *outlierDetector) loadTracker() Tracker {
+	if d.load == nil {
+		return nil
+	}
+	return d.load
 }
 
 // subsetLB returns a balancer over the endpoints idx of the cluster (a
@@ -424,12 +634,15 @@ type outlierSubsetLB struct {
 	rr  [2]uint64 // guarded by d.mu
 }
 
-func (s *outlierSubsetLB) Pick() int { return s.d.pickFrom(s.idx, &s.rr) }
+func (s *outlierSubsetLB) Pick() int            { return s.d.pickFrom(s.idx, &s.rr) }
+func (s *outlierSubsetLB) loadTracker() Tracker { return s.d.loadTracker() }
+func (s *outlierSubsetLB) releasePick(i int)    { s.d.releasePick(i) }
 
 // advance applies what is due at now, in time order: Envoy's interval
-// ticks (un-ejection, multiplier decay), or the ends of book ejections.
+// ticks (un-ejection, multiplier decay), or the ends of book ejections and
+// Linkerd penalties.
 func (d *outlierDetector) advance(now time.Time) {
-	if !d.book {
+	if !d.timed {
 		for {
 			next := d.start.Add(time.Duration(d.ticks+1) * d.interval)
 			if next.After(now) {
@@ -504,6 +717,10 @@ func (d *outlierDetector) ejectionTime(h *outlierHost) time.Duration {
 func (d *outlierDetector) report(now time.Time, ep, code int) {
 	h := &d.hosts[ep]
 	fail := code >= 500 && code <= 599
+	if d.linkerd {
+		d.reportLinkerd(now, ep, code, fail)
+		return
+	}
 	if d.book {
 		switch {
 		case h.ejected:
@@ -622,6 +839,55 @@ func (d *outlierDetector) draw(percent int) bool {
 	return d.env.rand()%100 < uint64(percent)
 }
 
+// reportLinkerd is linkerd2-proxy's ConsecutiveFailures state machine
+// (linkerd/app/outbound/src/http/breaker/consecutive_failures.rs): open,
+// a failure (5xx, or no response) counts and a success resets the count;
+// at max failures the endpoint is shut for a penalty (linkerdPenalty,
+// iteration 0). Outcomes that arrive while shut are ignored. On
+// probation the first outcome decides, as Linkerd takes the first
+// response it receives (normally the one request let through): a success
+// opens the endpoint (count reset; the next shut starts again at the min
+// penalty), a failure shuts it again for the next, doubled penalty.
+func (d *outlierDetector) reportLinkerd(now time.Time, ep, code int, fail bool) {
+	h := &d.hosts[ep]
+	switch {
+	case h.ejected:
+	case h.probation:
+		h.probation, h.probing = false, false
+		if fail {
+			h.iter++
+			d.shutLinkerd(now, ep, code, "probation request failed")
+			return
+		}
+		h.cons5xx, h.iter = 0, 0
+		d.note(now, EventProbation, ep, code, fmt.Sprintf("probation request succeeded: available, failure count reset (time %d)", h.numEjections))
+	case !fail:
+		h.cons5xx = 0
+	default:
+		h.cons5xx++
+		if h.cons5xx == d.maxFailures {
+			h.cons5xx, h.iter = 0, 0
+			d.shutLinkerd(now, ep, code, fmt.Sprintf("%d consecutive failures", d.maxFailures))
+		}
+	}
+}
+
+// shutLinkerd makes ep unavailable for the penalty of its iteration
+// h.iter (linkerd).
+func (d *outlierDetector) shutLinkerd(now time.Time, ep, code int, why string) {
+	h := &d.hosts[ep]
+	penalty := linkerdPenalty(h.iter, d.base, d.max, d.jitterRatio, d.env.rand)
+	d.active++
+	h.ejected = true
+	h.numEjections++
+	h.ejectedAt = now
+	h.until = now.Add(penalty)
+	if d.bookDue.IsZero() || h.until.Before(d.bookDue) {
+		d.bookDue = h.until
+	}
+	d.note(now, EventEjection, ep, code, fmt.Sprintf("%s; unavailable for %v (time %d)", why, penalty, h.numEjections))
+}
+
 // ejectBook ejects ep for exactly the base ejection time (book).
 func (d *outlierDetector) ejectBook(now time.Time, ep, code int, why string) {
 	h := &d.hosts[ep]
@@ -645,7 +911,11 @@ func (d *outlierDetector) returnBook(ep int, t time.Time) {
 	h.unejectedAt, h.returned = t, true
 	d.active--
 	detail := fmt.Sprintf("returned after %v, count reset (time %d)", t.Sub(h.ejectedAt), h.numEjections)
-	if d.cfg.Algorithm == OutlierBookHalfOpen {
+	switch {
+	case d.linkerd:
+		h.probation, h.probing = true, false
+		detail = fmt.Sprintf("on probation after %v: one request goes through and its outcome decides (time %d)", t.Sub(h.ejectedAt), h.numEjections)
+	case d.cfg.Algorithm == OutlierBookHalfOpen:
 		h.halfOpen = true
 		detail = fmt.Sprintf("half-open after %v: the next outcome decides (time %d)", t.Sub(h.ejectedAt), h.numEjections)
 	}
@@ -659,10 +929,11 @@ func (d *outlierDetector) note(t time.Time, kind string, ep, code int, detail st
 	}
 	if tel := d.env.tel; tel != nil {
 		ctx := context.Background()
-		if kind == EventEjection {
+		switch kind {
+		case EventEjection:
 			tel.ejections.Add(ctx, 1, d.epOpts[ep]...)
 			tel.ejectionsActive.Add(ctx, 1, d.epOpts[ep]...)
-		} else {
+		case EventUnejection:
 			tel.ejectionsActive.Add(ctx, -1, d.epOpts[ep]...)
 		}
 	}
@@ -688,12 +959,12 @@ func (d *outlierDetector) publish(events []Event) {
 
 // deadline is when the state next changes by itself: the interval tick at
 // which the first ejected host returns (envoy) or the first book ejection
-// end; zero when nothing is ejected.
+// or Linkerd penalty end; zero when nothing is ejected.
 func (d *outlierDetector) deadline() time.Time {
 	if d.active == 0 {
 		return time.Time{}
 	}
-	if d.book {
+	if d.timed {
 		return d.bookDue
 	}
 	var first time.Time
@@ -772,8 +1043,10 @@ func (d *outlierDetector) retire() {
 }
 
 // bindOutlier gives every cluster of rc that has outlier detection its
-// detector, which also becomes the cluster's load balancer. A cluster
-// whose endpoints, LB policy and outlier block are unchanged since prev
+// detector, which also becomes the cluster's load balancer (choosing with
+// the cluster's load-aware balancer, if any, among the endpoints it has
+// not ejected). A cluster whose endpoints, LB policy and outlier block are
+// unchanged since prev
 // keeps its detector (and so its ejections); the detectors of prev that
 // are not kept are retired. Call it before rc is stored.
 func (f *forwarder) bindOutlier(rc, prev *runtimeConfig) {
@@ -790,7 +1063,9 @@ func (f *forwarder) bindOutlier(rc, prev *runtimeConfig) {
 		}
 		var d *outlierDetector
 		if prev != nil {
-			if pc := prev.clusters[key]; pc != nil && pc.outlier != nil && pc.outlier.sameAs(names, addrs, *cl.Outlier, cl.LBPolicy) {
+			// The balancer spec and addresses being the same, bindLoad
+			// has given cr the load-aware balancer d already uses.
+			if pc := prev.clusters[key]; pc != nil && pc.outlier != nil && pc.outlier.sameAs(names, addrs, *cl.Outlier, cr.spec) {
 				d = pc.outlier
 				kept[d] = true
 			}
@@ -798,6 +1073,8 @@ func (f *forwarder) bindOutlier(rc, prev *runtimeConfig) {
 		if d == nil {
 			d = newOutlierDetector(key, names, addrs, *cl.Outlier, cl.LBPolicy,
 				outlierEnv{clock: f.clock, rand: f.rand, component: f.name, events: f.events, tel: f.tel})
+			d.spec = cr.spec
+			d.load = cr.load
 		}
 		cr.outlier = d
 		cr.lb = d

@@ -772,7 +772,7 @@ func TestValidateOutlier(t *testing.T) {
 		{EnvoyOutlierDefaults(), ""},
 		{OutlierDetection{}, ""},
 		{bookCB(OutlierBook), ""},
-		{OutlierDetection{Algorithm: "hystrix"}, `cluster "payments": outlier.algorithm is "hystrix"; want "envoy", "book" or "book_half_open"`},
+		{OutlierDetection{Algorithm: "hystrix"}, `cluster "payments": outlier.algorithm is "hystrix"; want "envoy", "book", "book_half_open" or "linkerd"`},
 		{OutlierDetection{Consecutive5xx: -1}, `cluster "payments": outlier.consecutive_5xx is -1; want 0 (off) or more`},
 		{OutlierDetection{ConsecutiveGatewayFailure: -2}, `outlier.consecutive_gateway_failure is -2`},
 		{OutlierDetection{Algorithm: OutlierBook, BaseEjectionTime: time.Second}, `outlier.consecutive_5xx is 0; algorithm "book" needs 1 or more`},

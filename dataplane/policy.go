@@ -97,7 +97,7 @@ func compileClusterPolicy(key string, cl Cluster, cr *clusterRuntime, rnd func()
 	if len(cl.Routes) == 0 && cl.Timeout <= 0 && compileFault(cl.Fault) == nil && cl.MaxRetries <= 0 && cl.RetryBudget == nil {
 		return nil, nil
 	}
-	routes, versions, err := compileRoutes(key, cl, rnd)
+	routes, versions, err := compileRoutes(key, cl, cr.load, rnd)
 	if err != nil {
 		return nil, err
 	}
@@ -248,6 +248,14 @@ func clonePolicies(cl *Cluster) {
 	if cl.RetryBudget != nil {
 		b := *cl.RetryBudget
 		cl.RetryBudget = &b
+	}
+	if cl.EWMA != nil {
+		e := *cl.EWMA
+		cl.EWMA = &e
+	}
+	if cl.Outlier != nil {
+		o := *cl.Outlier
+		cl.Outlier = &o
 	}
 }
 

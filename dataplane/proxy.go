@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -46,9 +47,15 @@ type runtimeConfig struct {
 }
 
 type clusterRuntime struct {
-	name         string
-	endpoints    []*endpointRuntime
-	lb           LoadBalancer
+	name      string
+	endpoints []*endpointRuntime
+	lb        LoadBalancer
+	// spec is what the cluster's balancer is built from; load is the
+	// cluster's load-aware balancer (least_request, peak_ewma; nil for
+	// round_robin and random), shared by its route versions and its
+	// outlier detector and kept across pushes by bindLoad.
+	spec         lbSpec
+	load         loadPicker
 	retry        *CompiledRetryPolicy
 	retryOpts    [FailureCanceled + 1][]metric.AddOption
 	urxOpts      []metric.AddOption
@@ -66,7 +73,9 @@ type endpointRuntime struct {
 	counts     *optCache
 }
 
-func compileConfig(c Config, rnd func() uint64) (*runtimeConfig, error) {
+// compileConfig validates c and compiles it; clk and rnd are the
+// sidecar's clock and random source (balancers, policies).
+func compileConfig(c Config, clk Clock, rnd func() uint64) (*runtimeConfig, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -76,11 +85,13 @@ func compileConfig(c Config, rnd func() uint64) (*runtimeConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		lb, err := NewLoadBalancer(cl.LBPolicy, len(cl.Endpoints), rnd)
+		spec := specOf(cl)
+		lb, err := newBalancer(spec, len(cl.Endpoints), clk, rnd)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cluster %q: %v", key, err)
 		}
-		cr := &clusterRuntime{name: key, lb: lb, retry: retry}
+		cr := &clusterRuntime{name: key, lb: lb, retry: retry, spec: spec}
+		cr.load, _ = lb.(loadPicker)
 		for f := range cr.retryOpts {
 			cr.retryOpts[f] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
 				attribute.String("cluster", key), attribute.String("reason", Failure(f).String())))}

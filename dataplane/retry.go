@@ -382,17 +382,29 @@ func (s *RetryState) ShouldRetry(o Outcome) (Decision, time.Duration) {
 // previous_hosts predicate, a pick that lands on an endpoint already
 // attempted by this request is redone through the balancer (consuming its
 // picks, as Envoy's LoadBalancerBase::chooseHost does) at most
-// HostSelectionMaxAttempts times; then the last pick is used. The chosen
-// endpoint is recorded as attempted.
+// HostSelectionMaxAttempts times; then the last pick is used (a discarded
+// pick is handed back to a balancer that holds state for it: Linkerd's
+// probation slot, outlier.go). The chosen endpoint is recorded as
+// attempted.
 func (s *RetryState) PickHost(lb LoadBalancer) int {
 	h := lb.Pick()
 	if s.policy != nil && s.policy.PreviousHosts {
 		for i := 0; i < s.policy.HostSelectionMaxAttempts && s.attempted(h); i++ {
+			if r, ok := lb.(pickReleaser); ok && h >= 0 {
+				r.releasePick(h)
+			}
 			h = lb.Pick()
 		}
 	}
 	s.markAttempted(h)
 	return h
+}
+
+// pickReleaser is a balancer that reserves something when it returns a
+// pick (the outlier detector's Linkerd probation slot): releasePick undoes
+// pick i when no attempt will be made on it.
+type pickReleaser interface {
+	releasePick(i int)
 }
 
 func (s *RetryState) attempted(h int) bool {
@@ -444,14 +456,22 @@ type routeResult struct {
 
 // runRouter is the router's retry loop (router.cc): pick a host, send,
 // decide, back off, repeat. The per-try timeout runs on clk from the start
-// of each attempt until the attempt returns (response headers).
+// of each attempt until the attempt returns (response headers). A
+// load-aware balancer ([Tracker]) hears of each attempt's start and end,
+// with its duration on clk; round-robin and random take no clock reading.
 func runRouter(ctx context.Context, clk Clock, lb LoadBalancer, rs *RetryState, h attemptHandler) routeResult {
 	var perTry time.Duration
 	if rs.policy != nil {
 		perTry = rs.policy.PerTryTimeout
 	}
+	tr := trackerOf(lb)
 	for n := 1; ; n++ {
 		ep := rs.PickHost(lb)
+		var sent time.Time
+		if tr != nil && ep >= 0 {
+			tr.Start(ep)
+			sent = clk.Now()
+		}
 		actx, cancel := ctx, context.CancelFunc(nil)
 		var o Outcome
 		if perTry > 0 {
@@ -465,6 +485,9 @@ func runRouter(ctx context.Context, clk Clock, lb LoadBalancer, rs *RetryState, 
 			}
 		} else {
 			o = h.attempt(actx, ep, n)
+		}
+		if tr != nil && ep >= 0 {
+			tr.End(ep, clk.Now().Sub(sent))
 		}
 		if o.Failure == FailureCanceled || (o.Failure != FailureNone && ctx.Err() != nil) {
 			if cancel != nil {

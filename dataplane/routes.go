@@ -38,28 +38,54 @@ type weightedTarget struct {
 }
 
 // versionLB balances over the endpoints of one version: inner picks among
-// them, idx maps its picks to cluster endpoint indexes. When the cluster
-// has outlier detection, attachPolicies sets outlier to the detector's
-// balancer over the same endpoints (ejections skipped, panic threshold
-// applied to the version, as for an Envoy cluster of that subset).
+// them, idx maps its picks to cluster endpoint indexes. With a load-aware
+// policy (least_request, peak_ewma) inner is nil and load, the cluster's
+// balancer, chooses among idx with the cluster's per-endpoint load. When
+// the cluster has outlier detection, attachPolicies sets outlier to the
+// detector's balancer over the same endpoints (ejections skipped, panic
+// threshold applied to the version, as for an Envoy cluster of that
+// subset).
 type versionLB struct {
 	inner   LoadBalancer
+	load    loadPicker
 	idx     []int
 	outlier LoadBalancer
 }
 
 // Pick returns the cluster index of the endpoint picked in the version.
 func (v *versionLB) Pick() int {
-	if v.outlier != nil {
+	switch {
+	case v.outlier != nil:
 		return v.outlier.Pick()
+	case v.load != nil:
+		return v.load.pickAmong(v.idx)
 	}
 	return v.idx[v.inner.Pick()]
 }
 
+// loadTracker returns the cluster's load-aware balancer (nil for
+// round_robin and random): attempts are counted per cluster endpoint.
+func (v *versionLB) loadTracker() Tracker {
+	if v.load == nil {
+		return nil
+	}
+	return v.load
+}
+
+// releasePick hands a discarded pick back to the outlier detector
+// (linkerd probation; outlier.go).
+func (v *versionLB) releasePick(i int) {
+	if r, ok := v.outlier.(pickReleaser); ok {
+		r.releasePick(i)
+	}
+}
+
 // compileRoutes builds the routes of cluster key; versions share one
 // balancer per version (Endpoint.Name), so round-robin turns are shared by
-// all routes that send to a version.
-func compileRoutes(key string, cl Cluster, rnd func() uint64) ([]compiledRoute, []*versionLB, error) {
+// all routes that send to a version. load is the cluster's load-aware
+// balancer (nil for round_robin and random), which every version uses over
+// its own endpoints.
+func compileRoutes(key string, cl Cluster, load loadPicker, rnd func() uint64) ([]compiledRoute, []*versionLB, error) {
 	if len(cl.Routes) == 0 {
 		return nil, nil, nil
 	}
@@ -75,11 +101,13 @@ func compileRoutes(key string, cl Cluster, rnd func() uint64) ([]compiledRoute, 
 				idx = append(idx, i)
 			}
 		}
-		inner, err := NewLoadBalancer(cl.LBPolicy, len(idx), rnd)
-		if err != nil {
-			return nil, err
+		lb := &versionLB{idx: idx, load: load}
+		if load == nil {
+			var err error
+			if lb.inner, err = newBalancer(specOf(cl), len(idx), nil, rnd); err != nil {
+				return nil, err
+			}
 		}
-		lb := &versionLB{inner: inner, idx: idx}
 		lbs[v] = lb
 		all = append(all, lb)
 		return lb, nil

@@ -31,7 +31,7 @@ func mustRoutes(t *testing.T, cl Cluster, rnd func() uint64) []compiledRoute {
 	if err := validateClusterPolicies("c", cl); err != nil {
 		t.Fatal(err)
 	}
-	r, _, err := compileRoutes("c", cl, rnd)
+	r, _, err := compileRoutes("c", cl, nil, rnd)
 	if err != nil {
 		t.Fatal(err)
 	}

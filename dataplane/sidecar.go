@@ -209,11 +209,12 @@ func (s *Sidecar) Addrs() Addresses {
 // atomically; requests in flight finish under the config they started with.
 // The error is a one-line message.
 func (s *Sidecar) ApplyConfig(c Config) error {
-	rc, err := compileConfig(cloneConfig(c), s.fwd.rand)
+	rc, err := compileConfig(cloneConfig(c), s.fwd.clock, s.fwd.rand)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
+	bindLoad(rc, s.fwd.cfg.Load())          // lb.go: load-aware balancers kept
 	s.fwd.bindOutlier(rc, s.fwd.cfg.Load()) // outlier.go: detectors kept or retired
 	// policy.go: rate-limit buckets and retry limits kept or made.
 	attachPolicies(rc, s.fwd.cfg.Load(), s.fwd.clock)

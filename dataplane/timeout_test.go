@@ -97,7 +97,7 @@ func TestPerTryNotBelowRouteIsIgnored(t *testing.T) {
 		Endpoints: []Endpoint{{Name: "c1", Address: "127.0.0.1:1"}},
 		Retry:     &RetryPolicy{NumRetries: 1, RetryOn: []string{"5xx"}, PerTryTimeout: 2 * time.Second},
 		Timeout:   time.Second,
-	}}}, seq(0))
+	}}}, newFakeClock(), seq(0))
 	if err != nil {
 		t.Fatal(err)
 	}

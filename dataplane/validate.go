@@ -55,16 +55,45 @@ func validateCluster(key string, cl Cluster) error {
 			return fmt.Errorf("cluster %q: endpoint %d address %q has a bad port", key, i, ep.Address)
 		}
 	}
-	switch cl.LBPolicy {
-	case "", LBRoundRobin, LBRandom:
-	default:
-		return fmt.Errorf("cluster %q: unknown lb_policy %q (want %q or %q)", key, cl.LBPolicy, LBRoundRobin, LBRandom)
+	if err := validateLB(key, cl); err != nil {
+		return err
 	}
 	if _, err := cl.Retry.Compile(); err != nil {
 		return fmt.Errorf("cluster %q: %v", key, err)
 	}
 	if err := validateOutlier(key, cl.Outlier); err != nil {
 		return err
+	}
+	return nil
+}
+
+// validateLB checks lb_policy and the fields of the load-aware balancers:
+// lb_choice_count (least_request only; 0 or 2-MaxLBChoiceCount, Envoy's
+// proto requires ≥ 2) and ewma (peak_ewma only; durations not negative).
+func validateLB(key string, cl Cluster) error {
+	switch cl.LBPolicy {
+	case "", LBRoundRobin, LBRandom, LBLeastRequest, LBPeakEWMA:
+	default:
+		return fmt.Errorf("cluster %q: unknown lb_policy %q (want %s)", key, cl.LBPolicy, lbPolicyList)
+	}
+	if cl.LBChoiceCount != 0 {
+		if cl.LBPolicy != LBLeastRequest {
+			return fmt.Errorf("cluster %q: lb_choice_count is set but lb_policy is %q; it applies to %q only (remove it or change lb_policy)", key, cl.LBPolicy, LBLeastRequest)
+		}
+		if cl.LBChoiceCount < 2 || cl.LBChoiceCount > MaxLBChoiceCount {
+			return fmt.Errorf("cluster %q: lb_choice_count is %d; want 0 (default %d) or 2-%d (Envoy needs at least 2 choices)", key, cl.LBChoiceCount, DefaultLBChoiceCount, MaxLBChoiceCount)
+		}
+	}
+	if e := cl.EWMA; e != nil {
+		if cl.LBPolicy != LBPeakEWMA {
+			return fmt.Errorf("cluster %q: ewma is set but lb_policy is %q; it applies to %q only (remove it or change lb_policy)", key, cl.LBPolicy, LBPeakEWMA)
+		}
+		if e.DefaultRTT < 0 {
+			return fmt.Errorf("cluster %q: ewma.default_rtt is %v; want 0 (default %v) or more", key, e.DefaultRTT, DefaultEWMARTT)
+		}
+		if e.Decay < 0 {
+			return fmt.Errorf("cluster %q: ewma.decay is %v; want 0 (default %v) or more", key, e.Decay, DefaultEWMADecay)
+		}
 	}
 	return nil
 }

@@ -6,7 +6,6 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -218,7 +217,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	res.Versions["plugin"] = info.Version
 	rendered, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Topology: sc.Topology, Pattern: sc.Phase(true)})
 	if err != nil {
-		return res, meshErr(err)
+		return res, renderErr(sc, opts, err)
 	}
 	res.Knobs, res.MeshNotes = rendered.Knobs, rendered.Notes
 	for _, k := range rendered.Knobs {

@@ -114,21 +114,26 @@ func contains(xs []string, x string) bool {
 }
 
 // scenarioMesh is the profile the scenario file names ("" = none).
-func scenarioMesh(sc *scenarios.Scenario) string { return "" }
+func scenarioMesh(sc *scenarios.Scenario) string { return sc.Mesh }
 
-// DefaultOpener opens the builtin plugin in this process.
-// TODO(lead): replace with the plugins.Loader re-exec once it lands.
+// DefaultOpener serves the builtin plugin inside this process, over a
+// real gRPC connection (the CLI instead starts plugin processes through a
+// plugins.Loader). Other names are unknown to it.
 func DefaultOpener(ctx context.Context, name string) (MeshClient, error) {
 	if name != DefaultMesh {
-		return nil, plugins.Errorf(plugins.CodeInvalid, "unknown mesh plugin %q", name)
+		return nil, plugins.Errorf(plugins.CodeInvalid, "unknown mesh plugin %q; without a plugin loader only %q is available", name, DefaultMesh)
 	}
-	return direct{builtin.NewPlugin()}, nil
+	return plugins.InProcess(name, builtin.NewPlugin())
 }
 
-type direct struct{ *builtin.Plugin }
-
-func (direct) Died() <-chan error { return nil }
-func (direct) Close() error       { return nil }
+// renderErr places a bad profile named by the scenario's mesh: at its line.
+func renderErr(sc *scenarios.Scenario, opts Options, err error) error {
+	var pe *plugins.Error
+	if errors.As(err, &pe) && pe.Code == plugins.CodeInvalid && opts.Profile == sc.Mesh && sc.MeshPos.Line > 0 {
+		return inputErr(fmt.Errorf("%s:%d:%d: mesh: %s", sc.MeshPos.File, sc.MeshPos.Line, sc.MeshPos.Column, pe.Msg))
+	}
+	return meshErr(err)
+}
 
 // Explain opens the mesh plugin of opts (as Run would) and renders the
 // scenario's pattern in format ("" = the plugin's default for the
@@ -151,7 +156,7 @@ func Explain(ctx context.Context, sc *scenarios.Scenario, opts Options, format s
 	defer m.client.Close()
 	r, err := m.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(true)})
 	if err != nil {
-		return r, meshErr(err)
+		return r, renderErr(sc, opts, err)
 	}
 	return r, nil
 }

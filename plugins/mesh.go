@@ -206,3 +206,10 @@ func (e *Error) Error() string {
 func Errorf(code Code, format string, args ...any) error {
 	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
 }
+
+// Is makes errors.Is(err, context.Canceled) and errors.Is(err,
+// context.DeadlineExceeded) true for a CodeCanceled error, so that a call
+// ended by its context reads as a context error on both sides of the wire.
+func (e *Error) Is(target error) bool {
+	return e.Code == CodeCanceled && (target == context.Canceled || target == context.DeadlineExceeded)
+}

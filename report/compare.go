@@ -69,10 +69,15 @@ type ComparedFigure struct {
 
 // figure kinds and the knob path fragments that bear on them.
 var (
-	outlierKnobs = []string{"outlier", "eject", "breaker", "accrual", "panic", "penalty", "consecutive", "lb"}
-	retryKnobs   = []string{"retr", "budget", "backoff", "host_selection", "previous_hosts", "max_retries"}
-	timeoutKnobs = []string{"timeout"}
-	latencyKnobs = []string{"timeout", "retr", "backoff", "lb", "ewma"}
+	// Knob path fragments by figure, most telling first: the why line
+	// names the first two that differ.
+	outlierKnobs = []string{"max_ejection_percent", "outlier.algorithm", "consecutive_5xx", "base_ejection_time",
+		"always_eject_one_host", "interval", "jitter", "max_ejection_time", "panic", "lb_policy"}
+	retryKnobs = []string{"num_retries", "retry_on", "retriable_status_codes", "retry_budget", "max_retries",
+		"host_selection", "previous_hosts", "per_try_timeout", "backoff"}
+	errorKnobs = []string{"max_ejection_percent", "outlier.algorithm", "num_retries", "retry_on",
+		"retriable_status_codes", "consecutive_5xx", "timeout", "retry_budget", "max_retries", "lb_policy"}
+	latencyKnobs = []string{"timeout", "lb_policy", "num_retries", "backoff", "ewma"}
 )
 
 // Compare builds the comparison of runs of one scenario; labels name the
@@ -149,7 +154,7 @@ func compareFigures(runs []*engine.Result, cols []ComparedRun) []ComparedFigure 
 					continue
 				}
 				name := v.Name
-				add(fmt.Sprintf("requests reaching %s (fails %g%%)", name, v.ErrorRate), "requests", outlierKnobs,
+				add(fmt.Sprintf("requests reaching %s (fails %g%%)", name, v.ErrorRate), "requests", errorKnobs,
 					func(r *engine.Result) (float64, bool) {
 						s := snapOf(r.After)
 						if s == nil {
@@ -183,7 +188,7 @@ func compareFigures(runs []*engine.Result, cols []ComparedRun) []ComparedFigure 
 				})
 		}
 	}
-	add("client errors", "%", append(append(slices.Clone(retryKnobs), outlierKnobs...), timeoutKnobs...),
+	add("client errors", "%", errorKnobs,
 		func(r *engine.Result) (float64, bool) {
 			c := clientOf(r.After)
 			if c == nil || c.Count == 0 {
@@ -244,47 +249,56 @@ func differ(vals []*float64, unit string) bool {
 	return hi-lo > floor && hi-lo > 0.1*math.Max(math.Abs(hi), math.Abs(lo))
 }
 
-// why names, in one line, the knobs matching any of frags whose values
-// differ between the runs.
+// why names, in one line, the two most telling knobs (by the order of
+// frags) whose values differ between the runs.
 func why(runs []*engine.Result, cols []ComparedRun, frags []string) string {
-	paths := []string{}
-	vals := map[string][]string{}
-	src := map[string][]string{}
+	type diff struct {
+		path string
+		rank int
+		vals []string
+		src  []string
+	}
+	byPath := map[string]*diff{}
+	var diffs []*diff
 	for i, r := range runs {
 		for _, k := range r.Knobs {
-			if !matchesAny(k.Path, frags) {
+			rank := rankOf(k.Path, frags)
+			if rank < 0 {
 				continue
 			}
-			if _, ok := vals[k.Path]; !ok {
-				paths = append(paths, k.Path)
-				vals[k.Path] = make([]string, len(runs))
-				src[k.Path] = make([]string, len(runs))
+			d, ok := byPath[k.Path]
+			if !ok {
+				d = &diff{path: k.Path, rank: rank, vals: make([]string, len(runs)), src: make([]string, len(runs))}
+				byPath[k.Path] = d
+				diffs = append(diffs, d)
 			}
-			vals[k.Path][i] = k.Value
-			src[k.Path][i] = k.Source
+			d.vals[i], d.src[i] = k.Value, k.Source
 		}
 	}
-	var parts []string
-	for _, p := range paths {
-		vs := vals[p]
-		same := true
-		for _, v := range vs[1:] {
-			if v != vs[0] {
-				same = false
+	diffs = slices.DeleteFunc(diffs, func(d *diff) bool {
+		for _, v := range d.vals[1:] {
+			if v != d.vals[0] {
+				return false
 			}
 		}
-		if same {
-			continue
-		}
+		return true
+	})
+	slices.SortStableFunc(diffs, func(a, b *diff) int { return a.rank - b.rank })
+	var parts []string
+	for _, d := range diffs {
 		var each []string
-		for i, v := range vs {
+		for i, v := range d.vals {
 			if v == "" {
 				v = "unset"
 			}
-			each = append(each, cols[i].Label+" "+v+sourceTag(src[p][i]))
+			each = append(each, cols[i].Label+" "+v+sourceTag(d.src[i]))
 		}
-		parts = append(parts, p+": "+strings.Join(each, ", "))
-		if len(parts) == 3 {
+		part := d.path + ": " + strings.Join(each, ", ")
+		if strings.HasSuffix(d.path, ".max_ejection_percent") {
+			part += capNote(runs, cols, d.path, d.vals)
+		}
+		parts = append(parts, part)
+		if len(parts) == 2 {
 			break
 		}
 	}
@@ -295,6 +309,61 @@ func why(runs []*engine.Result, cols []ComparedRun, frags []string) string {
 		return "no knob differs: timing noise between runs"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// capNote says which runs' ejection cap forbids even one ejection: Envoy
+// ejects only while 100·(ejected+1)/hosts ≤ max_ejection_percent
+// (outlier_detection_impl.cc), so 10% of fewer than 10 hosts is none.
+func capNote(runs []*engine.Result, cols []ComparedRun, path string, vals []string) string {
+	sc := firstScenario(runs)
+	if sc == nil {
+		return ""
+	}
+	service, _, _ := strings.Cut(path, ".")
+	hosts := 0
+	for _, s := range sc.Topology.Services {
+		if s.Name == service {
+			for _, v := range s.Versions {
+				hosts += max(v.Instances, 1)
+			}
+		}
+	}
+	if hosts == 0 {
+		return ""
+	}
+	var none []string
+	for i, v := range vals {
+		var pct float64
+		if _, err := fmt.Sscan(v, &pct); err == nil && 100/float64(hosts) > pct && !ejectsOne(runs[i], service) {
+			none = append(none, cols[i].Label)
+		}
+	}
+	if len(none) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" — with %d %s hosts, %s may eject none", hosts, service, strings.Join(none, " and "))
+}
+
+// ejectsOne reports whether a run's outlier detection always ejects one
+// host (always_eject_one_host, or Envoy before 1.27).
+func ejectsOne(r *engine.Result, service string) bool {
+	for _, k := range r.Knobs {
+		if k.Path == service+".outlier.always_eject_one_host" && k.Value == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+// rankOf is the index of the first fragment of frags in path, -1 if none.
+func rankOf(path string, frags []string) int {
+	p := strings.ToLower(path)
+	for i, f := range frags {
+		if strings.Contains(p, f) {
+			return i
+		}
+	}
+	return -1
 }
 
 // sourceTag abbreviates a knob's source for the why line.
@@ -309,16 +378,6 @@ func sourceTag(s string) string {
 		}
 	}
 	return " (" + s + ")"
-}
-
-func matchesAny(path string, frags []string) bool {
-	p := strings.ToLower(path)
-	for _, f := range frags {
-		if strings.Contains(p, f) {
-			return true
-		}
-	}
-	return false
 }
 
 func seedsDiffer(runs []*engine.Result) bool {
@@ -443,7 +502,6 @@ func figureText(v *float64, unit string) string {
 	}
 	return fmt.Sprintf("%g %s", *v, unit)
 }
-
 
 // CompareJSON writes the comparison as indented JSON.
 func CompareJSON(w io.Writer, c *Comparison) error {

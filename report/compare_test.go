@@ -74,7 +74,7 @@ func TestCompareFindsTheFailingVersionAndSaysWhy(t *testing.T) {
 	if *f.Values[0] != 8 || *f.Values[1] != 1000 || !f.Differ {
 		t.Errorf("failing-version figure = %v %v differ=%v", *f.Values[0], *f.Values[1], f.Differ)
 	}
-	wantWhy := "payments.outlier.max_ejection_percent: book 100 (book default), istio@1.27 10 (istio@1.27 default)"
+	wantWhy := "payments.outlier.max_ejection_percent: book 100 (book default), istio@1.27 10 (istio@1.27 default) — with 2 payments hosts, istio@1.27 may eject none"
 	if f.Why != wantWhy {
 		t.Errorf("why = %q\nwant  %q", f.Why, wantWhy)
 	}

@@ -53,7 +53,10 @@ func isBook(root *node) bool {
 func decodeBook(d *decoder, root *node, name string) *Scenario {
 	s := &Scenario{APIVersion: APIVersion, Kind: "Scenario", Name: name}
 	d.note("name: %s (from the file name; the book shorthand has no name)", name)
-	m := d.fields(root, "", "", bookHint, key{name: "deployment"}, key{name: "performance_test", synonyms: []string{"performance_profile"}})
+	m := d.fields(root, "", "", bookHint, key{name: "deployment"}, key{name: "performance_test", synonyms: []string{"performance_profile"}}, key{name: "mesh"})
+	if e, ok := m["mesh"]; ok {
+		d.mesh(s, e)
+	}
 	if d.require(m, root, "pattern", "", "deployment", "name the pattern: deployment: {retry: {upstream_services: 2, upstream_retries: 3, upstream_error_rate: [0, 50]}}") {
 		d.bookDeployment(s, m["deployment"])
 	} else {

@@ -16,7 +16,7 @@ import (
 func decodeLong(d *decoder, root *node) *Scenario {
 	s := &Scenario{}
 	m := d.fields(root, "", "", "a scenario is a mapping of keys such as apiVersion:, kind: and topology:",
-		key{name: "apiVersion"}, key{name: "kind"}, key{name: "name"}, key{name: "description"}, key{name: "seed"},
+		key{name: "apiVersion"}, key{name: "kind"}, key{name: "name"}, key{name: "description"}, key{name: "seed"}, key{name: "mesh"},
 		key{name: "topology"}, key{name: "baseline"}, key{name: "pattern"}, key{name: "load"}, key{name: "conditions"})
 	if d.require(m, root, "apiVersion", "", "apiVersion", "start the file with apiVersion: "+APIVersion) {
 		if v, ok := d.str(m["apiVersion"].val, "apiVersion", "apiVersion"); ok {
@@ -48,6 +48,9 @@ func decodeLong(d *decoder, root *node) *Scenario {
 			d.ref("seed", e.val, "seed")
 		}
 	}
+	if e, ok := m["mesh"]; ok {
+		d.mesh(s, e)
+	}
 	if d.require(m, root, "topology", "", "topology", "describe the services: topology: {entry: api, services: [...]}") {
 		d.longTopology(s, m["topology"].val)
 	}
@@ -64,6 +67,17 @@ func decodeLong(d *decoder, root *node) *Scenario {
 		s.Conditions = d.decodeConditions(e.val, "conditions")
 	}
 	return s
+}
+
+// mesh reads the top-level mesh: key (both spellings): a profile name or
+// name@version, kept with its position; validate checks its syntax.
+func (d *decoder) mesh(s *Scenario, e entry) {
+	v, ok := d.text(e.val, "mesh", "mesh", meshHint)
+	if !ok {
+		return
+	}
+	s.Mesh = strings.TrimSpace(v)
+	s.MeshPos = Position{File: d.p.file, Line: e.val.at.line, Column: e.val.at.col}
 }
 
 func (d *decoder) longTopology(s *Scenario, n *node) {
@@ -489,6 +503,7 @@ type longDoc struct {
 	Name        string          `yaml:"name"`
 	Description string          `yaml:"description,omitempty"`
 	Seed        int64           `yaml:"seed,omitempty"`
+	Mesh        string          `yaml:"mesh,omitempty"`
 	Topology    longTopology    `yaml:"topology"`
 	Baseline    *longPattern    `yaml:"baseline,omitempty"`
 	Pattern     longPattern     `yaml:"pattern"`
@@ -639,6 +654,7 @@ func Marshal(s *Scenario) ([]byte, error) {
 		Name:        s.Name,
 		Description: s.Description,
 		Seed:        s.Seed,
+		Mesh:        s.Mesh,
 		Topology:    longTopology{Entry: s.Topology.Entry},
 		Load:        longLoad{Duration: s.Load.Duration, RPS: num(s.Load.RPS), Connections: s.Load.Connections},
 	}

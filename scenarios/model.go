@@ -23,6 +23,15 @@ type Scenario struct {
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	// Seed makes a run repeatable (0 = choose one and print it).
 	Seed int64 `json:"seed,omitempty" yaml:"seed,omitempty"`
+	// Mesh names the semantics profile the builtin mesh runs the scenario
+	// under: a name ("istio": the newest release reproduced) or
+	// name@version ("istio@1.23"); "" = the run's default (book). The
+	// loaders check its syntax only; plugins/builtin.ResolveProfile checks
+	// that the profile exists (report its errors at MeshPos).
+	Mesh string `json:"mesh,omitempty" yaml:"mesh,omitempty"`
+	// MeshPos is where the mesh: value was written (zero when Mesh was not
+	// read from a file). Not serialised.
+	MeshPos Position `json:"-" yaml:"-"`
 	// Topology is the sample system both phases deploy.
 	Topology Topology `json:"topology" yaml:"topology"`
 	// Baseline holds policies active in BOTH phases (no Kind), e.g. the

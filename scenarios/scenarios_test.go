@@ -20,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // for comparing what two files mean.
 func model(s *Scenario) Scenario {
 	c := *s
-	c.Source, c.Notes = "", nil
+	c.Source, c.Notes, c.MeshPos = "", nil, Position{}
 	c.Conditions = append([]Condition(nil), s.Conditions...)
 	for i := range c.Conditions {
 		c.Conditions[i].Pos = Position{}

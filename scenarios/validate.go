@@ -71,6 +71,9 @@ func validate(s *Scenario) []violation {
 	if s.Name == "" {
 		c.add("name", "name the scenario, e.g. name: retries", "must not be empty")
 	}
+	if s.Mesh != "" && !validMeshSpec(s.Mesh) {
+		c.add("mesh", meshHint, "%s is not a mesh profile: write a name or name@version", quote(s.Mesh))
+	}
 	split := ""
 	if s.Pattern.Split != nil {
 		split = s.Pattern.Split.Service
@@ -808,4 +811,31 @@ func (c *checker) familyRules(s *Scenario, cond Condition, p string) {
 			c.add(p, "name the rollout's canary ("+clip(sp.Rollout.Canary)+") or leave name out", "name=%s is not the rollout's canary", clip(name))
 		}
 	}
+}
+
+// meshHint says how to write mesh:.
+const meshHint = "name a semantics profile, optionally with a release: mesh: istio or mesh: istio@1.23 (`meshgym plugin list` shows them)"
+
+// validMeshSpec reports whether s is a profile name (lower-case letters,
+// digits, - and _, starting with a letter), optionally followed by
+// @version (numbers separated by dots, e.g. 1.23).
+func validMeshSpec(s string) bool {
+	name, ver, hasVer := strings.Cut(s, "@")
+	if name == "" || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	if !hasVer {
+		return true
+	}
+	for _, part := range strings.Split(ver, ".") {
+		if part == "" || strings.Trim(part, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }

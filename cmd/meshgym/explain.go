@@ -66,7 +66,7 @@ shows the builtin sidecar's own JSON instead.`,
 
 // explainMesh prints the pattern as a mesh plugin renders it.
 func explainMesh(c *cobra.Command, sc *scenarios.Scenario, mesh, format string) error {
-	var opts engine.Options
+	opts := engine.Options{OpenMesh: openMesh}
 	setMesh(&opts, mesh)
 	r, err := engine.Explain(c.Context(), sc, opts, format)
 	if err != nil {

@@ -54,6 +54,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	loaderErr = stderr
+	defer closeLoader()
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -118,7 +120,7 @@ Exit codes: 0 every condition passed, 1 a condition failed,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v; see 'meshgym %s --help'", err, c.Name())
 	})
-	root.AddCommand(newRunCmd(), newListCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newListCmd(), newExplainCmd(), newCompareCmd(), newResultsCmd(), newPluginCmd(), newVersionCmd())
 	return root
 }
 

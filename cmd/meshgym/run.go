@@ -19,6 +19,7 @@ import (
 	"meshgym/engine"
 	"meshgym/report"
 	"meshgym/scenarios"
+	"meshgym/smp"
 	"meshgym/verdict"
 )
 
@@ -200,7 +201,7 @@ func prepare(c *cobra.Command, sc *scenarios.Scenario, f *runFlags) (engine.Opti
 	if changed("seed") {
 		seed = f.seed
 	}
-	opts := engine.Options{Seed: seed, RunDir: f.runDir}
+	opts := engine.Options{Seed: seed, RunDir: f.runDir, OpenMesh: openMesh}
 	setMesh(&opts, f.mesh)
 	switch {
 	case changed("port") && f.port == 0:
@@ -261,6 +262,11 @@ func runEngine(c *cobra.Command, sc *scenarios.Scenario, opts engine.Options, qu
 func runScenario(c *cobra.Command, arg string, f *runFlags) error {
 	if err := checkFlags(c, f); err != nil {
 		return err
+	}
+	// An SMP performance-test file load-tests its endpoints as Meshery's
+	// `perf apply -f` does: nothing is deployed.
+	if smp.IsTestConfig(arg) {
+		return runSMPFile(c, arg, f.output)
 	}
 	sc, err := loadScenario(arg)
 	if err != nil {

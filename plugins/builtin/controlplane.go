@@ -14,11 +14,13 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"meshgym/dataplane"
+	"meshgym/plugins"
 	"meshgym/sandbox"
 	"meshgym/scenarios"
 )
@@ -59,11 +61,30 @@ func Supports(kind string) error {
 
 // Render returns the config for the sidecars of each service, keyed by
 // service name, with the policies of p in force (a zero Pattern is "pattern
-// off": plain round-robin, no policy).
+// off": plain round-robin, no policy). It renders with the book profile;
+// RenderProfile takes another.
 func (cp *ControlPlane) Render(topo scenarios.Topology, eps Endpoints, p scenarios.Pattern) (map[string]dataplane.Config, error) {
+	cfgs, _, _, err := cp.RenderProfile(topo, eps, p, Book())
+	return cfgs, err
+}
+
+// RenderProfile returns, as Render, the config for the sidecars of each
+// service with the policies of p in force, under the semantics profile
+// prof (nil = book): the mesh's defaults fill what the scenario leaves
+// out, and the scenario's explicit knobs beat them. It also returns every
+// effective knob of every upstream cluster and inbound policy with its
+// source ("scenario", "profile istio@1.27 (URL)" or "meshgym default"),
+// sorted by path, and one-line notes (ignored knobs, gaps of the mesh,
+// conditions the sidecar does not implement). Errors: a pattern kind the
+// builtin mesh lacks, or an upstream with no endpoints.
+func (cp *ControlPlane) RenderProfile(topo scenarios.Topology, eps Endpoints, p scenarios.Pattern, prof *Profile) (map[string]dataplane.Config, []plugins.Knob, []string, error) {
 	if err := Supports(p.Kind); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
+	if prof == nil {
+		prof = Book()
+	}
+	r := &renderer{prof: prof, seen: map[string]bool{}}
 	version := cp.version.Add(1)
 	out := map[string]dataplane.Config{}
 	for _, svc := range topo.Services {
@@ -77,65 +98,28 @@ func (cp *ControlPlane) Render(topo scenarios.Topology, eps Endpoints, p scenari
 				cl.Endpoints = append(cl.Endpoints, dataplane.Endpoint{Name: ep.Name, Address: ep.Address})
 			}
 			if len(cl.Endpoints) == 0 {
-				return nil, fmt.Errorf("service %s calls %s, which has no endpoints", svc.Name, up)
+				return nil, nil, nil, fmt.Errorf("service %s calls %s, which has no endpoints", svc.Name, up)
 			}
-			renderCluster(&cl, up, p)
+			r.record = !r.seen[up]
+			r.seen[up] = true
+			r.cluster(&cl, up, p)
 			cfg.Clusters[up] = cl
 		}
 		if rl := p.RateLimit; rl != nil && rl.Service == svc.Name {
 			cfg.Inbound = &dataplane.InboundPolicy{RateLimit: &dataplane.RateLimit{
 				RequestsPerSecond: rl.RequestsPerSecond, Burst: rl.Burst, StatusCode: rl.StatusCode}}
+			r.record = !r.seen["inbound "+svc.Name]
+			r.seen["inbound "+svc.Name] = true
+			pre := svc.Name + ".inbound.rate_limit."
+			r.knob(pre+"requests_per_second", formatFloat(rl.RequestsPerSecond), srcScenario)
+			r.knob(pre+"burst", strconv.Itoa(rl.Burst), srcScenario)
+			r.knob(pre+"status_code", strconv.Itoa(rl.StatusCode), srcScenario)
+			r.gap("rateLimit")
 		}
 		out[svc.Name] = cfg
 	}
-	return out, nil
-}
-
-// renderCluster sets the policies of p that apply to calls to up.
-func renderCluster(cl *dataplane.Cluster, up string, p scenarios.Pattern) {
-	if r := p.Retry(up); r != nil {
-		cl.Retry = RetryPolicy(*r)
-	}
-	if t := p.Timeout; t != nil && t.Service == up {
-		cl.Timeout = t.Request.D()
-		if t.PerTry > 0 {
-			if cl.Retry == nil {
-				// A per-try timeout lives in Envoy's retry policy; with no
-				// retries it bounds the single attempt.
-				cl.Retry = &dataplane.RetryPolicy{NumRetries: 0, RetryOn: []string{"5xx"}}
-			}
-			if cl.Retry.PerTryTimeout == 0 {
-				cl.Retry.PerTryTimeout = t.PerTry.D()
-			}
-		}
-	}
-	if cb := p.CircuitBreaker; cb != nil && cb.Service == up {
-		cl.Outlier = Outlier(*cb)
-	}
-	if sp := p.Split; sp != nil && sp.Service == up {
-		cl.Routes = Routes(*sp)
-	}
-	if f := p.Fault; f != nil && f.Service == up {
-		df := &dataplane.Fault{}
-		if f.Abort != nil {
-			df.Abort = &dataplane.FaultAbort{StatusCode: f.Abort.StatusCode, Percent: f.Abort.Percent}
-		}
-		if f.Delay != nil {
-			df.Delay = &dataplane.FaultDelay{Duration: f.Delay.Duration.D(), Percent: f.Delay.Percent}
-		}
-		cl.Fault = df
-	}
-	if b := p.RetryBudget(up); b != nil {
-		switch b.Kind {
-		case scenarios.BudgetEnvoy:
-			cl.RetryBudget = &dataplane.RetryBudget{Kind: "envoy", BudgetPercent: b.BudgetPercent, MinRetryConcurrency: b.MinRetryConcurrency}
-		case scenarios.BudgetLinkerd:
-			cl.RetryBudget = &dataplane.RetryBudget{Kind: "linkerd", RetryRatio: b.RetryRatio,
-				MinRetriesPerSecond: b.MinRetriesPerSecond, TTL: b.TTL.D()}
-		case scenarios.BudgetMaxRetries:
-			cl.MaxRetries = b.MaxConcurrentRetries
-		}
-	}
+	slices.SortStableFunc(r.knobs, func(a, b plugins.Knob) int { return strings.Compare(a.Path, b.Path) })
+	return out, r.knobs, r.notes, nil
 }
 
 // Outlier maps a scenario's circuit breaker onto the sidecar's outlier
@@ -151,7 +135,13 @@ func Outlier(cb scenarios.CircuitBreakerPolicy) *dataplane.OutlierDetection {
 		return &dataplane.OutlierDetection{Algorithm: alg, Consecutive5xx: cb.ErrorThreshold,
 			EnforcingConsecutive5xx: 100, BaseEjectionTime: cb.EjectionDuration.D(), MaxEjectionPercent: 100}
 	}
-	od := dataplane.EnvoyOutlierDefaults()
+	return outlierFrom(dataplane.EnvoyOutlierDefaults(), cb)
+}
+
+// outlierFrom is Envoy's outlier detection starting from base (a profile's
+// field defaults) with the scenario's explicit numbers on top.
+func outlierFrom(base dataplane.OutlierDetection, cb scenarios.CircuitBreakerPolicy) *dataplane.OutlierDetection {
+	od := base
 	od.Consecutive5xx = cb.ErrorThreshold
 	if cb.EjectionDuration > 0 {
 		od.BaseEjectionTime = cb.EjectionDuration.D()
@@ -247,7 +237,15 @@ func (cp *ControlPlane) Push(ctx context.Context, adminURL string, cfg dataplane
 // Apply renders the policies of p (a zero Pattern = off) and pushes them to
 // every sidecar in comps; it returns once every sidecar accepted them.
 func (cp *ControlPlane) Apply(ctx context.Context, topo scenarios.Topology, eps Endpoints, comps []sandbox.Component, pattern scenarios.Pattern) error {
-	cfgs, err := cp.Render(topo, eps, pattern)
+	return cp.ApplyProfile(ctx, topo, eps, comps, pattern, Book())
+}
+
+// ApplyProfile renders the policies of p under prof (nil = book), as
+// RenderProfile does, and pushes them to every sidecar in comps; it
+// returns once every sidecar accepted them, or the first render or push
+// error (naming the sidecar instance).
+func (cp *ControlPlane) ApplyProfile(ctx context.Context, topo scenarios.Topology, eps Endpoints, comps []sandbox.Component, pattern scenarios.Pattern, prof *Profile) error {
+	cfgs, _, _, err := cp.RenderProfile(topo, eps, pattern, prof)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ func (p *Plugin) Info(ctx context.Context) (plugins.Info, error) {
 		Patterns:  slices.Clone(scenarios.PatternKinds),
 		Platforms: []string{"local", "docker"},
 		Formats:   []string{FormatSidecar},
+		Profiles:  Profiles(),
 		Notes: []string{
 			"meshgym's own control plane and sidecar; semantics profiles reproduce real meshes' defaults",
 		},
@@ -73,11 +74,22 @@ func (p *Plugin) Render(ctx context.Context, req plugins.RenderRequest) (plugins
 	if req.Format != "" && req.Format != FormatSidecar {
 		return plugins.Rendered{}, plugins.Errorf(plugins.CodeInvalid, "unknown format %q; the builtin plugin renders: %s", req.Format, FormatSidecar)
 	}
-	cfgs, err := p.cp.Render(req.Topology, endpointMap(placeholders(req.Topology, req.Endpoints)), req.Pattern)
+	prof, err := ResolveProfile(req.Profile)
 	if err != nil {
 		return plugins.Rendered{}, plugins.Errorf(plugins.CodeInvalid, "%v", err)
 	}
-	var out plugins.Rendered
+	cfgs, knobs, notes, err := p.cp.RenderProfile(req.Topology, endpointMap(placeholders(req.Topology, req.Endpoints)), req.Pattern, prof)
+	if err != nil {
+		return plugins.Rendered{}, plugins.Errorf(plugins.CodeInvalid, "%v", err)
+	}
+	// The resolved profile leads the knobs, so a run records which release
+	// it reproduced ("istio" → "istio@1.27").
+	src := "meshgym default"
+	if len(prof.Sources) > 0 {
+		src = "profile " + prof.Spec() + " (" + prof.Sources[0] + ")"
+	}
+	knobs = append([]plugins.Knob{{Path: "profile", Value: prof.Spec(), Source: src}}, knobs...)
+	out := plugins.Rendered{Knobs: knobs, Notes: notes}
 	for _, svc := range req.Topology.Services {
 		cfg, ok := cfgs[svc.Name]
 		if !ok {
@@ -97,7 +109,11 @@ func (p *Plugin) Apply(ctx context.Context, req plugins.ApplyRequest) error {
 	if err := Supports(req.Pattern.Kind); err != nil {
 		return plugins.Errorf(plugins.CodeUnsupported, "%v", err)
 	}
-	err := p.cp.Apply(ctx, req.Topology, endpointMap(req.Endpoints), req.Components, req.Pattern)
+	prof, err := ResolveProfile(req.Profile)
+	if err != nil {
+		return plugins.Errorf(plugins.CodeInvalid, "%v", err)
+	}
+	err = p.cp.ApplyProfile(ctx, req.Topology, endpointMap(req.Endpoints), req.Components, req.Pattern, prof)
 	if err != nil && ctx.Err() == nil {
 		return plugins.Errorf(plugins.CodeUnavailable, "%v", err)
 	}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"meshgym/engine"
+	"meshgym/report"
+	"meshgym/results"
+	"meshgym/smp"
+)
+
+// newResultsCmd is `meshgym results`: list, show and export the runs in the
+// local results store (.meshgym/runs, or $MESHGYM_RESULTS, or
+// --results-dir).
+func newResultsCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "results",
+		Short: "List, show and export earlier runs (the local results store)",
+		Long: `Every 'meshgym run' keeps its result in a run directory under .meshgym/runs
+(result.json, report.txt and the components' logs). 'meshgym results' lists
+those runs, prints one again, or exports it as JSON, as an HTML page with
+plots, or as Service Mesh Performance (SMP) results.
+
+A run is named by its ID (the run directory's name, e.g.
+20261129-140538-retries), by any unique start of it (20261129-1405), or by
+"last" for the newest run.
+
+The store is .meshgym/runs in the current directory; $MESHGYM_RESULTS or
+--results-dir point elsewhere.`,
+		Example: `  meshgym results list
+  meshgym results show last
+  meshgym results show 20261129-1405 --output json
+  meshgym results export last --format html -o retries.html
+  meshgym results export last --format smp > smp.json`,
+		Args: exactArgs(0, "a subcommand: list, show or export"),
+		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
+	}
+	c.PersistentFlags().StringVar(&dir, "results-dir", "", "directory of run directories (default $"+results.EnvDir+", else "+results.DefaultDir+")")
+	store := func() *results.Store { return results.Open(dir) }
+	c.AddCommand(newResultsListCmd(store), newResultsShowCmd(store), newResultsExportCmd(store))
+	return c
+}
+
+func newResultsListCmd(store func() *results.Store) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List the runs, newest first",
+		Long: `List the runs in the results store, newest first: ID, start time,
+scenario, mesh, platform and result (PASS, FAIL, or ERROR for a run that
+stopped early, with the verdict counts). Run directories without a readable
+result.json (a run that crashed) are left out with a note on stderr.`,
+		Example: "  meshgym results list\n  meshgym results list --output json | jq '.[0].id'",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return usageErr("--output: unknown format %q; use text or json", output)
+			}
+			s := store()
+			sums, skipped, err := s.Scan()
+			if err != nil {
+				return &exitError{code: exitPlatform, err: err}
+			}
+			for _, sk := range skipped {
+				fmt.Fprintf(c.ErrOrStderr(), "note: skipped %s: %s\n", filepath.Join(s.Dir, sk.ID), sk.Reason)
+			}
+			out := c.OutOrStdout()
+			if output == "json" {
+				if sums == nil {
+					sums = []results.Summary{}
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(sums)
+			}
+			if len(sums) == 0 {
+				fmt.Fprintf(c.ErrOrStderr(), "no runs in %s yet; 'meshgym run retries' makes one\n", s.Dir)
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tWHEN\tSCENARIO\tMESH\tPLATFORM\tRESULT")
+			for _, x := range sums {
+				when := "—"
+				if !x.Started.IsZero() {
+					when = x.Started.Local().Format("2006-01-02 15:04")
+				}
+				mesh := resultsOrDash(x.Mesh)
+				if x.Profile != "" {
+					mesh += " " + x.Profile
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, when, resultsOrDash(x.Scenario), mesh, resultsOrDash(x.Platform), resultsCell(x))
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "text", "text (a table) or json (one object per run)")
+	return c
+}
+
+func resultsOrDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// resultsCell is PASS/FAIL/ERROR with the verdict counts.
+func resultsCell(s results.Summary) string {
+	out := s.Outcome()
+	if n := s.Pass + s.Fail + s.Warn; n > 0 {
+		out += fmt.Sprintf(" (%d/%d passed", s.Pass, n)
+		if s.Warn > 0 {
+			out += fmt.Sprintf(", %d WARN", s.Warn)
+		}
+		out += ")"
+	}
+	return out
+}
+
+// resultsLoad loads a run, turning store errors into exit codes: an unknown or
+// ambiguous ref is the user's (2), a broken result.json the store's (3).
+func resultsLoad(s *results.Store, ref string) (*engine.Result, error) {
+	res, err := s.Load(ref)
+	if err == nil {
+		return res, nil
+	}
+	var re *results.RefError
+	if errors.As(err, &re) {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return nil, &exitError{code: exitPlatform, err: err}
+}
+
+func newResultsShowCmd(store func() *results.Store) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "show REF",
+		Short: "Print a run's report again",
+		Long: `Print the report of an earlier run, as 'meshgym run' printed it, from its
+result.json. REF is a run ID, a unique start of one, or "last".
+--output json prints the stored result as it is. The exit code is 0 whatever
+the run's verdicts were.`,
+		Example: "  meshgym results show last\n  meshgym results show 20261129-1405\n  meshgym results show last --output json > result.json",
+		Args:    exactArgs(1, "REF (a run ID, a unique start of one, or last)"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageErr("--output: unknown format %q; use text or json", output)
+			}
+			res, err := resultsLoad(store(), args[0])
+			if err != nil {
+				return err
+			}
+			out := c.OutOrStdout()
+			if output == "json" {
+				if err := report.JSON(out, res); err != nil {
+					return &exitError{code: exitPlatform, err: err}
+				}
+				return nil
+			}
+			report.Text(out, res, report.TextOptions{Color: isTTY(out) && os.Getenv("NO_COLOR") == ""})
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "text", "text (the report) or json (the stored result.json)")
+	return c
+}
+
+// resultsExportFormats are the formats of results export.
+var resultsExportFormats = map[string]func(io.Writer, *engine.Result) error{
+	"json": report.JSON,
+	"html": report.HTML,
+	"smp":  func(w io.Writer, res *engine.Result) error { return smp.FromResult(res).Write(w) },
+}
+
+func newResultsExportCmd(store func() *results.Store) *cobra.Command {
+	var format, file string
+	var force bool
+	c := &cobra.Command{
+		Use:   "export REF --format json|html|smp [-o FILE]",
+		Short: "Export a run as JSON, an HTML page with plots, or SMP results",
+		Long: `Export an earlier run. REF is a run ID, a unique start of one, or "last".
+
+Formats:
+  json  the stored result as it is (engine.Result, indented)
+  html  one self-contained page (no network needed): verdicts, requests per
+        component and status class, latency percentiles before vs after, and
+        a timeline per phase when the run recorded one
+  smp   Service Mesh Performance results (smp-spec.io), one per phase:
+        latencies_ms, actual_qps, start/end time, load generator, mesh, and
+        meshgym's status codes and per-component CPU and memory
+
+The export goes to stdout, or to FILE with -o. An existing FILE is never
+overwritten unless --force is given.`,
+		Example: `  meshgym results export last --format html -o retries.html
+  meshgym results export 20261129-1405 --format smp -o before-after.smp.json
+  meshgym results export last --format json | jq .verdicts`,
+		Args: exactArgs(1, "REF (a run ID, a unique start of one, or last)"),
+		RunE: func(c *cobra.Command, args []string) error {
+			write, ok := resultsExportFormats[format]
+			if !ok {
+				return usageErr("--format: unknown format %q; use json, html or smp", format)
+			}
+			res, err := resultsLoad(store(), args[0])
+			if err != nil {
+				return err
+			}
+			var buf bytes.Buffer
+			if err := write(&buf, res); err != nil {
+				return &exitError{code: exitPlatform, err: fmt.Errorf("export %s: %w", res.ID, err)}
+			}
+			if file == "" || file == "-" {
+				_, err := c.OutOrStdout().Write(buf.Bytes())
+				return err
+			}
+			if err := resultsWriteFile(file, buf.Bytes(), force); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.ErrOrStderr(), "wrote %s (%s of run %s)\n", file, format, res.ID)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&format, "format", "", "json, html or smp (required)")
+	c.Flags().StringVarP(&file, "output-file", "o", "", "write to FILE instead of stdout")
+	c.Flags().BoolVar(&force, "force", false, "overwrite FILE if it exists")
+	_ = c.MarkFlagRequired("format")
+	return c
+}
+
+// resultsWriteFile writes data to path, refusing (exit 2) to replace an existing
+// file unless force.
+func resultsWriteFile(path string, data []byte, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return usageErr("%s already exists; meshgym does not overwrite files: choose another name or add --force", path)
+	}
+	if err != nil {
+		return usageErr("cannot write %s: %v", path, errors.Unwrap(err))
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return &exitError{code: exitPlatform, err: fmt.Errorf("write %s: %w", path, err)}
+	}
+	if err := f.Close(); err != nil {
+		return &exitError{code: exitPlatform, err: fmt.Errorf("write %s: %w", path, err)}
+	}
+	return nil
+}
