@@ -7,12 +7,14 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"meshgym/dataplane"
 	"meshgym/internal/version"
 	"meshgym/plugins"
+	"meshgym/plugins/meshconfig"
 	"meshgym/sandbox"
 	"meshgym/scenarios"
 )
@@ -47,7 +49,7 @@ func (p *Plugin) Info(ctx context.Context) (plugins.Info, error) {
 		Version:   version.String(),
 		Patterns:  slices.Clone(scenarios.PatternKinds),
 		Platforms: []string{"local", "docker"},
-		Formats:   []string{FormatSidecar},
+		Formats:   formats(),
 		Profiles:  Profiles(),
 		Notes: []string{
 			"meshgym's own control plane and sidecar; semantics profiles reproduce real meshes' defaults",
@@ -62,8 +64,11 @@ func (p *Plugin) Install(ctx context.Context, req plugins.InstallRequest) error 
 // Uninstall implements plugins.Mesh (nothing to remove).
 func (p *Plugin) Uninstall(ctx context.Context, req plugins.InstallRequest) error { return ctx.Err() }
 
-// Render implements plugins.Mesh: the sidecar configuration of every
-// service, one JSON document each.
+// Render implements plugins.Mesh. Format "sidecar" is the configuration
+// the control plane pushes (one JSON document per service); a mesh's name
+// (istio, linkerd, consul, kuma, envoy) is that mesh's own resources, as
+// package meshconfig writes them for the profile's release. "" is the
+// profile's mesh, or sidecar under the book profile.
 func (p *Plugin) Render(ctx context.Context, req plugins.RenderRequest) (plugins.Rendered, error) {
 	if err := ctx.Err(); err != nil {
 		return plugins.Rendered{}, err
@@ -71,12 +76,20 @@ func (p *Plugin) Render(ctx context.Context, req plugins.RenderRequest) (plugins
 	if err := Supports(req.Pattern.Kind); err != nil {
 		return plugins.Rendered{}, plugins.Errorf(plugins.CodeUnsupported, "%v", err)
 	}
-	if req.Format != "" && req.Format != FormatSidecar {
-		return plugins.Rendered{}, plugins.Errorf(plugins.CodeInvalid, "unknown format %q; the builtin plugin renders: %s", req.Format, FormatSidecar)
+	formats := formats()
+	if req.Format != "" && !slices.Contains(formats, req.Format) {
+		return plugins.Rendered{}, plugins.Errorf(plugins.CodeInvalid, "unknown format %q; the builtin plugin renders: %s", req.Format, strings.Join(formats, ", "))
 	}
 	prof, err := ResolveProfile(req.Profile)
 	if err != nil {
 		return plugins.Rendered{}, plugins.Errorf(plugins.CodeInvalid, "%v", err)
+	}
+	format := req.Format
+	if format == "" {
+		format = FormatSidecar
+		if slices.Contains(formats, prof.Name) {
+			format = prof.Name
+		}
 	}
 	cfgs, knobs, notes, err := p.cp.RenderProfile(req.Topology, endpointMap(placeholders(req.Topology, req.Endpoints)), req.Pattern, prof)
 	if err != nil {
@@ -90,6 +103,19 @@ func (p *Plugin) Render(ctx context.Context, req plugins.RenderRequest) (plugins
 	}
 	knobs = append([]plugins.Knob{{Path: "profile", Value: prof.Spec(), Source: src}}, knobs...)
 	out := plugins.Rendered{Knobs: knobs, Notes: notes}
+	if format != FormatSidecar {
+		version := ""
+		if prof.Name == format {
+			version = prof.Release
+		}
+		mc, err := meshconfig.Render(format, version, req.Topology, req.Pattern, meshconfig.Options{})
+		if err != nil {
+			return plugins.Rendered{}, plugins.Errorf(plugins.CodeInvalid, "%v", err)
+		}
+		out.Documents = mc.Documents
+		out.Notes = append(out.Notes, mc.Notes...)
+		return out, nil
+	}
 	for _, svc := range req.Topology.Services {
 		cfg, ok := cfgs[svc.Name]
 		if !ok {
@@ -200,6 +226,9 @@ func follow(ctx context.Context, c sandbox.Component, fn func(plugins.PolicyEven
 		}
 	}
 }
+
+// formats are the configuration languages Render writes.
+func formats() []string { return append([]string{FormatSidecar}, meshconfig.Meshes()...) }
 
 // endpointMap adapts a map of endpoints to the control plane's Endpoints.
 type endpointMap map[string][]sandbox.Endpoint

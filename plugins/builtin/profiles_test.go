@@ -509,7 +509,7 @@ func TestPluginProfiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := p.Render(ctx, plugins.RenderRequest{Profile: "istio@1.23", Topology: sc.Topology, Pattern: sc.Phase(false)})
+	r, err := p.Render(ctx, plugins.RenderRequest{Profile: "istio@1.23", Format: FormatSidecar, Topology: sc.Topology, Pattern: sc.Phase(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,5 +523,42 @@ func TestPluginProfiles(t *testing.T) {
 	var pe *plugins.Error
 	if !errors.As(err, &pe) || pe.Code != plugins.CodeInvalid || !strings.Contains(pe.Msg, `unknown mesh profile "istoi"`) {
 		t.Errorf("unknown profile: %v", err)
+	}
+}
+
+// Without a format, a real mesh's profile renders that mesh's own
+// resources for the profile's release, and the first knob names the
+// resolved profile.
+func TestPluginRendersTheProfilesMesh(t *testing.T) {
+	ctx := context.Background()
+	sc, err := scenarios.Builtin("retries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ profile, want, resolved string }{
+		{"istio@1.21", "apiVersion: networking.istio.io/v1beta1", "istio@1.18"},
+		{"istio", "kind: VirtualService", "istio@1.27"},
+		{"linkerd", "retry.linkerd.io/limit", "linkerd@2.18"},
+		{"", `"retry": {`, "book"},
+	} {
+		r, err := NewPlugin().Render(ctx, plugins.RenderRequest{Profile: tt.profile, Topology: sc.Topology, Pattern: sc.Phase(true)})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.profile, err)
+		}
+		var all strings.Builder
+		for _, d := range r.Documents {
+			all.WriteString(d.Content)
+		}
+		if !strings.Contains(all.String(), tt.want) {
+			t.Errorf("%s: rendering lacks %q:\n%s", tt.profile, tt.want, all.String())
+		}
+		if len(r.Knobs) == 0 || r.Knobs[0].Path != "profile" || r.Knobs[0].Value != tt.resolved {
+			t.Errorf("%s: first knob %+v, want profile %s", tt.profile, r.Knobs[:min(1, len(r.Knobs))], tt.resolved)
+		}
+	}
+	_, err = NewPlugin().Render(ctx, plugins.RenderRequest{Format: "yaml", Topology: sc.Topology, Pattern: sc.Phase(true)})
+	var pe *plugins.Error
+	if !errors.As(err, &pe) || pe.Code != plugins.CodeInvalid || !strings.Contains(pe.Msg, "sidecar, envoy, istio") {
+		t.Errorf("unknown format: %v", err)
 	}
 }

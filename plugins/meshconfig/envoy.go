@@ -326,13 +326,12 @@ func (b *builder) envoyClusterFor(name, service string) envoyCluster {
 	return c
 }
 
-// maxEjectionPercent is the cap to render for a breaker: the scenario's
-// (algorithm envoy), 100 for the book's breakers (they have no cap), 0
-// (unset: Envoy's 10%) for an envoy breaker that gives none.
+// maxEjectionPercent is the cap to render for a breaker: what the scenario
+// wrote, 0 (unset: the mesh's default, 10% in Envoy) when it wrote none —
+// also for the book's breakers, so the resources say what the builtin
+// plugin's mesh profiles simulate; a note tells how to get the book's
+// uncapped behaviour.
 func maxEjectionPercent(cb *scenarios.CircuitBreakerPolicy) int {
-	if cb.Algorithm != scenarios.BreakerEnvoy {
-		return 100
-	}
 	return int(math.Round(cb.MaxEjectionPercent))
 }
 
@@ -344,9 +343,9 @@ func (b *builder) breakerNotes(cb *scenarios.CircuitBreakerPolicy, knob string) 
 		hosts += v.Instances
 	}
 	switch {
-	case cb.Algorithm != scenarios.BreakerEnvoy:
-		b.note("%s is set to 100: the book's breaker has no cap, and the default 10%% ejects nothing with the %[3]d endpoints of %[2]s (< 10) on current Envoy (https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/outlier_detection.proto)", knob, cb.Service, hosts)
-	case cb.MaxEjectionPercent == 0:
+	case cb.Algorithm != scenarios.BreakerEnvoy && cb.MaxEjectionPercent == 0 && hosts < 10:
+		b.note("%s is not given, so the default 10%% applies: with the %[3]d endpoints of %[2]s (< 10) nothing is ever ejected on current Envoy, unlike the book's breaker, which has no cap; set circuitBreaker.maxEjectionPercent: 100 to eject as the book does (https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/outlier_detection.proto)", knob, cb.Service, hosts)
+	case cb.MaxEjectionPercent == 0 && hosts < 10:
 		b.note("%s is not given, so the default 10%% applies: with the %[3]d endpoints of %[2]s (< 10) nothing is ever ejected on current Envoy; set circuitBreaker.maxEjectionPercent (https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/outlier_detection.proto)", knob, cb.Service, hosts)
 	}
 	switch cb.Algorithm {

@@ -246,8 +246,11 @@ func TestIstioCircuitBreaking(t *testing.T) {
 		interval, minHealth, maxEject any
 		noteMaxEject                  string
 	}{
-		{"circuit-breaking", nil, nil, "100", "the book's breaker has no cap"},
-		{"circuit-breaking-half-open", nil, nil, "100", "no outlier-detection equivalent"},
+		// The book's breakers give no cap: none is rendered (Istio's 10%
+		// applies, as the istio profile simulates) and a note says how to
+		// get the book's uncapped behaviour.
+		{"circuit-breaking", nil, nil, nil, "set circuitBreaker.maxEjectionPercent: 100 to eject as the book does"},
+		{"circuit-breaking-half-open", nil, nil, nil, "no outlier-detection equivalent"},
 		{"circuit-breaking-envoy", "1s", "0", "100", "maxEjectionTime 300s is Envoy's default"},
 	} {
 		t.Run(tt.scenario, func(t *testing.T) {
