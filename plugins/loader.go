@@ -235,9 +235,12 @@ func (l *Loader) start(ctx context.Context, name string, cmd *exec.Cmd) (*Client
 		Stderr:           l.opts.Stderr,
 		SyncStdout:       l.opts.Stderr, // never the host's stdout: it may carry a JSON report
 		SyncStderr:       l.opts.Stderr,
+		// go-plugin's own log is off: the host reports a plugin's exit
+		// and start failures itself, as one line naming the plugin; the
+		// plugin's stderr (a panic) still reaches Stderr above.
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:   "meshgym",
-			Level:  hclog.Error,
+			Level:  hclog.Off,
 			Output: l.opts.Stderr,
 		}),
 	})

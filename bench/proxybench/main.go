@@ -61,7 +61,9 @@ const (
 
 func main() {
 	var (
-		duration = flag.Duration("duration", 10*time.Second, "duration of each measured run")
+		duration = flag.Duration("duration", 10*time.Second, "duration of each measured run (per path and mode)")
+		slice    = flag.Duration("slice", time.Second, "length of one interleaved slice; a run is duration/slice rounds")
+		modes    = flag.String("modes", "fixed,max", "modes to run, comma list of fixed and max (diagnostics; verdicts need both)")
 		qps      = flag.Float64("qps", 1000, "fixed request rate of the latency runs, req/s")
 		conns    = flag.Int("conns", 16, "connections (fortio threads)")
 		asJSON   = flag.Bool("json", false, "print machine-readable JSON instead of the table")
@@ -76,7 +78,8 @@ func main() {
 		os.Exit(serveChild(*serve, *listen, *target))
 	}
 	log.SetLogLevelQuiet(log.Error)
-	rep, err := runBench(*duration, *qps, *conns, *sidecar)
+	rep, err := runBench(benchOpts{d: *duration, slice: *slice, qps: *qps, conns: *conns, sidecarBin: *sidecar,
+		modes: strings.Split(*modes, ",")})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "proxybench: %v\n", err)
 		os.Exit(1)
@@ -106,33 +109,62 @@ type Run struct {
 	P99       float64 `json:"p99_seconds"`
 	Max       float64 `json:"max_seconds"`
 	Avg       float64 `json:"avg_seconds"`
+	// CPUPerReq is the proxy process's CPU time (user + system, all
+	// threads) per request during the path's slices, in seconds; 0 for
+	// direct or where /proc is missing.
+	CPUPerReq float64 `json:"cpu_seconds_per_request,omitempty"`
+	// SwitchesPerReq is the proxy process's context switches (voluntary
+	// and not, all threads) per request during the path's slices.
+	SwitchesPerReq float64 `json:"context_switches_per_request,omitempty"`
+}
+
+// jsonFloat is a float64 whose infinities and NaN encode as JSON null.
+type jsonFloat float64
+
+// MarshalJSON writes f, or null when it is not finite.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	if math.IsInf(float64(f), 0) || math.IsNaN(float64(f)) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
 }
 
 // Verdict is one target check.
 type Verdict struct {
-	Name   string  `json:"name"`
-	Value  float64 `json:"value"`
-	Target string  `json:"target"`
-	Pass   bool    `json:"pass"`
+	Name   string    `json:"name"`
+	Value  jsonFloat `json:"value"`
+	Target string    `json:"target"`
+	Pass   bool      `json:"pass"`
 }
 
 // Report is the whole result.
 type Report struct {
-	Duration    string     `json:"duration"`
-	Conns       int        `json:"connections"`
-	FixedQPS    float64    `json:"fixed_qps"`
-	GOMAXPROCS  int        `json:"gomaxprocs"`
-	NumCPU      int        `json:"num_cpu"`
-	LatencyFrom string     `json:"latency_from"`
-	Resolution  float64    `json:"histogram_resolution_seconds"`
-	Slices      int        `json:"slices_per_run"`
-	Runs        []Run      `json:"runs"`
-	AddedP50    [2]float64 `json:"added_p50_seconds"` // reverseproxy, sidecar
-	AddedP90    [2]float64 `json:"added_p90_seconds"`
-	AddedP99    [2]float64 `json:"added_p99_seconds"`
-	SidecarRSS  float64    `json:"sidecar_rss_max_mb"`
-	Verdicts    []Verdict  `json:"verdicts"`
-	AllPass     bool       `json:"all_pass"`
+	Duration    string  `json:"duration"`
+	Conns       int     `json:"connections"`
+	FixedQPS    float64 `json:"fixed_qps"`
+	GOMAXPROCS  int     `json:"gomaxprocs"`
+	NumCPU      int     `json:"num_cpu"`
+	LatencyFrom string  `json:"latency_from"`
+	Resolution  float64 `json:"histogram_resolution_seconds"`
+	Slices      int     `json:"slices_per_run"`
+	SliceLength string  `json:"slice_length"`
+	// LoadAvg is the machine's 1-minute load average before and after
+	// the measurement (0 where /proc/loadavg is missing).
+	LoadAvg  [2]float64 `json:"load_average"`
+	Runs     []Run      `json:"runs"`
+	AddedP50 [2]float64 `json:"added_p50_seconds"` // reverseproxy, sidecar
+	AddedP90 [2]float64 `json:"added_p90_seconds"`
+	AddedP99 [2]float64 `json:"added_p99_seconds"`
+	// RoundRatios are the added-p90 ratios (sidecar ÷ reverseproxy) of
+	// each round of the fixed-rate run, from that round's slices alone.
+	RoundRatios []jsonFloat `json:"round_added_p90_ratios"`
+	// MedianRoundRatio is the median of RoundRatios: the verdict's value.
+	MedianRoundRatio jsonFloat `json:"median_round_added_p90_ratio"`
+	// PooledRatio is the same ratio from percentiles over every sample.
+	PooledRatio jsonFloat `json:"pooled_added_p90_ratio"`
+	SidecarRSS  float64   `json:"sidecar_rss_max_mb"`
+	Verdicts    []Verdict `json:"verdicts"`
+	AllPass     bool      `json:"all_pass"`
 }
 
 type child struct {
@@ -194,7 +226,17 @@ func startChild(name string, args ...string) (*child, error) {
 	return c, nil
 }
 
-func runBench(d time.Duration, qps float64, conns int, sidecarBin string) (*Report, error) {
+// benchOpts are the measurement's settings (the flags).
+type benchOpts struct {
+	d, slice   time.Duration
+	qps        float64
+	conns      int
+	sidecarBin string
+	modes      []string
+}
+
+func runBench(o benchOpts) (*Report, error) {
+	sidecarBin := o.sidecarBin
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -281,26 +323,37 @@ func runBench(d time.Duration, qps float64, conns int, sidecarBin string) (*Repo
 		}
 	}()
 
-	paths := []struct{ name, url string }{
-		{"direct", "http://" + app.ready + "/"},
-		{"reverseproxy", "http://" + rp.ready + "/"},
-		{"sidecar", "http://" + addrs.Outbound["app"] + "/"},
+	paths := []struct {
+		name, url string
+		pid       int // the proxy's process (0 for direct)
+	}{
+		{"direct", "http://" + app.ready + "/", 0},
+		{"reverseproxy", "http://" + rp.ready + "/", rp.cmd.Process.Pid},
+		{"sidecar", "http://" + addrs.Outbound["app"] + "/", sc.cmd.Process.Pid},
 	}
-	rep := &Report{Duration: d.String(), Conns: conns, FixedQPS: qps, GOMAXPROCS: runtime.GOMAXPROCS(0),
-		NumCPU: runtime.NumCPU(), LatencyFrom: "actual-send-time", Resolution: resolution, Slices: slicesFor(d)}
+	rounds := max(1, int(o.d/o.slice))
+	rep := &Report{Duration: o.d.String(), Conns: o.conns, FixedQPS: o.qps, GOMAXPROCS: runtime.GOMAXPROCS(0),
+		NumCPU: runtime.NumCPU(), LatencyFrom: "actual-send-time", Resolution: resolution, Slices: rounds,
+		SliceLength: o.slice.String()}
+	rep.LoadAvg[0] = loadAvg()
 	// Each path's run is cut into slices interleaved with the other
 	// paths' (rotating the order), so slow drifts of the machine hit all
-	// paths alike; percentiles are computed over all samples of a path.
-	slice := d / time.Duration(rep.Slices)
-	for _, mode := range []string{"fixed", "max"} {
-		q := qps
-		if mode == "max" {
+	// paths alike; pooled percentiles are computed over all samples of a
+	// path, and each round (one slice of every path) also gets its own
+	// ratio.
+	for _, mode := range o.modes {
+		q := o.qps
+		switch mode {
+		case "fixed":
+		case "max":
 			q = -1
+		default:
+			return nil, fmt.Errorf("unknown mode %q (want fixed or max)", mode)
 		}
 		// Warm up every path at this mode's rate: open the connections,
 		// let each process settle.
 		for _, p := range paths {
-			if _, err := fortio(p.url, q, conns, 500*time.Millisecond, nil); err != nil {
+			if _, err := fortio(p.url, q, o.conns, 500*time.Millisecond, nil); err != nil {
 				return nil, fmt.Errorf("warm up %s: %v", p.name, err)
 			}
 		}
@@ -308,28 +361,51 @@ func runBench(d time.Duration, qps float64, conns int, sidecarBin string) (*Repo
 		for i := range acc {
 			acc[i] = &accum{}
 		}
-		for round := range rep.Slices {
+		var roundP90 [][3]float64 // per round: p90 of direct, reverseproxy, sidecar
+		for round := range rounds {
+			var p90 [3]float64
 			for k := range paths {
 				i := (k + round) % len(paths)
-				r, err := fortio(paths[i].url, q, conns, slice, acc[i])
+				cpu0 := readProcStat(paths[i].pid)
+				sl := &accum{}
+				r, err := fortio(paths[i].url, q, o.conns, o.slice, sl)
 				if err != nil {
 					return nil, fmt.Errorf("%s %s: %v", paths[i].name, mode, err)
 				}
-				acc[i].count += r.count
-				acc[i].errors += r.errors
-				acc[i].elapsed += r.elapsed
+				cpu1 := readProcStat(paths[i].pid)
+				sort.Float64s(sl.lat)
+				if len(sl.lat) > 0 {
+					p90[i] = quantile(sl.lat, 0.90)
+				}
+				a := acc[i]
+				a.lat = append(a.lat, sl.lat...)
+				a.count += r.count
+				a.errors += r.errors
+				a.elapsed += r.elapsed
+				if cpu0.ok && cpu1.ok {
+					a.cpu += cpu1.cpu - cpu0.cpu
+					a.switches += cpu1.switches - cpu0.switches
+					a.statOK = true
+				}
 			}
+			roundP90 = append(roundP90, p90)
 		}
 		for i, p := range paths {
 			r := acc[i].run(p.name, mode, q)
 			rep.Runs = append(rep.Runs, r)
-			fmt.Fprintf(os.Stderr, "proxybench: %-12s %-5s %8.0f qps  p50 %6.0fµs  p90 %6.0fµs  p99 %6.0fµs  errors %d\n",
-				p.name, mode, r.ActualQPS, r.P50*1e6, r.P90*1e6, r.P99*1e6, r.Errors)
+			fmt.Fprintf(os.Stderr, "proxybench: %-12s %-5s %8.0f qps  p50 %6.0fµs  p90 %6.0fµs  p99 %6.0fµs  cpu %5.1fµs/req  errors %d\n",
+				p.name, mode, r.ActualQPS, r.P50*1e6, r.P90*1e6, r.P99*1e6, r.CPUPerReq*1e6, r.Errors)
+		}
+		if mode == "fixed" {
+			for _, p := range roundP90 {
+				rep.RoundRatios = append(rep.RoundRatios, jsonFloat(addedRatio(p[2]-p[0], p[1]-p[0])))
+			}
 		}
 	}
 	close(stopRSS)
 	<-rssDone
 	rep.SidecarRSS = float64(rssMax) / 1e6
+	rep.LoadAvg[1] = loadAvg()
 
 	get := func(path, mode string) Run {
 		for _, r := range rep.Runs {
@@ -343,17 +419,16 @@ func runBench(d time.Duration, qps float64, conns int, sidecarBin string) (*Repo
 	rep.AddedP50 = [2]float64{rpf.P50 - direct.P50, scf.P50 - direct.P50}
 	rep.AddedP90 = [2]float64{rpf.P90 - direct.P90, scf.P90 - direct.P90}
 	rep.AddedP99 = [2]float64{rpf.P99 - direct.P99, scf.P99 - direct.P99}
-	latRatio := -1.0
-	if rep.AddedP90[0] > 0 {
-		latRatio = rep.AddedP90[1] / rep.AddedP90[0]
-	}
-	qpsRatio := get("sidecar", "max").ActualQPS / get("reverseproxy", "max").ActualQPS
+	rep.PooledRatio = jsonFloat(addedRatio(rep.AddedP90[1], rep.AddedP90[0]))
+	rep.MedianRoundRatio = jsonFloat(median(rep.RoundRatios))
+	latRatio := rep.MedianRoundRatio
+	qpsRatio := jsonFloat(get("sidecar", "max").ActualQPS / get("reverseproxy", "max").ActualQPS)
 	rep.Verdicts = []Verdict{
 		{Name: "sidecar added p90 ÷ reverseproxy added p90", Value: latRatio, Target: fmt.Sprintf("≤ %.1f", targetAddedP90Ratio),
 			Pass: latRatio >= 0 && latRatio <= targetAddedP90Ratio},
 		{Name: "sidecar max qps ÷ reverseproxy max qps", Value: qpsRatio, Target: fmt.Sprintf("≥ %.1f", targetMaxQPSRatio),
 			Pass: qpsRatio >= targetMaxQPSRatio},
-		{Name: "sidecar peak RSS (MB)", Value: rep.SidecarRSS, Target: fmt.Sprintf("< %.0f", targetRSSMB),
+		{Name: "sidecar peak RSS (MB)", Value: jsonFloat(rep.SidecarRSS), Target: fmt.Sprintf("< %.0f", targetRSSMB),
 			Pass: rep.SidecarRSS > 0 && rep.SidecarRSS < targetRSSMB},
 	}
 	rep.AllPass = true
@@ -363,19 +438,45 @@ func runBench(d time.Duration, qps float64, conns int, sidecarBin string) (*Repo
 	return rep, nil
 }
 
-// slicesFor cuts a run into slices of about 2 s (at least one).
-func slicesFor(d time.Duration) int {
-	return max(1, int(d/(2*time.Second)))
+// addedRatio is sidecar added ÷ reverseproxy added; a reverseproxy that
+// added nothing (or less than nothing: noise) makes the ratio +Inf, which
+// counts against the sidecar.
+func addedRatio(sidecar, reverseproxy float64) float64 {
+	if reverseproxy <= 0 {
+		return math.Inf(1)
+	}
+	return sidecar / reverseproxy
+}
+
+// median of v (+Inf entries included: an even count whose upper middle
+// is +Inf has median +Inf); NaN when v is empty.
+func median(v []jsonFloat) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := make([]float64, len(v))
+	for i, x := range v {
+		s[i] = float64(x)
+	}
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 || math.IsInf(s[n/2], 1) {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // accum gathers the per-request latencies fortio reports (its access
 // logger hook: measured from each request's actual start) over slices.
 type accum struct {
-	mu      sync.Mutex
-	lat     []float64
-	count   int64
-	errors  int64
-	elapsed time.Duration
+	mu       sync.Mutex
+	lat      []float64
+	count    int64
+	errors   int64
+	elapsed  time.Duration
+	cpu      time.Duration // proxy process CPU during the slices
+	switches int64         // proxy process context switches during the slices
+	statOK   bool
 }
 
 func (a *accum) Start(ctx context.Context, _ periodic.ThreadID, _ int64, _ time.Time) context.Context {
@@ -404,7 +505,73 @@ func (a *accum) run(path, mode string, planned float64) Run {
 		}
 		r.Avg = sum / float64(n)
 	}
+	if a.statOK && a.count > 0 {
+		r.CPUPerReq = a.cpu.Seconds() / float64(a.count)
+		r.SwitchesPerReq = float64(a.switches) / float64(a.count)
+	}
 	return r
+}
+
+// procStat is a process's CPU time and context switches so far, summed
+// over its threads (Linux /proc/PID/task/*/schedstat and status).
+type procStat struct {
+	cpu      time.Duration
+	switches int64
+	ok       bool
+}
+
+func readProcStat(pid int) procStat {
+	if pid == 0 {
+		return procStat{}
+	}
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return procStat{}
+	}
+	var st procStat
+	for _, t := range tasks {
+		// schedstat: time on CPU (ns), time waiting to run (ns), slices.
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue
+		}
+		var onCPU, wait, n int64
+		if _, err := fmt.Sscan(string(b), &onCPU, &wait, &n); err != nil {
+			continue
+		}
+		st.cpu += time.Duration(onCPU)
+		st.ok = true
+		b, err = os.ReadFile(filepath.Join(dir, t.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				st.switches += atoi(v)
+			} else if v, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
+				st.switches += atoi(v)
+			}
+		}
+	}
+	return st
+}
+
+func atoi(s string) int64 {
+	var n int64
+	fmt.Sscan(strings.TrimSpace(s), &n)
+	return n
+}
+
+// loadAvg is the 1-minute load average (0 where /proc is missing).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscan(string(b), &l)
+	return l
 }
 
 // quantile is the nearest-rank quantile of sorted samples.
@@ -453,23 +620,37 @@ func sus(s float64) string { return fmt.Sprintf("%+.0fµs", s*1e6) }
 
 func printReport(w io.Writer, rep *Report) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "meshgym proxy benchmark: %d connections, %s per run, fixed %.0f req/s then max throughput (GOMAXPROCS %d, %d CPUs)\n",
-		rep.Conns, rep.Duration, rep.FixedQPS, rep.GOMAXPROCS, rep.NumCPU)
+	fmt.Fprintf(&b, "meshgym proxy benchmark: %d connections, %s per run, fixed %.0f req/s then max throughput (GOMAXPROCS %d, %d CPUs, load average %.2f → %.2f)\n",
+		rep.Conns, rep.Duration, rep.FixedQPS, rep.GOMAXPROCS, rep.NumCPU, rep.LoadAvg[0], rep.LoadAvg[1])
 	fmt.Fprintf(&b, "latencies are measured by fortio from each request's actual send time (not its intended start); percentiles are exact over\n")
-	fmt.Fprintf(&b, "every request (fortio's per-request hook; its histogram resolution is set to %gµs); each run is %d interleaved slices\n\n", rep.Resolution*1e6, rep.Slices)
-	fmt.Fprintf(&b, "%-13s %-6s %9s %9s %9s %9s %9s %8s\n", "path", "mode", "qps", "p50", "p90", "p99", "max", "errors")
+	fmt.Fprintf(&b, "every request (fortio's per-request hook; its histogram resolution is set to %gµs); each run is %d interleaved slices of %s\n",
+		rep.Resolution*1e6, rep.Slices, rep.SliceLength)
+	fmt.Fprintf(&b, "cpu/req and switches/req: the proxy process's CPU time and context switches (all threads) during its slices, per request\n\n")
+	fmt.Fprintf(&b, "%-13s %-6s %9s %9s %9s %9s %9s %8s %9s %9s\n", "path", "mode", "qps", "p50", "p90", "p99", "max", "errors", "cpu/req", "sw/req")
 	for _, r := range rep.Runs {
-		fmt.Fprintf(&b, "%-13s %-6s %9.0f %9s %9s %9s %9s %8d\n", r.Path, r.Mode, r.ActualQPS, us(r.P50), us(r.P90), us(r.P99), us(r.Max), r.Errors)
+		cpu, sw := "", ""
+		if r.CPUPerReq > 0 {
+			cpu, sw = fmt.Sprintf("%.1fµs", r.CPUPerReq*1e6), fmt.Sprintf("%.2f", r.SwitchesPerReq)
+		}
+		fmt.Fprintf(&b, "%-13s %-6s %9.0f %9s %9s %9s %9s %8d %9s %9s\n", r.Path, r.Mode, r.ActualQPS, us(r.P50), us(r.P90), us(r.P99), us(r.Max), r.Errors, cpu, sw)
 	}
-	fmt.Fprintf(&b, "\nadded over direct at %.0f req/s (difference of percentiles):\n", rep.FixedQPS)
+	fmt.Fprintf(&b, "\nadded over direct at %.0f req/s (difference of percentiles over all samples):\n", rep.FixedQPS)
 	fmt.Fprintf(&b, "  reverseproxy  p50 %8s  p90 %8s  p99 %8s\n", sus(rep.AddedP50[0]), sus(rep.AddedP90[0]), sus(rep.AddedP99[0]))
-	fmt.Fprintf(&b, "  sidecar       p50 %8s  p90 %8s  p99 %8s\n\n", sus(rep.AddedP50[1]), sus(rep.AddedP90[1]), sus(rep.AddedP99[1]))
+	fmt.Fprintf(&b, "  sidecar       p50 %8s  p90 %8s  p99 %8s\n", sus(rep.AddedP50[1]), sus(rep.AddedP90[1]), sus(rep.AddedP99[1]))
+	fmt.Fprintf(&b, "added p90 ratio (sidecar ÷ reverseproxy): pooled %.2f; per round", rep.PooledRatio)
+	for _, r := range rep.RoundRatios {
+		fmt.Fprintf(&b, " %.2f", r)
+	}
+	fmt.Fprintf(&b, "; median %.2f\n\n", rep.MedianRoundRatio)
 	for _, v := range rep.Verdicts {
 		verdict := "FAIL"
 		if v.Pass {
 			verdict = "PASS"
 		}
-		fmt.Fprintf(&b, "%-4s %-45s %8.2f  (target %s)\n", verdict, v.Name, v.Value, v.Target)
+		fmt.Fprintf(&b, "%-4s %-45s %8.2f  (target %s)\n", verdict, v.Name, float64(v.Value), v.Target)
+	}
+	if rep.LoadAvg[0] > float64(rep.NumCPU)/2 || rep.LoadAvg[1] > float64(rep.NumCPU)/2 {
+		fmt.Fprintf(&b, "note: the machine was busy (load average above half its CPUs); latencies are noisy\n")
 	}
 	w.Write(b.Bytes())
 }
