@@ -215,7 +215,14 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	}
 	defer mesh.client.Close()
 	res.Versions["plugin"] = info.Version
-	rendered, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Topology: sc.Topology, Pattern: sc.Phase(true)})
+	// The knobs and notes of the configuration the proxies will run (the
+	// builtin plugin's sidecar format; other plugins ignore unknown formats
+	// only if they list it, so ask for it only where it exists).
+	format := ""
+	if contains(info.Formats, "sidecar") {
+		format = "sidecar"
+	}
+	rendered, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(true)})
 	if err != nil {
 		return res, renderErr(sc, opts, err)
 	}

@@ -455,11 +455,25 @@ func CompareText(w io.Writer, c *Comparison, useColour bool) {
 		}
 		tw.Flush()
 	}
+	// One line per reason: figures that differ for the same knobs share it.
 	var whys []string
+	var order []string
+	names := map[string][]string{}
 	for _, f := range c.Figures {
-		if f.Differ {
-			whys = append(whys, fmt.Sprintf("  %s differs — %s", f.Name, f.Why))
+		if !f.Differ {
+			continue
 		}
+		if _, ok := names[f.Why]; !ok {
+			order = append(order, f.Why)
+		}
+		names[f.Why] = append(names[f.Why], f.Name)
+	}
+	for _, w := range order {
+		verb := "differs"
+		if len(names[w]) > 1 {
+			verb = "differ"
+		}
+		whys = append(whys, fmt.Sprintf("  %s %s — %s", strings.Join(names[w], ", "), verb, w))
 	}
 	if len(whys) > 0 {
 		fmt.Fprintln(w, "\nWhy they differ:")

@@ -90,7 +90,7 @@ func TestCompareFindsTheFailingVersionAndSaysWhy(t *testing.T) {
 	CompareText(&buf, c, false)
 	out := buf.String()
 	for _, want := range []string{"circuit-breaking compared across 2 runs", "BOOK", "ISTIO@1.27",
-		"Why they differ:", "requests reaching payments_v2 (fails 100%) differs — payments.outlier.max_ejection_percent",
+		"Why they differ:", "requests reaching payments_v2 (fails 100%), client errors, ejections, time to first ejection differ — payments.outlier.max_ejection_percent",
 		"RESULT", "PASS", "FAIL"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text lacks %q:\n%s", want, out)
