@@ -118,8 +118,9 @@ func (s *hotServer) serveConn(hc *hotConn) {
 	c := hc.c
 	br := hotReaderPool.Get().(*bufio.Reader)
 	bw := hotWriterPool.Get().(*bufio.Writer)
-	br.Reset(c)
-	bw.Reset(c)
+	cio := newConnIO(c)
+	br.Reset(cio)
+	bw.Reset(cio)
 	defer func() {
 		c.Close()
 		br.Reset(nil)

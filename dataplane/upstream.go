@@ -46,6 +46,7 @@ func newUpstreamPool() *upstreamPool {
 // upConn is one upstream connection with its buffers.
 type upConn struct {
 	c     net.Conn
+	io    io.ReadWriter // c's reads and writes (newConnIO)
 	addr  string
 	br    *bufio.Reader
 	bw    *bufio.Writer
@@ -53,7 +54,7 @@ type upConn struct {
 }
 
 func (u *upConn) Read(p []byte) (int, error) {
-	n, err := u.c.Read(p)
+	n, err := u.io.Read(p)
 	u.nread += int64(n)
 	return n, err
 }
@@ -72,9 +73,9 @@ func (p *upstreamPool) get(ctx context.Context, addr string) (*upConn, bool, err
 	if err != nil {
 		return nil, false, err
 	}
-	u := &upConn{c: c, addr: addr}
+	u := &upConn{c: c, io: newConnIO(c), addr: addr}
 	u.br = bufio.NewReaderSize(u, 4<<10)
-	u.bw = bufio.NewWriterSize(c, 4<<10)
+	u.bw = bufio.NewWriterSize(u.io, 4<<10)
 	return u, false, nil
 }
 

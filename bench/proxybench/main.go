@@ -68,6 +68,7 @@ func main() {
 		conns    = flag.Int("conns", 16, "connections (fortio threads)")
 		asJSON   = flag.Bool("json", false, "print machine-readable JSON instead of the table")
 		sidecar  = flag.String("sidecar", "", "path of a prebuilt meshgym-sidecar (default: go build it)")
+		compare  = flag.String("compare", "", "path of a second meshgym-sidecar measured alongside as path sidecar-b (no verdict)")
 		strict   = flag.Bool("strict", false, "exit 1 when a verdict fails")
 		serve    = flag.String("serve", "", "internal: run as the app or reverseproxy child")
 		listen   = flag.String("listen", "127.0.0.1:0", "internal: child listen address")
@@ -78,7 +79,7 @@ func main() {
 		os.Exit(serveChild(*serve, *listen, *target))
 	}
 	log.SetLogLevelQuiet(log.Error)
-	rep, err := runBench(benchOpts{d: *duration, slice: *slice, qps: *qps, conns: *conns, sidecarBin: *sidecar,
+	rep, err := runBench(benchOpts{d: *duration, slice: *slice, qps: *qps, conns: *conns, sidecarBin: *sidecar, compareBin: *compare,
 		modes: strings.Split(*modes, ",")})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "proxybench: %v\n", err)
@@ -162,9 +163,13 @@ type Report struct {
 	MedianRoundRatio jsonFloat `json:"median_round_added_p90_ratio"`
 	// PooledRatio is the same ratio from percentiles over every sample.
 	PooledRatio jsonFloat `json:"pooled_added_p90_ratio"`
-	SidecarRSS  float64   `json:"sidecar_rss_max_mb"`
-	Verdicts    []Verdict `json:"verdicts"`
-	AllPass     bool      `json:"all_pass"`
+	// The same three for the -compare sidecar (path "sidecar-b"), if any.
+	RoundRatiosB      []jsonFloat `json:"round_added_p90_ratios_b,omitempty"`
+	MedianRoundRatioB jsonFloat   `json:"median_round_added_p90_ratio_b,omitempty"`
+	PooledRatioB      jsonFloat   `json:"pooled_added_p90_ratio_b,omitempty"`
+	SidecarRSS        float64     `json:"sidecar_rss_max_mb"`
+	Verdicts          []Verdict   `json:"verdicts"`
+	AllPass           bool        `json:"all_pass"`
 }
 
 type child struct {
@@ -226,12 +231,47 @@ func startChild(name string, args ...string) (*child, error) {
 	return c, nil
 }
 
+// startSidecar starts a sidecar executable with one outbound listener
+// and pushes it a config routing to the app at appAddr (the retry policy
+// on, as a mesh would have it); it returns the child and the URL of the
+// outbound listener.
+func startSidecar(bin, appAddr string) (*child, string, error) {
+	sc, err := startChild(bin, "--name", "bench_sidecar", "--admin", "127.0.0.1:0",
+		"--outbound", "app=127.0.0.1:0", "--seed", "1")
+	if err != nil {
+		return nil, "", err
+	}
+	var addrs struct {
+		Admin    string            `json:"admin"`
+		Outbound map[string]string `json:"outbound"`
+	}
+	if err := json.Unmarshal([]byte(sc.ready), &addrs); err != nil {
+		sc.stop()
+		return nil, "", fmt.Errorf("sidecar READY %q: %v", sc.ready, err)
+	}
+	cfg := fmt.Sprintf(`{"version":1,"clusters":{"app":{"endpoints":[{"name":"bench_app","address":%q}],`+
+		`"retry":{"num_retries":2,"retry_on":["5xx"]}}}}`, appAddr)
+	req, _ := http.NewRequest(http.MethodPut, "http://"+addrs.Admin+"/config", strings.NewReader(cfg))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		sc.stop()
+		return nil, "", fmt.Errorf("push sidecar config: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		sc.stop()
+		return nil, "", fmt.Errorf("push sidecar config: %s", resp.Status)
+	}
+	return sc, "http://" + addrs.Outbound["app"] + "/", nil
+}
+
 // benchOpts are the measurement's settings (the flags).
 type benchOpts struct {
 	d, slice   time.Duration
 	qps        float64
 	conns      int
 	sidecarBin string
+	compareBin string // optional second sidecar executable (path "sidecar-b")
 	modes      []string
 }
 
@@ -258,7 +298,10 @@ func runBench(o benchOpts) (*Report, error) {
 	// One app process per path, so no path's connections (the stock
 	// ReverseProxy keeps only 2 idle upstream connections and churns the
 	// rest) disturb another path's upstream.
-	var apps [3]*child
+	apps := make([]*child, 3, 4)
+	if o.compareBin != "" {
+		apps = apps[:4]
+	}
 	for i := range apps {
 		if apps[i], err = startChild(self, "-serve", "app"); err != nil {
 			return nil, err
@@ -271,31 +314,11 @@ func runBench(o benchOpts) (*Report, error) {
 		return nil, err
 	}
 	defer rp.stop()
-	sc, err := startChild(sidecarBin, "--name", "bench_sidecar", "--admin", "127.0.0.1:0",
-		"--outbound", "app=127.0.0.1:0", "--seed", "1")
+	sc, scURL, err := startSidecar(sidecarBin, apps[2].ready)
 	if err != nil {
 		return nil, err
 	}
 	defer sc.stop()
-	var addrs struct {
-		Admin    string            `json:"admin"`
-		Outbound map[string]string `json:"outbound"`
-	}
-	if err := json.Unmarshal([]byte(sc.ready), &addrs); err != nil {
-		return nil, fmt.Errorf("sidecar READY %q: %v", sc.ready, err)
-	}
-	cfg := fmt.Sprintf(`{"version":1,"clusters":{"app":{"endpoints":[{"name":"bench_app","address":%q}],`+
-		`"retry":{"num_retries":2,"retry_on":["5xx"]}}}}`, apps[2].ready)
-	req, _ := http.NewRequest(http.MethodPut, "http://"+addrs.Admin+"/config", strings.NewReader(cfg))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("push sidecar config: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return nil, fmt.Errorf("push sidecar config: %s", resp.Status)
-	}
-
 	// Sample the sidecar's RSS all along.
 	proc, err := process.NewProcess(int32(sc.cmd.Process.Pid))
 	if err != nil {
@@ -329,7 +352,21 @@ func runBench(o benchOpts) (*Report, error) {
 	}{
 		{"direct", "http://" + app.ready + "/", 0},
 		{"reverseproxy", "http://" + rp.ready + "/", rp.cmd.Process.Pid},
-		{"sidecar", "http://" + addrs.Outbound["app"] + "/", sc.cmd.Process.Pid},
+		{"sidecar", scURL, sc.cmd.Process.Pid},
+	}
+	if o.compareBin != "" {
+		// A second sidecar executable measured like the first (its own
+		// app), for before/after comparisons on a noisy machine; no
+		// verdict uses it.
+		sb, sbURL, err := startSidecar(o.compareBin, apps[3].ready)
+		if err != nil {
+			return nil, err
+		}
+		defer sb.stop()
+		paths = append(paths, struct {
+			name, url string
+			pid       int
+		}{"sidecar-b", sbURL, sb.cmd.Process.Pid})
 	}
 	rounds := max(1, int(o.d/o.slice))
 	rep := &Report{Duration: o.d.String(), Conns: o.conns, FixedQPS: o.qps, GOMAXPROCS: runtime.GOMAXPROCS(0),
@@ -361,9 +398,9 @@ func runBench(o benchOpts) (*Report, error) {
 		for i := range acc {
 			acc[i] = &accum{}
 		}
-		var roundP90 [][3]float64 // per round: p90 of direct, reverseproxy, sidecar
+		var roundP90 [][]float64 // per round: p90 of each path
 		for round := range rounds {
-			var p90 [3]float64
+			p90 := make([]float64, len(paths))
 			for k := range paths {
 				i := (k + round) % len(paths)
 				cpu0 := readProcStat(paths[i].pid)
@@ -399,6 +436,9 @@ func runBench(o benchOpts) (*Report, error) {
 		if mode == "fixed" {
 			for _, p := range roundP90 {
 				rep.RoundRatios = append(rep.RoundRatios, jsonFloat(addedRatio(p[2]-p[0], p[1]-p[0])))
+				if len(p) > 3 {
+					rep.RoundRatiosB = append(rep.RoundRatiosB, jsonFloat(addedRatio(p[3]-p[0], p[1]-p[0])))
+				}
 			}
 		}
 	}
@@ -421,6 +461,11 @@ func runBench(o benchOpts) (*Report, error) {
 	rep.AddedP99 = [2]float64{rpf.P99 - direct.P99, scf.P99 - direct.P99}
 	rep.PooledRatio = jsonFloat(addedRatio(rep.AddedP90[1], rep.AddedP90[0]))
 	rep.MedianRoundRatio = jsonFloat(median(rep.RoundRatios))
+	if len(rep.RoundRatiosB) > 0 {
+		sbf := get("sidecar-b", "fixed")
+		rep.PooledRatioB = jsonFloat(addedRatio(sbf.P90-direct.P90, rep.AddedP90[0]))
+		rep.MedianRoundRatioB = jsonFloat(median(rep.RoundRatiosB))
+	}
 	latRatio := rep.MedianRoundRatio
 	qpsRatio := jsonFloat(get("sidecar", "max").ActualQPS / get("reverseproxy", "max").ActualQPS)
 	rep.Verdicts = []Verdict{
@@ -641,7 +686,15 @@ func printReport(w io.Writer, rep *Report) {
 	for _, r := range rep.RoundRatios {
 		fmt.Fprintf(&b, " %.2f", r)
 	}
-	fmt.Fprintf(&b, "; median %.2f\n\n", rep.MedianRoundRatio)
+	fmt.Fprintf(&b, "; median %.2f\n", rep.MedianRoundRatio)
+	if len(rep.RoundRatiosB) > 0 {
+		fmt.Fprintf(&b, "sidecar-b (-compare) ratio: pooled %.2f; per round", rep.PooledRatioB)
+		for _, r := range rep.RoundRatiosB {
+			fmt.Fprintf(&b, " %.2f", r)
+		}
+		fmt.Fprintf(&b, "; median %.2f\n", rep.MedianRoundRatioB)
+	}
+	fmt.Fprintln(&b)
 	for _, v := range rep.Verdicts {
 		verdict := "FAIL"
 		if v.Pass {
