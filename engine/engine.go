@@ -393,8 +393,9 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 	sampler := metrics.NewSampler(pids(r.comps), time.Second)
 	sampler.Start(ctx)
 	rec := metrics.NewRecorder(targets, time.Second)
+	rec.Mapping = r.mesh.mapping
 	rec.Start(ctx)
-	before, err := metrics.Collect(ctx, targets)
+	before, err := metrics.CollectMapped(ctx, targets, r.mesh.mapping)
 	if err != nil {
 		return nil, classify(ctx, platformErr(fmt.Errorf("scrape components: %w", err)))
 	}
@@ -425,7 +426,7 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 	}
 	// Let in-flight retries land before the counters are read.
 	sleepCtx(ctx, 100*time.Millisecond)
-	after, err := metrics.Collect(ctx, targets)
+	after, err := metrics.CollectMapped(ctx, targets, r.mesh.mapping)
 	if err != nil {
 		return nil, classify(ctx, platformErr(fmt.Errorf("scrape components: %w", err)))
 	}

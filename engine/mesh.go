@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"meshgym/metrics"
 	"meshgym/plugins"
 	"meshgym/plugins/builtin"
 	"meshgym/sandbox"
@@ -34,6 +35,8 @@ type meshConn struct {
 	profile  string
 	platform string
 	client   MeshClient
+	// mapping renames the mesh's metrics to meshgym's (MetricMapping).
+	mapping metrics.Mapping
 }
 
 // apply puts pattern in force on the deployment (a zero pattern = off).
@@ -97,6 +100,14 @@ func openMesh(ctx context.Context, open MeshOpener, name, profile, platform stri
 		return nil, info, meshErr(err)
 	}
 	m := &meshConn{name: name, profile: profile, platform: platform, client: c}
+	mm, err := c.MetricMapping(ctx)
+	if err != nil {
+		c.Close()
+		return nil, info, meshErr(err)
+	}
+	for _, r := range mm {
+		m.mapping = append(m.mapping, metrics.Rename{From: r.Mesh, To: r.Meshgym, Labels: r.Labels})
+	}
 	if k := sc.Pattern.Kind; k != "" && !contains(info.Patterns, k) {
 		c.Close()
 		return nil, info, inputErr(fmt.Errorf("mesh plugin %s does not support pattern %q (it supports: %v)", name, k, info.Patterns))

@@ -356,3 +356,35 @@ func TestRecorderRates(t *testing.T) {
 		t.Errorf("errors %d %v", n, err)
 	}
 }
+
+// A mesh's metric names map onto meshgym's before the snapshot is built,
+// so conditions on request_count read an Envoy-named family.
+func TestMappingRenamesFamiliesAndLabels(t *testing.T) {
+	samples := []Sample{
+		{Name: "istio_requests_total", Labels: map[string]string{"destination_workload": "payments_v1", "response_code": "200", "direction": "inbound"}, Value: 7},
+		{Name: "istio_request_duration_milliseconds_bucket", Labels: map[string]string{"le": "5"}, Value: 3},
+		{Name: "istio_requests_total_extra", Value: 1},
+		{Name: "other", Value: 2},
+	}
+	m := Mapping{
+		{From: "istio_requests", To: "meshgym_requests", Labels: map[string]string{"destination_workload": "name", "response_code": "status_code"}},
+		{From: "istio_request_duration_milliseconds", To: "meshgym_request_duration"},
+	}
+	got := m.Apply(samples)
+	if got[0].Name != "meshgym_requests_total" || got[0].Labels["name"] != "payments_v1" || got[0].Labels["status_code"] != "200" || got[0].Labels["direction"] != "inbound" {
+		t.Errorf("renamed counter = %+v", got[0])
+	}
+	if _, ok := got[0].Labels["destination_workload"]; ok {
+		t.Errorf("old label kept: %+v", got[0].Labels)
+	}
+	if got[1].Name != "meshgym_request_duration_bucket" || got[1].Labels["le"] != "5" {
+		t.Errorf("renamed bucket = %+v", got[1])
+	}
+	if got[2].Name != "istio_requests_total_extra" || got[3].Name != "other" {
+		t.Errorf("unrelated samples renamed: %+v %+v", got[2], got[3])
+	}
+	snap := FromSamples(m.Apply([]Sample{{Name: "istio_requests_total", Labels: map[string]string{"destination_workload": "payments_v1", "response_code": "200", "direction": "inbound", "attempt": "1"}, Value: 7}}))
+	if len(snap.Requests) != 1 || snap.Requests[0].Name != "payments_v1" || snap.Requests[0].Count != 7 {
+		t.Errorf("snapshot of mapped samples: %+v", snap.Requests)
+	}
+}

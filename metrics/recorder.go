@@ -11,6 +11,10 @@ import (
 // requests_per_second_pNN. It is deliberately simple: one scrape of all
 // URLs per tick; a tick whose scrape failed entirely is skipped.
 type Recorder struct {
+	// Mapping renames a mesh's metrics before rates are taken (set it
+	// before Start).
+	Mapping Mapping
+
 	urls  []string
 	every time.Duration
 
@@ -89,7 +93,7 @@ func (r *Recorder) Rates() map[string][]float64 {
 }
 
 func (r *Recorder) tick(ctx context.Context) {
-	snap, err := Collect(ctx, r.urls)
+	snap, err := CollectMapped(ctx, r.urls, r.Mapping)
 	now := time.Now()
 	if ctx.Err() != nil {
 		return

@@ -2,11 +2,9 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"math"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"meshgym/load"
@@ -201,18 +199,7 @@ func (s *Snapshot) sort() {
 // A target that cannot be scraped does not hide the others: the Snapshot
 // holds what was read and the error names every failed target.
 func Collect(ctx context.Context, urls []string) (*Snapshot, error) {
-	results := make([][]Sample, len(urls))
-	errs := make([]error, len(urls))
-	var wg sync.WaitGroup
-	for i, u := range urls {
-		wg.Go(func() { results[i], errs[i] = Scrape(ctx, u) })
-	}
-	wg.Wait()
-	var all []Sample
-	for _, r := range results {
-		all = append(all, r...)
-	}
-	return FromSamples(all), errors.Join(errs...)
+	return CollectMapped(ctx, urls, nil)
 }
 
 // Diff returns the phase between two snapshots of the same targets:
