@@ -20,6 +20,14 @@ import (
 // That removes net/http's per-request background-read goroutine and
 // deadline resets, the hand-offs that dominate a loopback proxy hop. The
 // admin API stays on net/http.
+//
+// Both the downstream connections served here and the upstream pool's
+// connections read and write through newConnIO: on Linux, raw read(2) and
+// write(2) that skip the runtime's syscall bookkeeping, which otherwise
+// wakes the sleeping sysmon thread on every request of a lightly loaded
+// proxy (hotserver_linux.go). A response whose length is known is flushed
+// the moment its last byte is written (one write(2) for status line,
+// headers and body), before the handler's metrics and pool bookkeeping.
 
 // hotHandler serves one request on a data-plane connection.
 type hotHandler interface {
