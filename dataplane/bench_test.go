@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bufio"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -55,7 +56,8 @@ func BenchmarkHop(b *testing.B) {
 		benchHop(b, rp.Listener.Addr().String())
 	})
 	b.Run("sidecar", func(b *testing.B) {
-		sc, err := Start(Options{Name: "bench", AdminAddr: "127.0.0.1:0", Outbound: []OutboundListener{{Service: "up", Addr: "127.0.0.1:0"}}})
+		sc, err := Start(Options{Name: "bench", AdminAddr: "127.0.0.1:0", Outbound: []OutboundListener{{Service: "up", Addr: "127.0.0.1:0"}},
+			ErrorLog: log.New(io.Discard, "", 0)}) // keep the result lines clean
 		if err != nil {
 			b.Fatal(err)
 		}

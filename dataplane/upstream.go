@@ -20,8 +20,8 @@ import (
 // there is no per-connection read and write goroutine to hand each request
 // to, which is most of the cost of a hop on loopback. Connections read
 // and write through newConnIO (raw system calls on Linux, see
-// hotserver_linux.go), and a request goes out in one write(2) (header and
-// buffered body through one bufio.Writer). No proxy from the environment,
+// hotserver_linux.go), and a request whose header and body fit the 4 KiB
+// buffer goes out in one write(2). No proxy from the environment,
 // no compression negotiation, no HTTP/2.
 type upstreamPool struct {
 	dialer         net.Dialer

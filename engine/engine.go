@@ -215,6 +215,12 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	}
 	defer mesh.client.Close()
 	res.Versions["plugin"] = info.Version
+	// Install is idempotent and cheap for a mesh already in place (the
+	// builtin mesh has nothing to install); removing a mesh is left to the
+	// user, as reinstalling one per run would dominate the run.
+	if err := mesh.client.Install(ctx, plugins.InstallRequest{Platform: opts.Platform.Name(), Profile: opts.Profile}); err != nil {
+		return res, meshErr(err)
+	}
 	// The knobs and notes of the configuration the proxies will run (the
 	// builtin plugin's sidecar format; other plugins ignore unknown formats
 	// only if they list it, so ask for it only where it exists).
