@@ -20,10 +20,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"meshgym/internal/version"
 	"meshgym/load"
 	"meshgym/metrics"
 	"meshgym/plugins"
-	"meshgym/internal/version"
 	"meshgym/sandbox"
 	"meshgym/sandbox/local"
 	"meshgym/scenarios"
@@ -105,6 +105,9 @@ type Result struct {
 	// and where each came from; MeshNotes the plugin's one-line remarks.
 	Knobs     []plugins.Knob `json:"knobs,omitempty"`
 	MeshNotes []string       `json:"mesh_notes,omitempty"`
+	// BeforeKnobs are the effective settings with the pattern off (the
+	// mesh's own defaults, which differ between profiles too).
+	BeforeKnobs []plugins.Knob `json:"before_knobs,omitempty"`
 	// ID is the run's ID in the results store (its run directory's name).
 	ID         string              `json:"id,omitempty"`
 	Seed       int64               `json:"seed"`
@@ -168,13 +171,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	if opts.Seed == 0 {
 		opts.Seed = randomSeed()
 	}
-	if opts.RunDir == "" {
-		dir, err := newRunDir(filepath.Join(".meshgym", "runs"), time.Now().Format("20060102-150405")+"-"+safeName(sc.Name))
-		if err != nil {
-			return nil, platformErr(err)
-		}
-		opts.RunDir = dir
-	}
 	if opts.EntryPort == 0 {
 		opts.EntryPort = local.DefaultEntryPort
 	} else if opts.EntryPort < 0 {
@@ -182,9 +178,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	}
 	if opts.Settle == 0 {
 		opts.Settle = 200 * time.Millisecond
-	}
-	if err := os.MkdirAll(opts.RunDir, 0o755); err != nil {
-		return nil, platformErr(fmt.Errorf("create run directory %s: %w", opts.RunDir, err))
 	}
 	if opts.Mesh == "" {
 		opts.Mesh = DefaultMesh
@@ -195,9 +188,43 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	if opts.OpenMesh == nil {
 		opts.OpenMesh = DefaultOpener
 	}
+
+	// The mesh checks the input (a plugin that exists, a profile it knows,
+	// a pattern and platform it supports) before anything is created: bad
+	// input leaves no run behind in the results store.
+	mesh, info, err := openMesh(ctx, opts.OpenMesh, opts.Mesh, opts.Profile, opts.Platform.Name(), sc)
+	if err != nil {
+		return nil, err
+	}
+	defer mesh.client.Close()
+	// The knobs and notes of the configuration the proxies will run (the
+	// builtin plugin's sidecar format where the plugin has one).
+	format := ""
+	if contains(info.Formats, "sidecar") {
+		format = "sidecar"
+	}
+	rendered, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(true)})
+	if err != nil {
+		return nil, renderErr(sc, opts, err)
+	}
+	renderedOff, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(false)})
+	if err != nil {
+		return nil, renderErr(sc, opts, err)
+	}
+
+	if opts.RunDir == "" {
+		dir, err := newRunDir(filepath.Join(".meshgym", "runs"), time.Now().Format("20060102-150405")+"-"+safeName(sc.Name))
+		if err != nil {
+			return nil, platformErr(err)
+		}
+		opts.RunDir = dir
+	}
+	if err := os.MkdirAll(opts.RunDir, 0o755); err != nil {
+		return nil, platformErr(fmt.Errorf("create run directory %s: %w", opts.RunDir, err))
+	}
 	res = &Result{Scenario: sc, Source: sc.Source, Platform: opts.Platform.Name(), Seed: opts.Seed, RunDir: opts.RunDir,
 		Mesh: opts.Mesh, Profile: opts.Profile, ID: filepath.Base(opts.RunDir),
-		Versions: map[string]string{"meshgym": version.String()}}
+		Versions: map[string]string{"meshgym": version.String(), "plugin": info.Version}}
 	// result.json records every run, also one that stopped early: what was
 	// measured until then is kept.
 	defer func() {
@@ -208,35 +235,17 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 			_ = os.WriteFile(filepath.Join(opts.RunDir, "result.json"), b, 0o644)
 		}
 	}()
-
-	mesh, info, err := openMesh(ctx, opts.OpenMesh, opts.Mesh, opts.Profile, opts.Platform.Name(), sc)
-	if err != nil {
-		return res, err
+	res.Knobs, res.MeshNotes, res.BeforeKnobs = rendered.Knobs, rendered.Notes, renderedOff.Knobs
+	for _, k := range rendered.Knobs {
+		if k.Path == "profile" {
+			res.Profile = k.Value // as resolved: "istio@1.27"
+		}
 	}
-	defer mesh.client.Close()
-	res.Versions["plugin"] = info.Version
 	// Install is idempotent and cheap for a mesh already in place (the
 	// builtin mesh has nothing to install); removing a mesh is left to the
 	// user, as reinstalling one per run would dominate the run.
 	if err := mesh.client.Install(ctx, plugins.InstallRequest{Platform: opts.Platform.Name(), Profile: opts.Profile}); err != nil {
 		return res, meshErr(err)
-	}
-	// The knobs and notes of the configuration the proxies will run (the
-	// builtin plugin's sidecar format; other plugins ignore unknown formats
-	// only if they list it, so ask for it only where it exists).
-	format := ""
-	if contains(info.Formats, "sidecar") {
-		format = "sidecar"
-	}
-	rendered, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(true)})
-	if err != nil {
-		return res, renderErr(sc, opts, err)
-	}
-	res.Knobs, res.MeshNotes = rendered.Knobs, rendered.Notes
-	for _, k := range rendered.Knobs {
-		if k.Path == "profile" {
-			res.Profile = k.Value // as resolved: "istio@1.27"
-		}
 	}
 	// The plugin dying ends the run: nothing could apply or observe the
 	// pattern any more.
@@ -503,7 +512,6 @@ func waitReady(ctx context.Context, comps []sandbox.Component, timeout time.Dura
 	return nil
 }
 
-
 type eventCounts struct {
 	mu   sync.Mutex
 	m    map[string]map[string]int64
@@ -586,7 +594,6 @@ func (e emitter) phase(name string, start bool, detail string) {
 }
 
 func (e emitter) log(msg string) { e.send(&LogEvent{At: time.Now(), Msg: msg}, false) }
-
 
 func pids(comps []sandbox.Component) map[string]int32 {
 	out := map[string]int32{}

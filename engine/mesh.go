@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"meshgym/metrics"
 	"meshgym/plugins"
@@ -108,9 +109,17 @@ func openMesh(ctx context.Context, open MeshOpener, name, profile, platform stri
 	for _, r := range mm {
 		m.mapping = append(m.mapping, metrics.Rename{From: r.Mesh, To: r.Meshgym, Labels: r.Labels})
 	}
+	if platform != "" && !contains(info.Platforms, platform) {
+		c.Close()
+		runs := "no platform: it only renders (meshgym explain SCENARIO --mesh " + name + ")"
+		if len(info.Platforms) > 0 {
+			runs = strings.Join(info.Platforms, ", ")
+		}
+		return nil, info, inputErr(fmt.Errorf("mesh plugin %s cannot run on platform %s; it runs on %s", name, platform, runs))
+	}
 	if k := sc.Pattern.Kind; k != "" && !contains(info.Patterns, k) {
 		c.Close()
-		return nil, info, inputErr(fmt.Errorf("mesh plugin %s does not support pattern %q (it supports: %v)", name, k, info.Patterns))
+		return nil, info, inputErr(fmt.Errorf("mesh plugin %s does not support pattern %q; it supports: %s", name, k, strings.Join(info.Patterns, ", ")))
 	}
 	return m, info, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"meshgym/engine"
+	"meshgym/plugins"
 	"meshgym/scenarios"
 	"meshgym/verdict"
 )
@@ -56,7 +57,10 @@ type ComparedCell struct {
 // (requests the failing version still received, amplification, time to
 // eject …). Values are in Unit; NaN (JSON null) where a run has none.
 type ComparedFigure struct {
-	Name   string     `json:"name"`
+	Name string `json:"name"`
+	// Phase is "after" (the pattern on) or "before" (pattern off: the
+	// mesh's own defaults).
+	Phase  string     `json:"phase"`
 	Unit   string     `json:"unit"` // "requests", "×", "s", "ms", "%"
 	Values []*float64 `json:"values"`
 	// Differ is set when the values differ by more than sampling noise
@@ -126,12 +130,33 @@ func compareConditions(runs []*engine.Result) []ComparedCondition {
 }
 
 func compareFigures(runs []*engine.Result, cols []ComparedRun) []ComparedFigure {
+	figs := phaseFigures(runs, cols, engine.PhaseAfter)
+	return append(figs, phaseFigures(runs, cols, engine.PhaseBefore)...)
+}
+
+// phaseOf returns a run's phase and the knobs in force in it.
+func phaseOf(r *engine.Result, phase string) (*engine.PhaseResult, []plugins.Knob) {
+	if phase == engine.PhaseBefore {
+		return r.Before, r.BeforeKnobs
+	}
+	return r.After, r.Knobs
+}
+
+// phaseFigures computes the figures of one phase. The before phase (pattern
+// off) gets the figures the mesh's own defaults move: failing-version
+// requests, calls per request (default retries) and client errors.
+func phaseFigures(runs []*engine.Result, cols []ComparedRun, phase string) []ComparedFigure {
+	before := phase == engine.PhaseBefore
 	var figs []ComparedFigure
-	add := func(name, unit string, knobs []string, get func(*engine.Result) (float64, bool)) {
-		f := ComparedFigure{Name: name, Unit: unit, Values: make([]*float64, len(runs))}
+	add := func(name, unit string, frags []string, get func(p *engine.PhaseResult) (float64, bool)) {
+		f := ComparedFigure{Name: name, Phase: phase, Unit: unit, Values: make([]*float64, len(runs))}
 		found := false
 		for i, r := range runs {
-			if v, ok := get(r); ok {
+			p, _ := phaseOf(r, phase)
+			if p == nil {
+				continue
+			}
+			if v, ok := get(p); ok {
 				f.Values[i] = &v
 				found = true
 			}
@@ -141,12 +166,12 @@ func compareFigures(runs []*engine.Result, cols []ComparedRun) []ComparedFigure 
 		}
 		f.Differ = differ(f.Values, unit)
 		if f.Differ {
-			f.Why = why(runs, cols, knobs)
+			f.Why = why(runs, cols, phase, relevant(runs, phase, frags))
 		}
 		figs = append(figs, f)
 	}
 	// Versions that fail by design: what reached them is what the pattern
-	// could not keep away.
+	// (or the mesh's defaults) could not keep away.
 	if sc := firstScenario(runs); sc != nil {
 		for _, s := range sc.Topology.Services {
 			for _, v := range s.Versions {
@@ -155,12 +180,11 @@ func compareFigures(runs []*engine.Result, cols []ComparedRun) []ComparedFigure 
 				}
 				name := v.Name
 				add(fmt.Sprintf("requests reaching %s (fails %g%%)", name, v.ErrorRate), "requests", errorKnobs,
-					func(r *engine.Result) (float64, bool) {
-						s := snapOf(r.After)
-						if s == nil {
+					func(p *engine.PhaseResult) (float64, bool) {
+						if p.Snapshot == nil {
 							return 0, false
 						}
-						n, _ := countOf(s, name)
+						n, _ := countOf(p.Snapshot, name)
 						return n, true
 					})
 			}
@@ -174,58 +198,107 @@ func compareFigures(runs []*engine.Result, cols []ComparedRun) []ComparedFigure 
 				names = append(names, v.Name)
 			}
 			add(fmt.Sprintf("calls to %s per client request", s.Name), "×", retryKnobs,
-				func(r *engine.Result) (float64, bool) {
-					s, c := snapOf(r.After), clientOf(r.After)
-					if s == nil || c == nil || c.Count == 0 {
+				func(p *engine.PhaseResult) (float64, bool) {
+					c := clientOf(p)
+					if p.Snapshot == nil || c == nil || c.Count == 0 {
 						return 0, false
 					}
 					var n float64
 					for _, name := range names {
-						k, _ := countOf(s, name)
+						k, _ := countOf(p.Snapshot, name)
 						n += k
 					}
 					return n / float64(c.Count), true
 				})
 		}
 	}
-	add("client errors", "%", errorKnobs,
-		func(r *engine.Result) (float64, bool) {
-			c := clientOf(r.After)
-			if c == nil || c.Count == 0 {
-				return 0, false
-			}
-			return 100 * float64(c.Errors) / float64(c.Count), true
-		})
-	add("ejections", "ejections", outlierKnobs, func(r *engine.Result) (float64, bool) {
-		s := snapOf(r.After)
-		if s == nil {
+	add("client errors", "%", errorKnobs, func(p *engine.PhaseResult) (float64, bool) {
+		c := clientOf(p)
+		if c == nil || c.Count == 0 {
+			return 0, false
+		}
+		return 100 * float64(c.Errors) / float64(c.Count), true
+	})
+	if before {
+		return figs
+	}
+	add("ejections", "ejections", outlierKnobs, func(p *engine.PhaseResult) (float64, bool) {
+		if p.Snapshot == nil {
 			return 0, false
 		}
 		var n float64
-		for _, v := range s.Ejections {
+		for _, v := range p.Snapshot.Ejections {
 			n += v
 		}
 		return n, true
 	})
-	add("time to first ejection", "s", outlierKnobs, func(r *engine.Result) (float64, bool) {
-		if r.After == nil {
-			return 0, false
-		}
-		for _, e := range r.After.Ejections {
+	add("time to first ejection", "s", outlierKnobs, func(p *engine.PhaseResult) (float64, bool) {
+		for _, e := range p.Ejections {
 			if e.Kind == "ejection" {
-				return e.At.Sub(r.After.Started).Seconds(), true
+				return e.At.Sub(p.Started).Seconds(), true
 			}
 		}
 		return 0, false
 	})
-	add("client p99 latency", "ms", latencyKnobs, func(r *engine.Result) (float64, bool) {
-		c := clientOf(r.After)
+	add("client p99 latency", "ms", latencyKnobs, func(p *engine.PhaseResult) (float64, bool) {
+		c := clientOf(p)
 		if c == nil || c.Count == 0 {
 			return 0, false
 		}
 		return c.P99S * 1000, true
 	})
 	return figs
+}
+
+// relevant drops knob kinds that cannot explain a difference in this
+// phase: retry knobs when no run retried, timeouts longer than every
+// request of every run took.
+func relevant(runs []*engine.Result, phase string, frags []string) []string {
+	retried := false
+	slowest := 0.0
+	for _, r := range runs {
+		p, _ := phaseOf(r, phase)
+		if p == nil {
+			continue
+		}
+		if p.PolicyEvents["retry"] > 0 || (p.Snapshot != nil && sumValues(p.Snapshot.Retries) > 0) {
+			retried = true
+		}
+		if c := clientOf(p); c != nil {
+			slowest = max(slowest, c.MaxS)
+		}
+	}
+	timeoutMatters := false
+	for _, r := range runs {
+		_, knobs := phaseOf(r, phase)
+		for _, k := range knobs {
+			if !strings.Contains(k.Path, "timeout") {
+				continue
+			}
+			if d, err := time.ParseDuration(k.Value); err == nil && d.Seconds() <= slowest*1.05 {
+				timeoutMatters = true
+			}
+		}
+	}
+	var out []string
+	for _, f := range frags {
+		switch {
+		case !retried && slices.Contains(retryKnobs, f) && f != "per_try_timeout":
+			continue
+		case !timeoutMatters && strings.Contains(f, "timeout"):
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func sumValues(m map[string]float64) float64 {
+	var n float64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // differ reports whether values differ beyond noise: more than 10% of
@@ -251,7 +324,7 @@ func differ(vals []*float64, unit string) bool {
 
 // why names, in one line, the two most telling knobs (by the order of
 // frags) whose values differ between the runs.
-func why(runs []*engine.Result, cols []ComparedRun, frags []string) string {
+func why(runs []*engine.Result, cols []ComparedRun, phase string, frags []string) string {
 	type diff struct {
 		path string
 		rank int
@@ -261,7 +334,8 @@ func why(runs []*engine.Result, cols []ComparedRun, frags []string) string {
 	byPath := map[string]*diff{}
 	var diffs []*diff
 	for i, r := range runs {
-		for _, k := range r.Knobs {
+		_, knobs := phaseOf(r, phase)
+		for _, k := range knobs {
 			rank := rankOf(k.Path, frags)
 			if rank < 0 {
 				continue
@@ -438,15 +512,27 @@ func CompareText(w io.Writer, c *Comparison, useColour bool) {
 	fmt.Fprintln(tw, strings.Join(res, "\t"))
 	tw.Flush()
 
-	if len(c.Figures) > 0 {
+	for _, ph := range []struct{ phase, title string }{
+		{engine.PhaseAfter, "AFTER (pattern on)"},
+		{engine.PhaseBefore, "BEFORE (pattern off: each mesh's defaults)"},
+	} {
+		var figs []ComparedFigure
+		for _, f := range c.Figures {
+			if f.Phase == ph.phase {
+				figs = append(figs, f)
+			}
+		}
+		if len(figs) == 0 {
+			continue
+		}
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		head = []string{"FIGURE (after phase)"}
+		head = []string{ph.title}
 		for _, r := range c.Runs {
 			head = append(head, strings.ToUpper(r.Label))
 		}
 		fmt.Fprintln(tw, strings.Join(head, "\t"))
-		for _, f := range c.Figures {
+		for _, f := range figs {
 			row := []string{f.Name}
 			for _, v := range f.Values {
 				row = append(row, figureText(v, f.Unit))
@@ -463,10 +549,14 @@ func CompareText(w io.Writer, c *Comparison, useColour bool) {
 		if !f.Differ {
 			continue
 		}
+		name := f.Name
+		if f.Phase == engine.PhaseBefore {
+			name += " (before)"
+		}
 		if _, ok := names[f.Why]; !ok {
 			order = append(order, f.Why)
 		}
-		names[f.Why] = append(names[f.Why], f.Name)
+		names[f.Why] = append(names[f.Why], name)
 	}
 	for _, w := range order {
 		verb := "differs"

@@ -112,3 +112,48 @@ func TestCompareSameKnobsBlamesNoise(t *testing.T) {
 	}
 	t.Fatal("no failing-version figure")
 }
+
+// The before phase (pattern off) shows what each mesh's own defaults do:
+// istio@1.23 retries an app's 503 by default, current istio does not, and
+// the why line names the default that differs.
+func TestCompareBeforePhaseShowsMeshDefaults(t *testing.T) {
+	mk := func(profile string, errors int64, retries int64, codes string) *engine.Result {
+		r := compareRun(t, profile, 8, 4, "100", 9)
+		snap := &metrics.Snapshot{
+			Requests: []metrics.RequestCount{{Name: "payments_v2", StatusCode: 503, Attempt: 1, Count: 500 + float64(retries)}},
+			Client:   load.ClientView{Count: 1000, Errors: errors, MaxS: 0.05},
+		}
+		r.Before = &engine.PhaseResult{Snapshot: snap, Load: &load.Result{Client: snap.Client},
+			PolicyEvents: map[string]int64{"retry": retries}}
+		r.BeforeKnobs = []plugins.Knob{
+			{Path: "payments.retry.retriable_status_codes", Value: codes, Source: "profile " + profile + " (https://x)"},
+			{Path: "payments.retry.num_retries", Value: "2", Source: "profile " + profile + " (https://x)"},
+			{Path: "payments.timeout", Value: "none", Source: "profile " + profile + " (https://x)"},
+		}
+		return r
+	}
+	c := Compare([]*engine.Result{mk("istio@1.23", 3, 480, "[503]"), mk("istio@1.27", 500, 0, "[]")}, nil)
+	var errs *ComparedFigure
+	for i, f := range c.Figures {
+		if f.Phase == engine.PhaseBefore && f.Name == "client errors" {
+			errs = &c.Figures[i]
+		}
+	}
+	if errs == nil {
+		t.Fatalf("no before-phase client errors figure: %+v", c.Figures)
+	}
+	if *errs.Values[0] != 0.3 || *errs.Values[1] != 50 || !errs.Differ {
+		t.Errorf("before client errors = %v %v", *errs.Values[0], *errs.Values[1])
+	}
+	want := "payments.retry.retriable_status_codes: istio@1.23 [503] (istio@1.23 default), istio@1.27 [] (istio@1.27 default)"
+	if errs.Why != want {
+		t.Errorf("why = %q\nwant  %q", errs.Why, want)
+	}
+	var buf bytes.Buffer
+	CompareText(&buf, c, false)
+	for _, w := range []string{"BEFORE (pattern off: each mesh's defaults)", "client errors (before)"} {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("text lacks %q:\n%s", w, buf.String())
+		}
+	}
+}

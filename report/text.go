@@ -26,20 +26,135 @@ type TextOptions struct {
 	Color bool
 }
 
-// Text writes the human-readable report of a run.
+// Text writes the human-readable report of a run: a header (scenario,
+// mesh and semantics profile, platform, seed, load, run directory and the
+// command line that repeats the run), the mesh plugin's notes, the summary
+// of the client's view per phase, the traffic each component received,
+// resources and rollout steps where they apply, and the verdicts.
+//
+// A run that stopped early (Result.Error set) says so at the top with the
+// reason, shows only the phases it measured, and lists its conditions as
+// not evaluated rather than missing.
 func Text(w io.Writer, res *engine.Result, opts TextOptions) {
 	sc := res.Scenario
-	fmt.Fprintf(w, "\nmeshgym · %s (%s) · platform %s · seed %d\n", sc.Name, res.Source, res.Platform, res.Seed)
+	fmt.Fprintf(w, "\nmeshgym · %s (%s)%s · platform %s · seed %d\n", sc.Name, res.Source, meshText(res), res.Platform, res.Seed)
 	fmt.Fprintf(w, "load: %s per phase, %s on %s against %s\n",
 		sc.Load.Duration.D(), rateText(sc.Load.RPS), plural(sc.Load.Connections, "connection"), res.EntryURL)
-	fmt.Fprintf(w, "run directory: %s   (repeat with --seed %d)\n\n", res.RunDir, res.Seed)
+	fmt.Fprintf(w, "run directory: %s   (repeat with %s)\n", res.RunDir, repeatFlags(res))
+	if res.Error != "" {
+		fmt.Fprintf(w, "STOPPED EARLY: %s\n", oneLine(res.Error))
+		fmt.Fprintf(w, "measured: %s\n", measuredText(res))
+	}
+	if len(res.MeshNotes) > 0 {
+		fmt.Fprintln(w, "Mesh notes:")
+		for _, n := range res.MeshNotes {
+			fmt.Fprintf(w, "  - %s\n", oneLine(n))
+		}
+	}
+	fmt.Fprintln(w)
 
-	before, after := clientOf(res.Before), clientOf(res.After)
-	afterTitle := "After (" + patternName(sc) + ")"
+	summary(w, res)
+	traffic(w, res)
+	resources(w, res)
+	rollout(w, res)
+	results(w, res, opts)
+}
+
+// meshText is the header's mesh part: " · mesh builtin, profile istio@1.27"
+// ("" for a result that recorded no mesh).
+func meshText(res *engine.Result) string {
+	switch {
+	case res.Mesh == "" && res.Profile == "":
+		return ""
+	case res.Profile == "":
+		return " · mesh " + res.Mesh
+	case res.Mesh == "":
+		return " · profile " + res.Profile
+	}
+	return fmt.Sprintf(" · mesh %s, profile %s", res.Mesh, res.Profile)
+}
+
+// repeatFlags are the flags of `meshgym run` that repeat the run: the seed,
+// and --mesh unless the run used the builtin plugin's book profile (the
+// default).
+func repeatFlags(res *engine.Result) string {
+	s := fmt.Sprintf("--seed %d", res.Seed)
+	switch {
+	case res.Mesh != "" && res.Mesh != engine.DefaultMesh:
+		s += " --mesh " + res.Mesh
+	case res.Profile != "" && res.Profile != "book":
+		s += " --mesh " + res.Profile
+	}
+	return s
+}
+
+// measuredText says which phases a stopped run measured.
+func measuredText(res *engine.Result) string {
+	var done []string
+	for _, p := range []*engine.PhaseResult{res.Before, res.After} {
+		if p != nil && (p.Load != nil || p.Snapshot != nil) {
+			done = append(done, "the "+p.Name+" phase")
+		}
+	}
+	switch len(done) {
+	case 0:
+		return "nothing (the run stopped before a phase completed)"
+	case 1:
+		return done[0] + " only; the report shows just that"
+	}
+	return strings.Join(done, " and ")
+}
+
+// column is one measured phase of the summary and traffic tables.
+type column struct {
+	title  string
+	client *load.ClientView
+	snap   *metrics.Snapshot
+}
+
+// columns are the phases to show: both for a completed run (a phase
+// without data shows as —), only the measured ones for a stopped run.
+func columns(res *engine.Result) []column {
+	sc := res.Scenario
+	all := []column{
+		{"Before (pattern off)", clientOf(res.Before), snapOf(res.Before)},
+		{"After (" + patternName(sc) + ")", clientOf(res.After), snapOf(res.After)},
+	}
+	if res.Error == "" {
+		return all
+	}
+	var out []column
+	for _, c := range all {
+		if c.client != nil || c.snap != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// summary prints the client's view of each phase in the book's layout.
+func summary(w io.Writer, res *engine.Result) {
+	var cols []column
+	for _, c := range columns(res) {
+		if c.client != nil || res.Error == "" {
+			cols = append(cols, c)
+		}
+	}
+	if len(cols) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintf(tw, "Summary:\tBefore (pattern off)\t%s\n", afterTitle)
+	fmt.Fprint(tw, "Summary:")
+	for _, c := range cols {
+		fmt.Fprintf(tw, "\t%s", c.title)
+	}
+	fmt.Fprintln(tw)
 	row := func(label string, f func(c *load.ClientView) string) {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", label, orDash(before, f), orDash(after, f))
+		fmt.Fprintf(tw, "  %s", label)
+		for _, c := range cols {
+			fmt.Fprintf(tw, "\t%s", orDash(c.client, f))
+		}
+		fmt.Fprintln(tw)
 	}
 	row("Total:", func(c *load.ClientView) string { return fmt.Sprintf("%.4f secs", c.DurationS) })
 	row("Slowest:", func(c *load.ClientView) string { return msShort(c.MaxS) })
@@ -60,6 +175,7 @@ func Text(w io.Writer, res *engine.Result, opts TextOptions) {
 	row("Total data:", func(c *load.ClientView) string { return fmt.Sprintf("%d bytes", c.TotalBytes) })
 	row("Size/request:", func(c *load.ClientView) string { return fmt.Sprintf("%.0f bytes", c.SizePerRequest) })
 	tw.Flush()
+	before, after := clientOf(res.Before), clientOf(res.After)
 	for i, c := range []*load.ClientView{before, after} {
 		if c != nil && c.FellBehind {
 			fmt.Fprintf(w, "  warning (%s): the load generator fell behind its planned rate: %s\n",
@@ -70,13 +186,14 @@ func Text(w io.Writer, res *engine.Result, opts TextOptions) {
 		fmt.Fprintf(w, "  warning (after): %d requests got no response at all (socket errors; too many connections or timeouts?); the conditions below count only what the components received\n",
 			after.StatusCodes[load.SocketErrorCode])
 	}
-	fmt.Fprintf(w, "  (latencies are client-side, timed from each request's actual send; histogram resolution %s)\n\n",
-		msShort(resolution(before, after)))
-
-	traffic(w, res)
-	resources(w, res)
-	rollout(w, res)
-	results(w, res, opts)
+	if r := resolution(before, after); r > 0 {
+		fmt.Fprintf(w, "  (latencies are client-side, timed from each request's actual send; histogram resolution %s)\n\n", msShort(r))
+	} else if before != nil || after != nil {
+		fmt.Fprintln(w, "  (latencies are client-side, timed from each request's actual send)")
+		fmt.Fprintln(w)
+	} else {
+		fmt.Fprintln(w)
+	}
 }
 
 // resources prints CPU and memory of every component in both phases
@@ -161,8 +278,13 @@ func rollout(w io.Writer, res *engine.Result) {
 // sidecar's inbound), with the ratio to its caller service's count.
 func traffic(w io.Writer, res *engine.Result) {
 	sc := res.Scenario
-	b, a := snapOf(res.Before), snapOf(res.After)
-	if b == nil && a == nil {
+	var cols []column
+	for _, c := range columns(res) {
+		if c.snap != nil || res.Error == "" {
+			cols = append(cols, c)
+		}
+	}
+	if snapOf(res.Before) == nil && snapOf(res.After) == nil {
 		return
 	}
 	callerOf := map[string]string{}
@@ -175,7 +297,11 @@ func traffic(w io.Writer, res *engine.Result) {
 	fmt.Fprintln(w, "a sample app answers 500 when a call to its upstream fails, as fake-service does, so a 429, 503 or 504")
 	fmt.Fprintln(w, "from a sidecar shows as 500 one hop further up):")
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "  COMPONENT\tBEFORE\tAFTER")
+	fmt.Fprint(tw, "  COMPONENT")
+	for _, c := range cols {
+		fmt.Fprintf(tw, "\t%s", strings.ToUpper(strings.Fields(c.title)[0]))
+	}
+	fmt.Fprintln(tw)
 	for _, svc := range sc.Topology.Services {
 		names := []string{}
 		for _, v := range svc.Versions {
@@ -189,8 +315,11 @@ func traffic(w io.Writer, res *engine.Result) {
 			if n == svc.Name && len(svc.Versions) > 1 {
 				label = n + " (all)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", label,
-				trafficCell(b, n, callerOf[svc.Name]), trafficCell(a, n, callerOf[svc.Name]))
+			fmt.Fprintf(tw, "  %s", label)
+			for _, c := range cols {
+				fmt.Fprintf(tw, "\t%s", trafficCell(c.snap, n, callerOf[svc.Name]))
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	tw.Flush()
@@ -263,7 +392,17 @@ func countOf(s *metrics.Snapshot, name string) (float64, map[int]float64) {
 
 func results(w io.Writer, res *engine.Result, opts TextOptions) {
 	if len(res.Verdicts) == 0 {
-		fmt.Fprintln(w, "Results: the scenario has no success conditions.")
+		switch n := len(res.Scenario.Conditions); {
+		case res.Error != "" && n > 0:
+			fmt.Fprintf(w, "Results: not evaluated: the run stopped early (the scenario has %s):\n", plural(n, "success condition"))
+			for _, c := range res.Scenario.Conditions {
+				fmt.Fprintf(w, "  %s\n", c.Text)
+			}
+		case res.Error != "":
+			fmt.Fprintln(w, "Results: none: the run stopped early, and the scenario has no success conditions.")
+		default:
+			fmt.Fprintln(w, "Results: the scenario has no success conditions.")
+		}
 		return
 	}
 	fmt.Fprintln(w, "Results:")
@@ -448,6 +587,10 @@ func sortedKeys(m map[string]float64) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
 }
 
 func plural(n int, word string) string {

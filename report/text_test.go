@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"meshgym/engine"
@@ -58,6 +59,7 @@ func fixture(t *testing.T) *engine.Result {
 	after.Retries["currency"] = 8677
 	return &engine.Result{
 		Scenario: sc, Source: sc.Source, Platform: "local", Seed: 42, RunDir: ".meshgym/runs/fixture",
+		Mesh: "builtin", Profile: "book",
 		EntryURL: "http://127.0.0.1:8200/",
 		Before:   &engine.PhaseResult{Name: engine.PhaseBefore, Pattern: "off", Load: bl, Snapshot: before},
 		After:    &engine.PhaseResult{Name: engine.PhaseAfter, Pattern: "retries", Load: al, Snapshot: after},
@@ -65,21 +67,120 @@ func fixture(t *testing.T) *engine.Result {
 	}
 }
 
+// stoppedFixture is the retry run interrupted in the after phase: the
+// before phase was measured, the after phase never completed, no verdicts.
+func stoppedFixture(t *testing.T) *engine.Result {
+	res := fixture(t)
+	res.After, res.Verdicts, res.Passed = nil, nil, false
+	res.Error = "interrupted (signal: interrupt); everything meshgym started was stopped"
+	return res
+}
+
 func TestTextGolden(t *testing.T) {
-	var buf bytes.Buffer
-	Text(&buf, fixture(t), TextOptions{})
-	golden := filepath.Join("testdata", "retries.golden")
-	if *update {
-		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
+	for _, tc := range []struct {
+		golden string
+		res    func(t *testing.T) *engine.Result
+	}{
+		{"retries.golden", fixture},
+		{"retries-istio.golden", func(t *testing.T) *engine.Result {
+			res := fixture(t)
+			res.Profile = "istio@1.27"
+			res.MeshNotes = []string{
+				"istio@1.26 runs the semantics of istio@1.27, the newest release reproduced that is not newer",
+				"Istio retries 503 only on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+			}
+			return res
+		}},
+		{"stopped.golden", stoppedFixture},
+		{"stopped-before-any-phase.golden", func(t *testing.T) *engine.Result {
+			res := stoppedFixture(t)
+			res.Before = nil
+			res.Error = "deploy: currency_v2 exited: exit status 3"
+			return res
+		}},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			var buf bytes.Buffer
+			Text(&buf, tc.res(t), TextOptions{})
+			golden := filepath.Join("testdata", tc.golden)
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./report -update to create it)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("text report differs from %s (go test ./report -update after checking):\n%s", golden, buf.String())
+			}
+		})
+	}
+}
+
+// TestTextMeshAndRepeat: the header names the mesh and profile; the repeat
+// hint carries --mesh for any profile but the default book one.
+func TestTextMeshAndRepeat(t *testing.T) {
+	for _, tc := range []struct {
+		mesh, profile string
+		header, hint  string
+	}{
+		{"builtin", "book", "· mesh builtin, profile book ·", "(repeat with --seed 42)"},
+		{"builtin", "", "· mesh builtin ·", "(repeat with --seed 42)"},
+		{"builtin", "envoy@1.26", "· mesh builtin, profile envoy@1.26 ·", "(repeat with --seed 42 --mesh envoy@1.26)"},
+		{"linkerd-lab", "", "· mesh linkerd-lab ·", "(repeat with --seed 42 --mesh linkerd-lab)"},
+		{"", "", "(builtin:retries) · platform local", "(repeat with --seed 42)"},
+	} {
+		res := fixture(t)
+		res.Mesh, res.Profile = tc.mesh, tc.profile
+		var buf bytes.Buffer
+		Text(&buf, res, TextOptions{})
+		out := buf.String()
+		if !strings.Contains(out, tc.header) || !strings.Contains(out, tc.hint) {
+			t.Errorf("mesh %q profile %q: want %q and %q in\n%s", tc.mesh, tc.profile, tc.header, tc.hint, out[:300])
+		}
+		if strings.Contains(out, "Mesh notes") {
+			t.Errorf("a run without notes prints a Mesh notes block")
 		}
 	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./report -update to create it)", err)
+}
+
+// TestTextStoppedRun: a run that stopped early says so and why at the top,
+// shows only the phase it measured, and calls its conditions not evaluated.
+func TestTextStoppedRun(t *testing.T) {
+	var buf bytes.Buffer
+	Text(&buf, stoppedFixture(t), TextOptions{})
+	out := buf.String()
+	head := strings.SplitN(out, "\n\n", 3)
+	if !strings.Contains(head[0], "STOPPED EARLY: interrupted (signal: interrupt)") ||
+		!strings.Contains(head[0], "measured: the before phase only") {
+		t.Errorf("the header does not say the run stopped and why:\n%s", out)
 	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("text report differs from %s (go test ./report -update after checking):\n%s", golden, buf.String())
+	for _, bad := range []string{"no success conditions", "histogram resolution 0µs", "After (retries)", "AFTER", "PASS", "—"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("report contains %q:\n%s", bad, out)
+		}
+	}
+	for _, want := range []string{"Before (pattern off)", "Results: not evaluated: the run stopped early (the scenario has 6 success conditions)",
+		"request_count[name=payments, status_code=200] = 100%", "20000 (200: 14990, 500: 5010)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+
+	res := stoppedFixture(t)
+	res.Before = nil
+	buf.Reset()
+	Text(&buf, res, TextOptions{})
+	out = buf.String()
+	for _, bad := range []string{"Summary:", "Traffic", "histogram resolution", "no success conditions"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("a run that measured nothing prints %q:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, "measured: nothing") {
+		t.Errorf("report lacks 'measured: nothing':\n%s", out)
 	}
 }
 

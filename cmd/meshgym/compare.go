@@ -175,6 +175,12 @@ func compareStored(c *cobra.Command, f *compareFlags) error {
 	if len(refs) < 2 {
 		return usageErr("--runs: name at least two stored runs, e.g. --runs ID,last (got %q); 'meshgym results list' shows them", f.runs)
 	}
+	// The flags of a new comparison mean nothing for stored runs.
+	for _, name := range []string{"mesh", "duration", "rps", "connections", "seed", "port", "set"} {
+		if c.Flags().Changed(name) {
+			return usageErr("--%s cannot be used with --runs: stored runs are compared as they were measured", name)
+		}
+	}
 	store := results.Open(f.resultsDir)
 	var runs []*engine.Result
 	var labels []string
@@ -184,20 +190,24 @@ func compareStored(c *cobra.Command, f *compareFlags) error {
 			return usageErr("--runs: %v", err)
 		}
 		runs = append(runs, res)
-		label := res.ID
-		if res.Profile != "" {
-			label = res.Profile + " " + res.ID
-		}
-		labels = append(labels, label)
 	}
-	names := map[string]bool{}
-	for _, r := range runs {
-		if r.Scenario != nil {
-			names[r.Scenario.Name] = true
+	seen := map[string]string{}
+	for i, r := range runs {
+		if prev, ok := seen[r.ID]; ok {
+			return usageErr("--runs: %s and %s are the same run (%s)", prev, refs[i], r.ID)
+		}
+		seen[r.ID] = refs[i]
+		if r.Scenario == nil || runs[0].Scenario == nil {
+			return usageErr("--runs: run %s has no scenario recorded; it cannot be compared", r.ID)
+		}
+		if r.Scenario.Name != runs[0].Scenario.Name {
+			return usageErr("--runs: %s is a run of %s and %s one of %s; compare runs of one scenario", runs[0].ID, runs[0].Scenario.Name, r.ID, r.Scenario.Name)
 		}
 	}
-	if len(names) > 1 {
-		fmt.Fprintln(c.ErrOrStderr(), "note: the runs are of different scenarios; only conditions they share line up")
+	labels = storedLabels(runs)
+	fmt.Fprintln(c.ErrOrStderr(), "runs:")
+	for i, r := range runs {
+		fmt.Fprintf(c.ErrOrStderr(), "  %-14s %s\n", labels[i], r.ID)
 	}
 	return printComparison(c, report.Compare(runs, labels), f.output)
 }
@@ -213,4 +223,34 @@ func printComparison(c *cobra.Command, cmp *report.Comparison, output string) er
 	fmt.Fprintln(out)
 	report.CompareText(out, cmp, isTTY(out) && os.Getenv("NO_COLOR") == "")
 	return nil
+}
+
+// storedLabels names stored runs by profile, numbered where profiles
+// repeat ("istio@1.27 #2"); the IDs are listed beside the table.
+func storedLabels(runs []*engine.Result) []string {
+	count := map[string]int{}
+	for _, r := range runs {
+		count[profileOf(r)]++
+	}
+	n := map[string]int{}
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		p := profileOf(r)
+		out[i] = p
+		if count[p] > 1 {
+			n[p]++
+			out[i] = fmt.Sprintf("%s #%d", p, n[p])
+		}
+	}
+	return out
+}
+
+func profileOf(r *engine.Result) string {
+	if r.Profile != "" {
+		return r.Profile
+	}
+	if r.Mesh != "" {
+		return r.Mesh
+	}
+	return "run"
 }

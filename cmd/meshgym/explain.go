@@ -60,7 +60,7 @@ shows the builtin sidecar's own JSON instead.`,
 	}
 	c.Flags().StringArrayVar(&sets, "set", nil, "change a knob first, as with run --set")
 	c.Flags().StringVar(&mesh, "mesh", "", "show what the pattern becomes under this mesh profile or plugin (istio, istio@1.23, linkerd …)")
-	c.Flags().StringVar(&format, "format", "", "configuration language to render (default: the mesh's own; sidecar = the builtin sidecar's JSON)")
+	c.Flags().StringVar(&format, "format", "", "configuration language to render: sidecar (the builtin sidecar's JSON), envoy, istio, linkerd, consul, kuma (default: the mesh's own; sidecar under book)")
 	return c
 }
 
@@ -82,7 +82,11 @@ func explainMesh(c *cobra.Command, sc *scenarios.Scenario, mesh, format string) 
 	if profile == "" {
 		profile = "book"
 	}
-	fmt.Fprintf(w, "# %s (%s) under %s\n", sc.Name, sc.Pattern.Kind, profile)
+	as := ""
+	if format != "" {
+		as = ", rendered as " + format
+	}
+	fmt.Fprintf(w, "# %s (%s) under %s%s\n", sc.Name, sc.Pattern.Kind, profile, as)
 	if len(r.Knobs) > 0 {
 		fmt.Fprintln(w, "#\n# Effective knobs and where each value came from:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

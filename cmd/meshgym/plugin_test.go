@@ -112,6 +112,18 @@ func TestStoredRunsCompare(t *testing.T) {
 	if b, _ := os.ReadFile(html); !bytes.Contains(b, []byte("<svg")) {
 		t.Errorf("exported HTML has no plot")
 	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--runs", "run-book,run-book"}, "are the same run"},
+		{[]string{"--runs", "run-book,run-istio-1.23", "--mesh", "istio"}, "--mesh cannot be used with --runs"},
+	} {
+		_, stderr, code := meshgym(t, append([]string{"compare", "--results-dir", store}, bad.args...)...)
+		if code != 2 || !strings.Contains(stderr, bad.want) {
+			t.Errorf("compare %v: exit %d, stderr %q, want 2 and %q", bad.args, code, stderr, bad.want)
+		}
+	}
 	out, stderr, code = meshgym(t, "compare", "--results-dir", store, "--runs", "run-book,run-istio-1.23", "-o", "json")
 	if code != 0 {
 		t.Fatalf("compare --runs: exit %d: %s", code, stderr)

@@ -91,7 +91,7 @@ repeats a run. Logs and result.json go to the run directory.`,
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageErr("%s expects %s (got %d arguments); see 'meshgym %s --help'", c.Name(), what, len(args), c.Name())
+			return usageErr("%s expects %s (got %s); see 'meshgym %s --help'", c.Name(), what, plural(len(args), "argument"), c.CommandPath()[len("meshgym "):])
 		}
 		return nil
 	}
@@ -216,9 +216,16 @@ func prepare(c *cobra.Command, sc *scenarios.Scenario, f *runFlags) (engine.Opti
 // plugin path, else a semantics profile of the builtin plugin (whose
 // existence the plugin checks: an unknown one exits 2).
 func setMesh(opts *engine.Options, m string) {
+	base, _, versioned := strings.Cut(m, "@")
 	switch {
 	case m == "":
-	case isPlugin(m):
+	case base != "builtin" && isPlugin(base):
+		// Another plugin; a version goes to it as its profile.
+		opts.Mesh = base
+		if versioned {
+			opts.Profile = m
+		}
+	case m == "builtin":
 		opts.Mesh = m
 	default:
 		opts.Profile = m
@@ -434,4 +441,12 @@ func printEvents(w io.Writer, events <-chan engine.Event, quiet bool) {
 		}
 	}
 	clear()
+}
+
+// plural is "1 argument", "2 arguments".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -35,9 +35,11 @@ func (minimal) Info(ctx context.Context) (plugins.Info, error) {
 		Name:      "minimal",
 		Version:   version,
 		Patterns:  []string{scenarios.KindRetries},
-		Platforms: []string{"local"},
+		// No platform: it renders (meshgym explain --mesh minimal) but
+		// configures no proxy, so meshgym refuses to run a scenario with it.
+		Platforms: nil,
 		Formats:   []string{"yaml"},
-		Notes:     []string{"example plugin: renders retries as a made-up MinimalRetryPolicy and applies nothing"},
+		Notes:     []string{"example plugin: renders retries as a made-up MinimalRetryPolicy and applies nothing (explain only)"},
 	}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ func (p *Plugin) Info(ctx context.Context) (plugins.Info, error) {
 		Name:      Name,
 		Version:   version.String(),
 		Patterns:  slices.Clone(scenarios.PatternKinds),
-		Platforms: []string{"local", "docker"},
+		Platforms: []string{"local"},
 		Formats:   formats(),
 		Profiles:  Profiles(),
 		Notes: []string{
@@ -103,10 +104,22 @@ func (p *Plugin) Render(ctx context.Context, req plugins.RenderRequest) (plugins
 	}
 	knobs = append([]plugins.Knob{{Path: "profile", Value: prof.Spec(), Source: src}}, knobs...)
 	out := plugins.Rendered{Knobs: knobs, Notes: notes}
+	// A release between two reproduced ones runs the older one's semantics;
+	// say so rather than substitute silently.
+	if _, ver, ok := strings.Cut(prof.Requested, "@"); ok && ver != prof.Release {
+		note := fmt.Sprintf("%s runs the semantics of %s, the newest release reproduced that is not newer (reproduced: %s)",
+			prof.Requested, prof.Spec(), strings.Join(selectable(prof.Name), ", "))
+		out.Notes = append([]string{note}, out.Notes...)
+	}
 	if format != FormatSidecar {
+		// The resources follow the release asked for (istio@1.26 renders
+		// Istio 1.26's API), the semantics the one reproduced.
 		version := ""
 		if prof.Name == format {
 			version = prof.Release
+			if _, ver, ok := strings.Cut(prof.Requested, "@"); ok {
+				version = ver
+			}
 		}
 		mc, err := meshconfig.Render(format, version, req.Topology, req.Pattern, meshconfig.Options{})
 		if err != nil {

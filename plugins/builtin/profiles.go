@@ -207,7 +207,7 @@ func ResolveProfile(spec string) (*Profile, error) {
 		return p, nil
 	}
 	if name == "book" {
-		return nil, fmt.Errorf("mesh profile book has no releases; write mesh: book")
+		return nil, fmt.Errorf("mesh profile book has no releases; name it without @ (book)")
 	}
 	want, err := parseVersion(ver)
 	if err != nil {

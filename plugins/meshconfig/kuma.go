@@ -187,7 +187,7 @@ func (b *builder) kumaLegacyName(service string) string {
 // kumaService is the outbound targetRef of calls to service.
 func (b *builder) kumaService(service string) kumaTargetRef {
 	if b.kumaModern() {
-		b.note("targetRefs name real MeshService objects (name, namespace, sectionName = the Service port name), which Kuma 2.10+ generates from Services in meshServices mode Exclusive; for the kuma.io/service naming render kuma@2.9 (%smeshservice/)", strings.TrimSuffix(kumaDocs, "policies/")+"networking/")
+		b.note("targetRefs name real MeshService objects (name, namespace, sectionName = the Service port name), which Kuma 2.10+ generates from Services in meshServices mode Exclusive; Kuma before 2.10 targeted kuma.io/service names instead (%smeshservice/)", strings.TrimSuffix(kumaDocs, "policies/")+"networking/")
 		return kumaTargetRef{Kind: "MeshService", Name: b.kn(service), Namespace: b.ns, SectionName: PortName}
 	}
 	b.note("targets use kuma.io/service names (<service>_<namespace>_svc_<port>) and MeshServiceSubset; Kuma 2.10+ can target MeshService objects instead (%s)", kumaDocs)
