@@ -52,6 +52,7 @@ type htmlPage struct {
 	EntryURL, LoadText, RunDir           string
 	AfterTitle                           string
 	Verdicts                             []htmlVerdict
+	Unevaluated                          int // conditions of a run that stopped before the verdicts
 	Counts                               struct{ Pass, Fail, Warn, Total int }
 	Summary                              []htmlRow
 	Traffic                              *svgPlot
@@ -157,6 +158,9 @@ func newHTMLPage(res *engine.Result) *htmlPage {
 		}
 	}
 	p.Counts.Total = len(res.Verdicts)
+	if len(res.Verdicts) == 0 && res.Error != "" && res.Scenario != nil {
+		p.Unevaluated = len(res.Scenario.Conditions)
+	}
 	p.Summary = summaryRows(res)
 	p.Traffic = trafficPlot(res)
 	p.Latency = latencyPlot(res)
@@ -566,7 +570,7 @@ footer{color:#777;font-size:12px;margin-top:28px;border-top:1px solid #ddd;paddi
 <td><span class="st {{.StatusClass}}" title="{{.Reason}}">{{.Status}}</span></td>
 </tr>
 {{end}}</tbody>
-</table>{{else}}<p class="muted">The scenario has no success conditions.</p>{{end}}
+</table>{{else if .Unevaluated}}<p class="muted">Not evaluated: the run stopped early (the scenario has {{.Unevaluated}} success conditions).</p>{{else}}<p class="muted">The scenario has no success conditions.</p>{{end}}
 
 {{if .Summary}}<h2>What the client saw</h2>
 <table>

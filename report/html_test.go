@@ -126,7 +126,7 @@ func TestHTMLEmptyRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := buf.String()
-	for _, want := range []string{">ERROR<", "The run stopped early", "&lt;boom&gt;", "no timeline recorded", "No requests were counted", "No latency was measured", "no success conditions"} {
+	for _, want := range []string{">ERROR<", "The run stopped early", "&lt;boom&gt;", "no timeline recorded", "No requests were counted", "No latency was measured", "Not evaluated: the run stopped early (the scenario has 6 success conditions)"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -498,3 +498,49 @@ func path2name(p string) string {
 	}
 	return base
 }
+
+// Overrides replace a test's load settings for every client, as the run
+// command's --duration, --rps and --connections do. A nil field keeps the
+// file's value.
+type Overrides struct {
+	Duration    *time.Duration // per endpoint; 0 < d ≤ MaxDuration
+	RPS         *float64       // requests per second per client; 0 = as fast as possible
+	Connections *int           // per client; ≥ 1
+}
+
+// Override applies o to cfg (every client) and returns one note per
+// setting it changed ("rps: 50 for every client (was 10, 20)"). It
+// returns an error, and changes nothing, when a value is out of the bounds
+// Load enforces.
+func (cfg *TestConfig) Override(o Overrides) ([]string, error) {
+	switch {
+	case o.Duration != nil && (*o.Duration <= 0 || *o.Duration > MaxDuration):
+		return nil, fmt.Errorf("duration must be more than 0 and at most %s (got %s)", MaxDuration, *o.Duration)
+	case o.RPS != nil && (math.IsNaN(*o.RPS) || *o.RPS < 0 || *o.RPS > 1e6):
+		return nil, fmt.Errorf("rps must be from 0 to 1000000 (got %g)", *o.RPS)
+	case o.Connections != nil && (*o.Connections < 1 || *o.Connections > 10000):
+		return nil, fmt.Errorf("connections must be from 1 to 10000 (got %d)", *o.Connections)
+	}
+	var notes []string
+	if o.Duration != nil {
+		notes = append(notes, fmt.Sprintf("duration: %s per endpoint (the file says %s)", *o.Duration, cfg.Duration))
+		cfg.Duration, cfg.DurationText = *o.Duration, o.Duration.String()
+	}
+	if o.RPS != nil {
+		var was []string
+		for i := range cfg.Clients {
+			was = append(was, strconv.FormatFloat(cfg.Clients[i].RPS, 'f', -1, 64))
+			cfg.Clients[i].RPS = *o.RPS
+		}
+		notes = append(notes, fmt.Sprintf("rps: %s for every client (the file says %s)", strconv.FormatFloat(*o.RPS, 'f', -1, 64), strings.Join(was, ", ")))
+	}
+	if o.Connections != nil {
+		var was []string
+		for i := range cfg.Clients {
+			was = append(was, strconv.Itoa(cfg.Clients[i].Connections))
+			cfg.Clients[i].Connections = *o.Connections
+		}
+		notes = append(notes, fmt.Sprintf("connections: %d for every client (the file says %s)", *o.Connections, strings.Join(was, ", ")))
+	}
+	return notes, nil
+}

@@ -170,3 +170,37 @@ func TestIsTestConfig(t *testing.T) {
 		t.Error("no built-in scenarios found")
 	}
 }
+
+func TestOverride(t *testing.T) {
+	base := func() *TestConfig {
+		return &TestConfig{Duration: 30 * time.Second, Clients: []Client{
+			{Connections: 1, RPS: 10, EndpointURLs: []string{"http://a/"}},
+			{Connections: 4, RPS: 20, EndpointURLs: []string{"http://b/"}},
+		}}
+	}
+	d, rps, zero, conns, bad := 5*time.Second, 50.0, 0.0, 3, 0
+	negD := -time.Second
+	cfg := base()
+	notes, err := cfg.Override(Overrides{Duration: &d, RPS: &rps, Connections: &conns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Duration != d || cfg.Clients[0].RPS != 50 || cfg.Clients[1].RPS != 50 || cfg.Clients[0].Connections != 3 || cfg.Clients[1].Connections != 3 {
+		t.Errorf("cfg = %+v", cfg)
+	}
+	want := []string{"duration: 5s per endpoint (the file says 30s)", "rps: 50 for every client (the file says 10, 20)",
+		"connections: 3 for every client (the file says 1, 4)"}
+	if !reflect.DeepEqual(notes, want) {
+		t.Errorf("notes = %q", notes)
+	}
+	cfg = base()
+	if _, err := cfg.Override(Overrides{RPS: &zero}); err != nil || cfg.Clients[1].RPS != 0 || cfg.Duration != 30*time.Second || cfg.Clients[1].Connections != 4 {
+		t.Errorf("rps 0 (as fast as possible): %v, %+v", err, cfg)
+	}
+	for _, o := range []Overrides{{Duration: &negD}, {Connections: &bad}} {
+		cfg = base()
+		if _, err := cfg.Override(o); err == nil || !reflect.DeepEqual(cfg, base()) {
+			t.Errorf("%+v: err %v, cfg %+v", o, err, cfg)
+		}
+	}
+}

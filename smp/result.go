@@ -109,6 +109,12 @@ type Extras struct {
 	// StatusCodes counts the client's responses by HTTP status; "-1" counts
 	// socket errors (no HTTP response), as fortio does.
 	StatusCodes map[string]int64 `json:"status_codes"`
+	// SocketErrorCause is set when every request of the run failed without
+	// an HTTP response (the endpoint is unreachable): why one more GET, made
+	// right after the run, failed, e.g. "connect: connection refused" or
+	// "lookup nowhere.invalid: no such host" (fortio counts socket errors
+	// but keeps no cause). SMP tests only.
+	SocketErrorCause string `json:"socket_error_cause,omitempty"`
 	// P999Ms is the 99.9th percentile latency (ms).
 	P999Ms float64 `json:"p999_ms"`
 	// FellBehind says the generator did not reach the requested rate.
@@ -133,6 +139,28 @@ type ComponentUsage struct {
 	MemoryMBMax float64 `json:"memory_mb_max"`
 	// Samples is the number of samples.
 	Samples int `json:"samples"`
+}
+
+// Unreachable reports whether every request failed without an HTTP
+// response (socket errors only; at least one request made).
+func (r PerformanceResult) Unreachable() bool {
+	n := r.Meshgym.Requests
+	return n > 0 && r.Meshgym.StatusCodes[strconv.Itoa(load.SocketErrorCode)] == n
+}
+
+// No2xx reports whether requests were answered but none with a 2xx
+// status (some or all may also be socket errors): the endpoint is there
+// but not serving this URL.
+func (r PerformanceResult) No2xx() bool {
+	if r.Meshgym.Requests == 0 || r.Unreachable() {
+		return false
+	}
+	for k, n := range r.Meshgym.StatusCodes {
+		if c, err := strconv.Atoi(k); err == nil && c >= 200 && c < 300 && n > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // VerdictCounts counts a run's verdicts.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -71,13 +74,52 @@ func runClient(ctx context.Context, cfg *TestConfig, idx int, c Client, opts Run
 		started := time.Now()
 		lr, err := load.Run(ctx, spec)
 		if lr != nil {
-			out = append(out, cfg.result(idx, u, lr, started, time.Now()))
+			pr := cfg.result(idx, u, lr, started, time.Now())
+			if pr.Unreachable() && ctx.Err() == nil {
+				pr.Meshgym.SocketErrorCause = probe(ctx, u, probeTimeout)
+			}
+			out = append(out, pr)
 		}
 		if err != nil {
 			return out, fmt.Errorf("client %d: %w", idx, err)
 		}
 	}
 	return out, nil
+}
+
+// probeTimeout bounds the GET that finds why an endpoint is unreachable.
+const probeTimeout = 5 * time.Second
+
+// probe makes one GET to url and returns why it failed, shortest first:
+// the system call and its error ("connect: connection refused"), a DNS
+// error, or the client's error; "" when it got a response (the endpoint
+// came back after the run).
+func probe(ctx context.Context, url string, timeout time.Duration) string {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		return ""
+	}
+	var sys *os.SyscallError
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &sys):
+		return sys.Error()
+	case errors.As(err, &dns):
+		return dns.Error()
+	case errors.As(err, &op):
+		return op.Err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no response within %s", timeout)
+	}
+	return err.Error()
 }
 
 // result is one client's run against one endpoint in SMP's shape.

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -144,5 +146,56 @@ func TestRunCancelled(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), &TestConfig{}, RunOptions{}); err == nil {
 		t.Error("a config without clients runs")
+	}
+}
+
+// closedPort returns a URL on 127.0.0.1 where nothing listens: a port
+// that was just listened on and closed.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr + "/"
+}
+
+// TestRunUnreachable: every request to a closed port is a socket error;
+// the result says so and names the cause, and the test still returns.
+func TestRunUnreachable(t *testing.T) {
+	u := closedPort(t)
+	cfg := &TestConfig{Name: "closed", Duration: time.Second, Clients: []Client{{Connections: 1, RPS: 10, EndpointURLs: []string{u}}}}
+	doc, err := Run(context.Background(), cfg, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := doc.Results[0]
+	if r.Meshgym.Requests == 0 || r.Meshgym.StatusCodes["-1"] != r.Meshgym.Requests || !r.Unreachable() || r.No2xx() {
+		t.Fatalf("requests %d, codes %v, unreachable %v, no2xx %v", r.Meshgym.Requests, r.Meshgym.StatusCodes, r.Unreachable(), r.No2xx())
+	}
+	if !strings.Contains(r.Meshgym.SocketErrorCause, "connection refused") {
+		t.Errorf("cause = %q, want connection refused", r.Meshgym.SocketErrorCause)
+	}
+}
+
+// TestRunAllErrors: an endpoint that answers 404 to everything is
+// reachable but serves nothing: No2xx, not Unreachable, no cause.
+func TestRunAllErrors(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	cfg := &TestConfig{Name: "404", Duration: time.Second, Clients: []Client{{Connections: 1, RPS: 10, EndpointURLs: []string{srv.URL + "/nope"}}}}
+	doc, err := Run(context.Background(), cfg, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := doc.Results[0]
+	if r.Meshgym.StatusCodes["404"] != 10 || r.Unreachable() || !r.No2xx() || r.Meshgym.SocketErrorCause != "" {
+		t.Errorf("codes %v, unreachable %v, no2xx %v, cause %q", r.Meshgym.StatusCodes, r.Unreachable(), r.No2xx(), r.Meshgym.SocketErrorCause)
+	}
+	ok := PerformanceResult{Meshgym: Extras{Requests: 3, StatusCodes: map[string]int64{"200": 1, "503": 2}}}
+	if ok.No2xx() || ok.Unreachable() {
+		t.Error("a run with one 200 is flagged")
 	}
 }

@@ -206,9 +206,12 @@ overwritten unless --force is given.`,
   meshgym results export last --format json | jq .verdicts`,
 		Args: exactArgs(1, "REF (a run ID, a unique start of one, or last)"),
 		RunE: func(c *cobra.Command, args []string) error {
+			if format == "" {
+				return usageErr("%s needs --format json, html or smp; see '%s --help'", c.CommandPath(), c.CommandPath())
+			}
 			write, ok := resultsExportFormats[format]
 			if !ok {
-				return usageErr("--format: unknown format %q; use json, html or smp", format)
+				return usageErr("--format: unknown format %q; use json, html or smp; see '%s --help'", format, c.CommandPath())
 			}
 			res, err := resultsLoad(store(), args[0])
 			if err != nil {
@@ -232,7 +235,6 @@ overwritten unless --force is given.`,
 	c.Flags().StringVar(&format, "format", "", "json, html or smp (required)")
 	c.Flags().StringVarP(&file, "output-file", "o", "", "write to FILE instead of stdout")
 	c.Flags().BoolVar(&force, "force", false, "overwrite FILE if it exists")
-	_ = c.MarkFlagRequired("format")
 	return c
 }
 

@@ -118,7 +118,7 @@ Exit codes: 0 every condition passed, 1 a condition failed,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageErr("%v; see 'meshgym %s --help'", err, c.Name())
+		return usageErr("%v; see '%s --help'", err, c.CommandPath())
 	})
 	root.AddCommand(newRunCmd(), newListCmd(), newExplainCmd(), newCompareCmd(), newResultsCmd(), newPluginCmd(), newVersionCmd())
 	return root

@@ -53,12 +53,22 @@ book's shorthand or the long form (see docs/scenarios.md).
 
 Each phase runs the scenario's load for its duration; --duration, --rps and
 --connections override it. The seed is printed in every report; --seed
-repeats a run. Logs and result.json go to the run directory.`,
+repeats a run. Logs and result.json go to the run directory.
+
+SCENARIO may also be a Service Mesh Performance (SMP) test file, the format
+Meshery's 'mesheryctl perf apply -f' reads (test: with duration and clients,
+each with rps, connections and endpoint_urls). Then nothing is deployed: the
+load generator loads the file's URLs and prints latency percentiles and
+status codes per client and URL (--output json: SMP results). --duration,
+--rps and --connections override every client; --mesh, --set, --seed,
+--port and --run-dir do not apply. SMP test runs are not kept in the results
+store; see docs/smp.md.`,
 		Example: `  meshgym run retries --duration 20s
   meshgym run retries --rps 50 --seed 42 --output json > result.json
   meshgym run retries --set currency_v2.errorRate=80 --set retry.attempts=1
   meshgym run --all --duration 10s
-  meshgym run ./my-retries.yaml`,
+  meshgym run ./my-retries.yaml
+  meshgym run ./perf.smp.yaml --duration 10s --output json > smp-results.json`,
 		Args: func(c *cobra.Command, args []string) error {
 			if f.all {
 				return exactArgs(0, "no SCENARIO with --all")(c, args)
@@ -91,7 +101,7 @@ repeats a run. Logs and result.json go to the run directory.`,
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageErr("%s expects %s (got %s); see 'meshgym %s --help'", c.Name(), what, plural(len(args), "argument"), c.CommandPath()[len("meshgym "):])
+			return usageErr("%s expects %s (got %s); see '%s --help'", c.CommandPath(), what, plural(len(args), "argument"), c.CommandPath())
 		}
 		return nil
 	}
@@ -267,13 +277,14 @@ func runEngine(c *cobra.Command, sc *scenarios.Scenario, opts engine.Options, qu
 }
 
 func runScenario(c *cobra.Command, arg string, f *runFlags) error {
-	if err := checkFlags(c, f); err != nil {
-		return err
-	}
 	// An SMP performance-test file load-tests its endpoints as Meshery's
-	// `perf apply -f` does: nothing is deployed.
+	// `perf apply -f` does: nothing is deployed (runSMPFile checks the
+	// flags that apply to it and refuses the others).
 	if smp.IsTestConfig(arg) {
 		return runSMPFile(c, arg, f.output)
+	}
+	if err := checkFlags(c, f); err != nil {
+		return err
 	}
 	sc, err := loadScenario(arg)
 	if err != nil {

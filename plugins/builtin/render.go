@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,11 @@ type renderer struct {
 func (r *renderer) from(url string) string {
 	if r.prof.IsBook() {
 		return srcMeshgym
+	}
+	if url == "" {
+		// A default the mesh has by having no such setting (Linkerd has
+		// no concurrent-retry cap): the profile's first source says so.
+		url = r.prof.Sources[0]
 	}
 	return "profile " + r.prof.Spec() + " (" + url + ")"
 }
@@ -81,8 +87,18 @@ func (r *renderer) cluster(cl *dataplane.Cluster, up string, p scenarios.Pattern
 	if sp := p.Split; sp != nil && sp.Service == up {
 		cl.Routes = Routes(*sp)
 		for i, rt := range cl.Routes {
+			total := 0
 			for _, w := range rt.Split {
-				r.knob(fmt.Sprintf("%sroutes[%d].%s.weight", pre, i, w.Version), strconv.Itoa(w.Weight), srcScenario)
+				total += w.Weight
+			}
+			for _, w := range rt.Split {
+				// As a share in percent, as the scenario writes it (the
+				// sidecar's weights are integers: percent × 100).
+				share := 0.0
+				if total > 0 {
+					share = math.Round(10000*float64(w.Weight)/float64(total)) / 100
+				}
+				r.knob(fmt.Sprintf("%sroutes[%d].%s.weight", pre, i, w.Version), strconv.FormatFloat(share, 'f', -1, 64)+"%", srcScenario)
 			}
 		}
 	}
