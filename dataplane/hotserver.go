@@ -25,9 +25,8 @@ import (
 // connections read and write through newConnIO: on Linux, raw read(2) and
 // write(2) that skip the runtime's syscall bookkeeping, which otherwise
 // wakes the sleeping sysmon thread on every request of a lightly loaded
-// proxy (hotserver_linux.go). A response whose length is known is flushed
-// the moment its last byte is written (one write(2) for status line,
-// headers and body), before the handler's metrics and pool bookkeeping.
+// proxy (hotserver_linux.go). A response is flushed after the handler returns,
+// so its metrics are counted before the downstream sees it.
 
 // hotHandler serves one request on a data-plane connection.
 type hotHandler interface {
@@ -140,7 +139,7 @@ func (s *hotServer) serveConn(hc *hotConn) {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	w := &respWriter{bw: bw, br: br, header: make(http.Header)}
+	w := &respWriter{bw: bw, header: make(http.Header)}
 	for {
 		// Wait for the next request without holding it "busy".
 		if _, err := br.Peek(1); err != nil {
@@ -205,14 +204,8 @@ func drainBody(b io.ReadCloser) bool {
 // respWriter writes one HTTP/1.1 response to a hot connection. It
 // implements http.ResponseWriter for the handlers' helpers.
 type respWriter struct {
-	bw *bufio.Writer
-	// br is the connection's reader: a response is flushed as soon as it
-	// is complete unless a pipelined request is already buffered there.
-	br     *bufio.Reader
-	header http.Header
-	// remaining counts the body bytes still due under Content-Length (-1
-	// when the length is not declared); at 0 the response is complete.
-	remaining   int64
+	bw          *bufio.Writer
+	header      http.Header
 	req         *http.Request
 	wroteHeader bool
 	status      int
@@ -228,7 +221,6 @@ func (w *respWriter) reset(r *http.Request) {
 	clear(w.header)
 	w.req = r
 	w.wroteHeader, w.chunked, w.noBody, w.trailers, w.err, w.status = false, false, false, nil, nil, 0
-	w.remaining = -1
 	w.closeAfter = r.Close || r.ProtoMinor == 0
 }
 
@@ -261,12 +253,7 @@ func (w *respWriter) WriteHeader(code int) {
 		bw.WriteString(" status\r\n")
 	}
 	w.noBody = w.req.Method == http.MethodHead || code == 204 || code == 304 || (code >= 100 && code < 200)
-	cl, hasLen := w.header["Content-Length"]
-	if hasLen && len(cl) == 1 && !w.noBody {
-		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil && n >= 0 {
-			w.remaining = n
-		}
-	}
+	_, hasLen := w.header["Content-Length"]
 	if !hasLen && !w.noBody {
 		if w.req.ProtoMinor >= 1 {
 			w.chunked = true
@@ -297,19 +284,6 @@ func (w *respWriter) WriteHeader(code int) {
 		bw.WriteString("Connection: close\r\n")
 	}
 	_, w.err = bw.WriteString("\r\n")
-	if w.noBody || w.remaining == 0 {
-		w.complete()
-	}
-}
-
-// complete sends a response that has all its bytes at once (one write
-// for status line, headers and body), before the handler's bookkeeping
-// that follows (metrics, pool release), unless a pipelined request is
-// waiting: then responses are batched and serveConn flushes them.
-func (w *respWriter) complete() {
-	if w.err == nil && w.br.Buffered() == 0 {
-		w.err = w.bw.Flush()
-	}
 }
 
 // Write writes body bytes (framed as chunks when chunked).
@@ -332,12 +306,6 @@ func (w *respWriter) Write(p []byte) (int, error) {
 		_, err = w.bw.WriteString("\r\n")
 	}
 	w.err = err
-	if w.remaining > 0 {
-		if w.remaining -= min(int64(n), w.remaining); w.remaining == 0 {
-			w.complete()
-			err = w.err
-		}
-	}
 	return n, err
 }
 

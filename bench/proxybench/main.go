@@ -1,7 +1,8 @@
 // Command proxybench measures what one meshgym sidecar hop costs, side by
 // side with a straight call and with the stock httputil.ReverseProxy:
 //
-//	go run ./bench/proxybench [-duration 10s] [-qps 1000] [-conns 16] [-json]
+//	go run ./bench/proxybench [-duration 10s] [-slice 1s] [-qps 1000] [-conns 16] [-json]
+//	                          [-compare OTHER-SIDECAR] [-modes fixed,max]
 //
 // Three paths are measured with fortio's library (fhttp + periodic), first
 // at a fixed rate, then at maximum throughput:
@@ -13,11 +14,21 @@
 // Every server is its own OS process (the app and the ReverseProxy are this
 // program re-executed with the hidden -serve flag; the sidecar is the real
 // meshgym-sidecar executable, metrics on), so no two share a GC. Latencies
-// are fortio's: timed from each request's actual send time, in a histogram
-// of 10 µs resolution. The verdicts compare the sidecar with the
-// ReverseProxy: added p90 latency over direct at the fixed rate (target
-// ≤ 0.5×), max throughput (target ≥ 1.0×) and the sidecar's peak resident
-// memory (target < 20 MB).
+// are fortio's: timed from each request's actual send time, every sample
+// kept (its histogram resolution is 10 µs).
+//
+// Each run of -duration is cut into rounds of -slice: a round measures one
+// slice of every path, in an order that rotates from round to round, so
+// the machine's drifts and bursts hit all paths alike. The verdicts compare
+// the sidecar with the ReverseProxy: added p90 latency over direct at the
+// fixed rate (target ≤ 0.5×; the value is the median over rounds of each
+// round's ratio, the ratio of the pooled percentiles is printed next to
+// it), max throughput (target ≥ 1.0×) and the sidecar's peak resident
+// memory (target < 20 MB). For each proxy the report also gives the
+// process's CPU time and context switches per request (Linux /proc), and
+// the machine's load average, since a busy machine makes latencies noisy.
+// -compare runs a second sidecar executable as a fourth path (sidecar-b,
+// its own app) for before/after comparisons within one run.
 package main
 
 import (
@@ -163,6 +174,9 @@ type Report struct {
 	MedianRoundRatio jsonFloat `json:"median_round_added_p90_ratio"`
 	// PooledRatio is the same ratio from percentiles over every sample.
 	PooledRatio jsonFloat `json:"pooled_added_p90_ratio"`
+	// RoundP90 is, per path, the p90 of each round's slice of the
+	// fixed-rate run, in seconds (for paired comparisons).
+	RoundP90 map[string][]float64 `json:"round_p90_seconds"`
 	// The same three for the -compare sidecar (path "sidecar-b"), if any.
 	RoundRatiosB      []jsonFloat `json:"round_added_p90_ratios_b,omitempty"`
 	MedianRoundRatioB jsonFloat   `json:"median_round_added_p90_ratio_b,omitempty"`
@@ -434,6 +448,12 @@ func runBench(o benchOpts) (*Report, error) {
 				p.name, mode, r.ActualQPS, r.P50*1e6, r.P90*1e6, r.P99*1e6, r.CPUPerReq*1e6, r.Errors)
 		}
 		if mode == "fixed" {
+			rep.RoundP90 = map[string][]float64{}
+			for i, p := range paths {
+				for _, r := range roundP90 {
+					rep.RoundP90[p.name] = append(rep.RoundP90[p.name], r[i])
+				}
+			}
 			for _, p := range roundP90 {
 				rep.RoundRatios = append(rep.RoundRatios, jsonFloat(addedRatio(p[2]-p[0], p[1]-p[0])))
 				if len(p) > 3 {
