@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,7 +44,40 @@ var (
 // this works on every OS) unless stdin is a terminal or another character
 // device such as /dev/null, and shuts down gracefully on SIGINT/SIGTERM.
 func Main() int {
+	setWorkers(os.Args[1:])
 	return run(os.Args[1:], os.Stdin)
+}
+
+// DefaultWorkers is the number of OS threads that run the sidecar's Go
+// code at once (GOMAXPROCS) unless --workers or the GOMAXPROCS variable
+// says otherwise: one, as Linkerd's default Helm configuration runs its
+// proxies with a single runtime worker
+// (https://linkerd.io/2/tasks/configuring-proxy-concurrency). A sidecar
+// handles one instance's traffic; more threads mostly compete with the app
+// and the other components for the laptop's cores (and wake each other).
+const DefaultWorkers = 1
+
+// setWorkers applies --workers N (or DefaultWorkers) to this process; bad
+// values are left for parseFlags to report.
+func setWorkers(args []string) {
+	n := DefaultWorkers
+	if os.Getenv("GOMAXPROCS") != "" {
+		n = 0 // the runtime already read it
+	}
+	for i, a := range args {
+		v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "workers=")
+		if !ok && strings.TrimLeft(a, "-") == "workers" && i+1 < len(args) {
+			v, ok = args[i+1], true
+		}
+		if ok {
+			if k, err := strconv.Atoi(v); err == nil && k > 0 {
+				n = k
+			}
+		}
+	}
+	if n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
 }
 
 func run(args []string, stdin *os.File) int {
@@ -127,6 +161,12 @@ func parseFlags(args []string) (Options, error) {
 			return fmt.Errorf("want SVC=host:port, got %q", v)
 		}
 		o.Outbound = append(o.Outbound, OutboundListener{Service: svc, Addr: addr})
+		return nil
+	})
+	fs.Func("workers", "OS threads running Go code at once (GOMAXPROCS); default 1, as Linkerd's proxy", func(v string) error {
+		if k, err := strconv.Atoi(v); err != nil || k < 1 || k > 1024 {
+			return fmt.Errorf("--workers: want a number from 1 to 1024, got %q", v)
+		}
 		return nil
 	})
 	fs.Func("seed", "random seed of LB and back-off jitter (0 = from time)", func(v string) error {
