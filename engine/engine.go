@@ -205,11 +205,11 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	}
 	rendered, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(true)})
 	if err != nil {
-		return nil, renderErr(sc, opts, err)
+		return nil, renderErr(ctx, sc, opts, err)
 	}
 	renderedOff, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(false)})
 	if err != nil {
-		return nil, renderErr(sc, opts, err)
+		return nil, renderErr(ctx, sc, opts, err)
 	}
 
 	if opts.RunDir == "" {
@@ -245,7 +245,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	// builtin mesh has nothing to install); removing a mesh is left to the
 	// user, as reinstalling one per run would dominate the run.
 	if err := mesh.client.Install(ctx, plugins.InstallRequest{Platform: opts.Platform.Name(), Profile: opts.Profile}); err != nil {
-		return res, meshErr(err)
+		return res, classifyMesh(ctx, err)
 	}
 	// The plugin dying ends the run: nothing could apply or observe the
 	// pattern any more.

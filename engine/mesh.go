@@ -79,6 +79,15 @@ func endpointsOf(topo scenarios.Topology, dep sandbox.Deployment) map[string][]s
 	return out
 }
 
+// classifyMesh is meshErr, except that an interrupt (the caller's ctx
+// ended: Ctrl-C) is reported as one, whatever the plugin answered.
+func classifyMesh(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return classify(ctx, err)
+	}
+	return meshErr(err)
+}
+
 // meshErr classifies a plugin's error: bad input (an unknown profile, a
 // pattern the mesh lacks) exits 2, anything else is the platform's (3).
 func meshErr(err error) error {
@@ -91,20 +100,21 @@ func meshErr(err error) error {
 
 // openMesh starts the plugin and checks it can apply the scenario's pattern.
 func openMesh(ctx context.Context, open MeshOpener, name, profile, platform string, sc *scenarios.Scenario) (*meshConn, plugins.Info, error) {
-	c, err := open(ctx, name)
+	raw, err := open(ctx, name)
 	if err != nil {
-		return nil, plugins.Info{}, meshErr(err)
+		return nil, plugins.Info{}, classifyMesh(ctx, err)
 	}
+	c := MeshClient(timed{MeshClient: raw, name: name})
 	info, err := c.Info(ctx)
 	if err != nil {
 		c.Close()
-		return nil, info, meshErr(err)
+		return nil, info, classifyMesh(ctx, err)
 	}
 	m := &meshConn{name: name, profile: profile, platform: platform, client: c}
 	mm, err := c.MetricMapping(ctx)
 	if err != nil {
 		c.Close()
-		return nil, info, meshErr(err)
+		return nil, info, classifyMesh(ctx, err)
 	}
 	for _, r := range mm {
 		m.mapping = append(m.mapping, metrics.Rename{From: r.Mesh, To: r.Meshgym, Labels: r.Labels})
@@ -146,10 +156,15 @@ func DefaultOpener(ctx context.Context, name string) (MeshClient, error) {
 	return plugins.InProcess(name, builtin.NewPlugin())
 }
 
-// renderErr places a bad profile named by the scenario's mesh: at its line.
-func renderErr(sc *scenarios.Scenario, opts Options, err error) error {
+// renderErr places a bad profile named by the scenario's mesh: at its
+// line; an interrupt is reported as one.
+func renderErr(ctx context.Context, sc *scenarios.Scenario, opts Options, err error) error {
+	if ctx.Err() != nil {
+		return classify(ctx, err)
+	}
 	var pe *plugins.Error
-	if errors.As(err, &pe) && pe.Code == plugins.CodeInvalid && opts.Profile == sc.Mesh && sc.MeshPos.Line > 0 {
+	if errors.As(err, &pe) && pe.Code == plugins.CodeInvalid && opts.Profile == sc.Mesh && sc.MeshPos.Line > 0 &&
+		(strings.Contains(pe.Msg, "mesh profile") || strings.Contains(pe.Msg, "release")) {
 		return inputErr(fmt.Errorf("%s:%d:%d: mesh: %s", sc.MeshPos.File, sc.MeshPos.Line, sc.MeshPos.Column, pe.Msg))
 	}
 	return meshErr(err)
@@ -176,7 +191,7 @@ func Explain(ctx context.Context, sc *scenarios.Scenario, opts Options, format s
 	defer m.client.Close()
 	r, err := m.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(true)})
 	if err != nil {
-		return r, renderErr(sc, opts, err)
+		return r, renderErr(ctx, sc, opts, err)
 	}
 	return r, nil
 }

@@ -40,6 +40,8 @@ func meshgym(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "meshgym"), args...)
 	cmd.Dir = t.TempDir()
+	// No plugin of the user's: the tests see the built-in one only.
+	cmd.Env = append(os.Environ(), "MESHGYM_PLUGIN_DIR="+t.TempDir())
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

@@ -51,7 +51,10 @@ could not complete, 130 on Ctrl-C.`,
   meshgym compare retries --output json > compare.json
   meshgym compare --runs 20261129-101500-retries,last`,
 		Args: func(c *cobra.Command, args []string) error {
-			if f.runs != "" {
+			if c.Flags().Changed("runs") {
+				if strings.TrimSpace(strings.ReplaceAll(f.runs, ",", "")) == "" {
+					return usageErr("--runs: give stored run IDs, e.g. --runs ID,last ('meshgym results list' shows them)")
+				}
 				return exactArgs(0, "no SCENARIO with --runs")(c, args)
 			}
 			return exactArgs(1, "SCENARIO (a built-in name or a file)")(c, args)
@@ -105,7 +108,9 @@ func compareMeshes(c *cobra.Command, arg string, f *compareFlags) error {
 		seen[m] = true
 	}
 	// Every profile is checked before anything runs: a typo in the last
-	// one must not cost the user the first runs.
+	// one must not cost the user the first runs; two names of one release
+	// (istio, istio@1.27) would only repeat a run.
+	resolved := map[string]string{}
 	for _, m := range meshes {
 		sc, err := loadScenario(arg)
 		if err != nil {
@@ -116,9 +121,20 @@ func compareMeshes(c *cobra.Command, arg string, f *compareFlags) error {
 			return err
 		}
 		setMesh(&opts, m)
-		if _, err := engine.Explain(c.Context(), sc, opts, ""); err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("--mesh %s: %w", m, err)}
+		r, err := engine.Explain(c.Context(), sc, opts, "")
+		if err != nil {
+			return engineExit(fmt.Errorf("--mesh %s: %w", m, err))
 		}
+		spec := opts.Mesh + ":" + m
+		for _, k := range r.Knobs {
+			if k.Path == "profile" {
+				spec = k.Value
+			}
+		}
+		if prev, ok := resolved[spec]; ok {
+			return usageErr("--mesh: %s and %s are the same profile (%s); name each once", prev, m, spec)
+		}
+		resolved[spec] = m
 	}
 	seed := f.seed
 	if !c.Flags().Changed("seed") {

@@ -45,6 +45,12 @@ shows the builtin sidecar's own JSON instead.`,
 			if mesh != "" || format != "" {
 				return explainMesh(c, sc, mesh, format)
 			}
+			if sc.Mesh != "" {
+				// The file names a mesh profile: check it as run would.
+				if _, err := engine.Explain(c.Context(), sc, engine.Options{OpenMesh: openMesh}, ""); err != nil {
+					return engineExit(err)
+				}
+			}
 			out, err := scenarios.Marshal(sc)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
@@ -70,7 +76,7 @@ func explainMesh(c *cobra.Command, sc *scenarios.Scenario, mesh, format string) 
 	setMesh(&opts, mesh)
 	r, err := engine.Explain(c.Context(), sc, opts, format)
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return engineExit(err)
 	}
 	w := c.OutOrStdout()
 	profile := mesh

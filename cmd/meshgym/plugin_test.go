@@ -43,6 +43,10 @@ func TestMeshInput(t *testing.T) {
 		{"compare typo", []string{"compare", "retries", "--mesh", "book,istoi", "-d", "1s"}, `--mesh istoi: mesh plugin builtin: unknown mesh profile "istoi"`},
 		{"compare twice", []string{"compare", "retries", "--mesh", "book,book"}, "book is named twice"},
 		{"compare runs one", []string{"compare", "--runs", "last"}, "at least two stored runs"},
+		{"compare runs empty", []string{"compare", "--runs", ""}, "--runs: give stored run IDs"},
+		{"compare same profile", []string{"compare", "retries", "--mesh", "istio,istio@1.27"}, "istio and istio@1.27 are the same profile (istio@1.27)"},
+		{"explain checks mesh:", []string{"explain", old}, "old.yaml:1:7: mesh: istio@1.10 is older"},
+		{"unknown profile hints plugins", []string{"run", "retries", "--mesh", "minimal"}, "--mesh also takes the name of a plugin, but none was found in"},
 		{"compare unknown run", []string{"compare", "--runs", "nosuch,last"}, "--runs:"},
 	}
 	for _, c := range cases {
@@ -225,4 +229,27 @@ func pluginPID(t *testing.T, parent int) int {
 	}
 	t.Fatal("no plugin process found")
 	return 0
+}
+
+// TestOutputWriteFailure: output that cannot be written is a failure
+// (exit 3, one line), not a silent success.
+func TestOutputWriteFailure(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full")
+	}
+	defer full.Close()
+	for _, args := range [][]string{{"list"}, {"explain", "retries"}, {"explain", "retries", "--mesh", "istio"}} {
+		cmd := exec.Command(filepath.Join(binDir, "meshgym"), args...)
+		cmd.Stdout = full
+		var e bytes.Buffer
+		cmd.Stderr = &e
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+			t.Errorf("%v: %v, want exit 3", args, err)
+		}
+		if !strings.Contains(e.String(), "meshgym: write output:") || strings.Count(strings.TrimSpace(e.String()), "\n") != 0 {
+			t.Errorf("%v: stderr %q", args, e.String())
+		}
+	}
 }

@@ -56,9 +56,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	loaderErr = stderr
 	defer closeLoader()
-	root := newRoot(stdout, stderr)
+	out := &errWriter{w: stdout}
+	root := newRoot(out, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err == nil && out.err != nil {
+		// Output that could not be written (a full disk, a closed pipe)
+		// is a failure, not a success with nothing shown.
+		fmt.Fprintln(stderr, "meshgym: write output: "+oneLine(out.err.Error()))
+		return exitPlatform
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -78,6 +85,24 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	// Anything else cobra returns is a usage problem (unknown flag or command).
 	fmt.Fprintln(stderr, "meshgym: "+cobraLine(err.Error())+"; see 'meshgym --help'")
 	return exitUsage
+}
+
+// errWriter remembers the first error writing to w and drops what
+// follows it.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // cobraLine folds cobra's multi-line "Did you mean this?" into one line.

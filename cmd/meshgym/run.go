@@ -242,6 +242,44 @@ func setMesh(opts *engine.Options, m string) {
 	}
 }
 
+// engineExit gives an engine error its exit code: bad input 2, an
+// interrupt 130, anything else (the platform, a plugin) 3.
+func engineExit(err error) error {
+	var ee *engine.Error
+	code := exitPlatform
+	if errors.As(err, &ee) {
+		switch ee.Kind {
+		case engine.KindInput:
+			code = exitUsage
+		case engine.KindInterrupted:
+			code = exitInterrupted
+		}
+	}
+	if strings.Contains(err.Error(), "unknown mesh profile") {
+		err = fmt.Errorf("%w; %s", err, pluginHint())
+	}
+	return &exitError{code: code, err: err}
+}
+
+// pluginHint says where --mesh looks for plugins besides the builtin
+// profiles, and what it found there.
+func pluginHint() string {
+	l := pluginLoader()
+	dir, _ := l.Dir()
+	var names []string
+	if found, err := l.Find(); err == nil {
+		for _, f := range found {
+			if !f.Builtin {
+				names = append(names, f.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("--mesh also takes the name of a plugin, but none was found in %s (meshgym plugin list)", dir)
+	}
+	return fmt.Sprintf("--mesh also takes a plugin's name: %s (in %s)", strings.Join(names, ", "), dir)
+}
+
 // runEngine runs one scenario with progress on stderr; the error carries
 // the exit code.
 func runEngine(c *cobra.Command, sc *scenarios.Scenario, opts engine.Options, quiet bool) (*engine.Result, error) {
@@ -255,17 +293,14 @@ func runEngine(c *cobra.Command, sc *scenarios.Scenario, opts engine.Options, qu
 	close(events)
 	<-done
 	if err != nil {
-		var ee *engine.Error
-		code := exitPlatform
-		if errors.As(err, &ee) {
-			switch ee.Kind {
-			case engine.KindInput:
-				code = exitUsage
-			case engine.KindInterrupted:
-				code = exitInterrupted
-			}
+		// The report of what was measured until the run stopped stays
+		// beside result.json.
+		if res != nil && res.RunDir != "" {
+			var buf bytes.Buffer
+			report.Text(&buf, res, report.TextOptions{})
+			_ = os.WriteFile(filepath.Join(res.RunDir, "report.txt"), buf.Bytes(), 0o644)
 		}
-		return res, &exitError{code: code, err: err}
+		return res, engineExit(err)
 	}
 	// The run directory keeps the human report beside result.json.
 	if res != nil && res.RunDir != "" {
@@ -405,6 +440,9 @@ func runAll(c *cobra.Command, f *runFlags) error {
 }
 
 func isTTY(w io.Writer) bool {
+	if ew, ok := w.(*errWriter); ok {
+		w = ew.w
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
