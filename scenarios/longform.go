@@ -76,6 +76,10 @@ func (d *decoder) mesh(s *Scenario, e entry) {
 	if !ok {
 		return
 	}
+	if strings.TrimSpace(v) == "" || strings.ContainsAny(v, "\n\r") {
+		d.fail("mesh", e.val, "mesh", meshHint, "must be one profile name on one line (got %q)", v)
+		return
+	}
 	s.Mesh = strings.TrimSpace(v)
 	s.MeshPos = Position{File: d.p.file, Line: e.val.at.line, Column: e.val.at.col}
 }

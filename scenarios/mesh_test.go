@@ -44,6 +44,7 @@ func TestMeshField(t *testing.T) {
 		{name: "bad version", file: "l.yaml", yaml: withMesh("istio@1.x"), err: "l.yaml:" + strconv.Itoa(line) + ":7: mesh: \"istio@1.x\" is not a mesh profile: write a name or name@version"},
 		{name: "upper case", file: "b.yaml", yaml: strings.Replace(bookWithMesh, "%s", "Istio", 1), err: "b.yaml:1:7: mesh: \"Istio\" is not a mesh profile"},
 		{name: "empty version", file: "b.yaml", yaml: strings.Replace(bookWithMesh, "%s", "istio@", 1), err: "b.yaml:1:7: mesh:"},
+		{name: "empty string", file: "b.yaml", yaml: strings.Replace(bookWithMesh, "%s", "''", 1), err: `b.yaml:1:7: mesh: must be one profile name on one line (got "")`},
 		{name: "list", file: "b.yaml", yaml: strings.Replace(bookWithMesh, "%s", "[istio]", 1), err: "b.yaml:1:7: mesh: expected text, found"},
 	}
 	for _, tt := range tests {
