@@ -35,7 +35,19 @@ type TextOptions struct {
 // A run that stopped early (Result.Error set) says so at the top with the
 // reason, shows only the phases it measured, and lists its conditions as
 // not evaluated rather than missing.
+//
+// A nil res writes nothing; a res without a Scenario (not a meshgym
+// result; results.Load refuses those) is shown with an empty one rather
+// than panicking.
 func Text(w io.Writer, res *engine.Result, opts TextOptions) {
+	if res == nil {
+		return
+	}
+	if res.Scenario == nil {
+		r := *res
+		r.Scenario = &scenarios.Scenario{Name: "(no scenario recorded)"}
+		res = &r
+	}
 	sc := res.Scenario
 	fmt.Fprintf(w, "\nmeshgym · %s (%s)%s · platform %s · seed %d\n", sc.Name, res.Source, meshText(res), res.Platform, res.Seed)
 	fmt.Fprintf(w, "load: %s per phase, %s on %s against %s\n",

@@ -7,9 +7,11 @@
 package results
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -41,6 +43,15 @@ const timeLayout = "20060102-150405"
 
 // maxCandidates bounds the IDs a RefError lists.
 const maxCandidates = 8
+
+// MaxResultBytes bounds the size of a result.json that List and Load read
+// (64 MB; a real run's result.json is well under 1 MB). A larger file is
+// skipped by List and a *LoadError for Load, so one oversized or hostile
+// file cannot stall the listing or exhaust memory.
+const MaxResultBytes = 64 << 20
+
+// maxResultBytes is MaxResultBytes; tests lower it.
+var maxResultBytes int64 = MaxResultBytes
 
 // Store is a directory of run directories.
 type Store struct {
@@ -113,7 +124,8 @@ type Skipped struct {
 // List returns every readable run, newest first (by Started, then ID).
 // Directories without a readable result.json are left out; Scan says which
 // and why. A missing store directory is an empty list; only a store
-// directory that exists but cannot be read is an error.
+// directory that exists but cannot be read (a file, a symlink loop, no
+// permission) is an error, a *DirError.
 func (s *Store) List() ([]Summary, error) {
 	sums, _, err := s.Scan()
 	return sums, err
@@ -151,7 +163,7 @@ func (s *Store) ids() ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("results directory %s: %w", s.Dir, err)
+		return nil, &DirError{Dir: s.Dir, Err: pathCause(err)}
 	}
 	var ids []string
 	for _, e := range entries {
@@ -188,9 +200,12 @@ func (s *Store) summary(id string) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	if err := check(data); err != nil {
+		return Summary{}, err
+	}
 	var f summaryFields
 	if err := json.Unmarshal(data, &f); err != nil {
-		return Summary{}, fmt.Errorf("%s is not a meshgym result: %v", ResultFile, oneLine(err.Error()))
+		return Summary{}, notResult(err)
 	}
 	sum := Summary{ID: id, Dir: filepath.Join(s.Dir, id), Source: f.Source, Platform: f.Platform,
 		Mesh: f.Mesh, Profile: f.Profile, Passed: f.Passed, Error: f.Error}
@@ -230,18 +245,103 @@ func startedFromID(id string) time.Time {
 }
 
 // read returns a run's result.json, with an error that says what is wrong
-// in one line.
+// in one line. It reads only regular files of at most maxResultBytes: a
+// directory, FIFO or device named result.json is refused before it is
+// opened (opening a FIFO would block).
 func (s *Store) read(id string) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(s.Dir, id, ResultFile))
+	path := filepath.Join(s.Dir, id, ResultFile)
+	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("no %s (the run stopped before writing it, or the directory is not a meshgym run)", ResultFile)
 	case err != nil:
-		return nil, fmt.Errorf("cannot read %s: %v", ResultFile, errors.Unwrap(err))
-	case len(strings.TrimSpace(string(data))) == 0:
+		return nil, fmt.Errorf("cannot read %s: %v", ResultFile, pathCause(err))
+	case fi.IsDir():
+		return nil, fmt.Errorf("%s is a directory, not a file", ResultFile)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file (%s)", ResultFile, fi.Mode().Type())
+	case fi.Size() > maxResultBytes:
+		return nil, tooLarge(fi.Size())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", ResultFile, pathCause(err))
+	}
+	defer f.Close()
+	// The limit holds even if the file grows after the Stat.
+	data, err := io.ReadAll(io.LimitReader(f, maxResultBytes+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cannot read %s: %v", ResultFile, pathCause(err))
+	case int64(len(data)) > maxResultBytes:
+		return nil, tooLarge(int64(len(data)))
+	case len(bytes.TrimSpace(data)) == 0:
 		return nil, fmt.Errorf("%s is empty (the run was cut off while writing it)", ResultFile)
 	}
 	return data, nil
+}
+
+func tooLarge(n int64) error {
+	return fmt.Errorf("%s is too large (%s; the limit is %s)", ResultFile, sizeText(n), sizeText(maxResultBytes))
+}
+
+// sizeText is n bytes in MB, KB or bytes, rounded down.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// pathCause is the cause of a *fs.PathError without the path (the caller
+// names the file), or err itself.
+func pathCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// check says whether data, a non-empty result.json, is a meshgym result:
+// a JSON object with a scenario that has a name (engine.Run always records
+// one). JSON null, {}, an array or a scalar is not.
+func check(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if !json.Valid(data) {
+		var v any
+		return notResult(json.Unmarshal(data, &v))
+	}
+	switch data[0] {
+	case '{':
+	case 'n':
+		return errNoScenario
+	case '[':
+		return fmt.Errorf("%s is not a meshgym result (a JSON array, not an object)", ResultFile)
+	default:
+		return fmt.Errorf("%s is not a meshgym result (a JSON scalar, not an object)", ResultFile)
+	}
+	var f struct {
+		Scenario *struct {
+			Name string `json:"name"`
+		} `json:"scenario"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return notResult(err)
+	}
+	if f.Scenario == nil || strings.TrimSpace(f.Scenario.Name) == "" {
+		return errNoScenario
+	}
+	return nil
+}
+
+var errNoScenario = fmt.Errorf("%s is not a meshgym result (no scenario recorded)", ResultFile)
+
+func notResult(err error) error {
+	return fmt.Errorf("%s is not a meshgym result: %s", ResultFile, oneLine(err.Error()))
 }
 
 // RefError is a reference that names no run, or more than one. Its
@@ -256,6 +356,9 @@ type RefError struct {
 	More int
 	// Dir is the store's directory.
 	Dir string
+	// Unreadable counts the run directories Scan skipped, for "last" in a
+	// store that holds only broken runs.
+	Unreadable int
 }
 
 func (e *RefError) Error() string {
@@ -266,19 +369,46 @@ func (e *RefError) Error() string {
 	switch {
 	case e.Ambiguous:
 		return fmt.Sprintf("run %q is ambiguous: it matches %s; give more of the ID", e.Ref, list)
+	case len(e.Candidates) == 0 && e.Unreadable > 0:
+		return fmt.Sprintf("no run %q: %s holds no readable runs (%d skipped; 'meshgym results list' says why)", e.Ref, e.Dir, e.Unreadable)
 	case len(e.Candidates) == 0:
 		return fmt.Sprintf("no run %q: %s holds no runs; hint: 'meshgym run SCENARIO' makes one, --results-dir points elsewhere", e.Ref, e.Dir)
 	}
 	return fmt.Sprintf("no run %q in %s; recent runs: %s (see 'meshgym results list')", e.Ref, e.Dir, list)
 }
 
-// LoadError is a run that exists but whose result.json cannot be loaded.
+// LoadError is a run that exists but whose result.json cannot be loaded:
+// missing, not a regular file, larger than MaxResultBytes, empty, not
+// valid JSON, or valid JSON that is not a meshgym result (null, {}, an
+// array, no scenario). Its Error() is one line, "DIR/ID: REASON", the
+// same line `results list` prints for a run it skips.
 type LoadError struct {
-	ID     string
+	ID string
+	// Dir is the store's directory; "" gives "run ID: REASON".
+	Dir    string
 	Reason string
 }
 
-func (e *LoadError) Error() string { return fmt.Sprintf("run %s: %s", e.ID, e.Reason) }
+func (e *LoadError) Error() string {
+	if e.Dir == "" {
+		return fmt.Sprintf("run %s: %s", e.ID, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s", filepath.Join(e.Dir, e.ID), e.Reason)
+}
+
+// DirError is a store directory that exists but cannot be listed: a file,
+// a symlink loop, no permission. Its Error() is one line naming the
+// directory and the cause.
+type DirError struct {
+	Dir string
+	Err error // the cause, e.g. syscall.ENOTDIR
+}
+
+func (e *DirError) Error() string {
+	return fmt.Sprintf("results directory %s: %v", e.Dir, e.Err)
+}
+
+func (e *DirError) Unwrap() error { return e.Err }
 
 // Resolve returns the ID that ref names: an exact ID, a prefix of exactly
 // one ID, or Last ("last": the newest readable run). It returns a
@@ -286,12 +416,12 @@ func (e *LoadError) Error() string { return fmt.Sprintf("run %s: %s", e.ID, e.Re
 func (s *Store) Resolve(ref string) (string, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == Last {
-		sums, err := s.List()
+		sums, skipped, err := s.Scan()
 		if err != nil {
 			return "", err
 		}
 		if len(sums) == 0 {
-			return "", &RefError{Ref: ref, Dir: s.Dir}
+			return "", &RefError{Ref: ref, Dir: s.Dir, Unreadable: len(skipped)}
 		}
 		return sums[0].ID, nil
 	}
@@ -340,19 +470,28 @@ func cut(ids []string) ([]string, int) {
 
 // Load returns the run that ref names (see Resolve) with Result.ID set to
 // its ID. Errors: *RefError for a ref that names no run or several,
-// *LoadError for a run whose result.json is missing or not valid JSON.
+// *LoadError for a run whose result.json is missing, too large, not valid
+// JSON or not a meshgym result (then the returned Result always has a
+// non-nil Scenario), *DirError for a store directory that cannot be read.
 func (s *Store) Load(ref string) (*engine.Result, error) {
 	id, err := s.Resolve(ref)
 	if err != nil {
 		return nil, err
 	}
 	data, err := s.read(id)
+	if err == nil {
+		err = check(data)
+	}
 	if err != nil {
-		return nil, &LoadError{ID: id, Reason: err.Error()}
+		return nil, &LoadError{ID: id, Dir: s.Dir, Reason: err.Error()}
 	}
 	var res engine.Result
 	if err := json.Unmarshal(data, &res); err != nil {
-		return nil, &LoadError{ID: id, Reason: fmt.Sprintf("%s is not a meshgym result: %s", ResultFile, oneLine(err.Error()))}
+		return nil, &LoadError{ID: id, Dir: s.Dir, Reason: notResult(err).Error()}
+	}
+	if res.Scenario == nil {
+		// check saw a scenario; keep the guarantee even so.
+		return nil, &LoadError{ID: id, Dir: s.Dir, Reason: errNoScenario.Error()}
 	}
 	res.ID = id
 	if res.Scenario != nil && res.Scenario.Source == "" {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -201,8 +202,8 @@ func TestLoad(t *testing.T) {
 		{name: "unknown", ref: "2025", wantErr: `no run "2025" in ` + s.Dir + `; recent runs: 20261130-120000-empty, 20261130-110000-broken`},
 		{name: "empty", ref: "", wantErr: `no run ""`},
 		{name: "path escape", ref: "../x", wantErr: `no run "../x"`},
-		{name: "crashed run", ref: "20261130-100000-crashed", wantErr: "run 20261130-100000-crashed: no result.json"},
-		{name: "broken run", ref: "20261130-11", wantErr: "run 20261130-110000-broken: result.json is not a meshgym result"},
+		{name: "crashed run", ref: "20261130-100000-crashed", wantErr: filepath.Join(s.Dir, "20261130-100000-crashed") + ": no result.json"},
+		{name: "broken run", ref: "20261130-11", wantErr: filepath.Join(s.Dir, "20261130-110000-broken") + ": result.json is not a meshgym result"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -254,5 +255,154 @@ func TestRefErrorListsAtMostEightCandidates(t *testing.T) {
 	var re *RefError
 	if !errors.As(err, &re) || len(re.Candidates) != maxCandidates || re.More != 3 || !strings.Contains(err.Error(), "and 3 more") {
 		t.Fatalf("err = %v (%+v)", err, re)
+	}
+}
+
+// TestNotAResult: valid JSON that is not a meshgym result is skipped by
+// Scan and a one-line *LoadError from Load, never a Result with a nil
+// Scenario; unreadable files are the same.
+func TestNotAResult(t *testing.T) {
+	const noScenario = "result.json is not a meshgym result (no scenario recorded)"
+	tests := []struct {
+		name string
+		data string // "" with dir: result.json is a directory
+		dir  bool
+		want string // the whole reason
+		// prefix: want is only the start of the reason
+		prefix bool
+	}{
+		{name: "null", data: "null", want: noScenario},
+		{name: "null with spaces", data: "  null\n", want: noScenario},
+		{name: "empty object", data: "{}", want: noScenario},
+		{name: "no scenario", data: `{"platform": "local", "passed": true, "run_dir": "x"}`, want: noScenario},
+		{name: "null scenario", data: `{"scenario": null, "passed": true}`, want: noScenario},
+		{name: "scenario without name", data: `{"scenario": {}}`, want: noScenario},
+		{name: "array", data: `[{"scenario": {"name": "retries"}}]`, want: "result.json is not a meshgym result (a JSON array, not an object)"},
+		{name: "number", data: `42`, want: "result.json is not a meshgym result (a JSON scalar, not an object)"},
+		{name: "string", data: `"retries"`, want: "result.json is not a meshgym result (a JSON scalar, not an object)"},
+		{name: "not json", data: "hello", want: "result.json is not a meshgym result: invalid character 'h' looking for beginning of value"},
+		{name: "scenario is a string", data: `{"scenario": "retries"}`, want: "result.json is not a meshgym result: json: cannot unmarshal string into Go struct field", prefix: true},
+		{name: "empty", data: "", want: "result.json is empty (the run was cut off while writing it)"},
+		{name: "directory", dir: true, want: "result.json is a directory, not a file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			const id = "20261201-080910-x"
+			if tc.dir {
+				if err := os.MkdirAll(filepath.Join(dir, id, ResultFile), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writeRaw(t, dir, id, []byte(tc.data))
+			}
+			s := Open(dir)
+			sums, skipped, err := s.Scan()
+			if err != nil || len(sums) != 0 || len(skipped) != 1 || skipped[0].ID != id {
+				t.Fatalf("Scan = %+v, %+v, %v; want the run skipped", sums, skipped, err)
+			}
+			if got := skipped[0].Reason; got != tc.want && !(tc.prefix && strings.HasPrefix(got, tc.want)) {
+				t.Errorf("skipped reason = %q, want %q", got, tc.want)
+			}
+			res, err := s.Load(id)
+			var le *LoadError
+			if !errors.As(err, &le) || res != nil {
+				t.Fatalf("Load = %v, %v; want a *LoadError", res, err)
+			}
+			if want := filepath.Join(dir, id) + ": " + tc.want; err.Error() != want && !(tc.prefix && strings.HasPrefix(err.Error(), want)) {
+				t.Errorf("Load err = %q, want %q", err, want)
+			}
+			// last skips it: the store holds no readable run.
+			var re *RefError
+			if _, err := s.Load(Last); !errors.As(err, &re) || re.Unreadable != 1 ||
+				err.Error() != `no run "last": `+dir+` holds no readable runs (1 skipped; 'meshgym results list' says why)` {
+				t.Errorf("Load(last) = %v, want a *RefError", err)
+			}
+		})
+	}
+}
+
+// TestFIFONotOpened: a named pipe called result.json is refused without
+// opening it (opening would block until a writer came).
+func TestFIFONotOpened(t *testing.T) {
+	dir := t.TempDir()
+	const id = "20261201-080910-x"
+	if err := os.MkdirAll(filepath.Join(dir, id), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, id, ResultFile), 0o644); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	_, skipped, err := Open(dir).Scan()
+	if err != nil || len(skipped) != 1 || !strings.Contains(skipped[0].Reason, "result.json is not a regular file") {
+		t.Fatalf("Scan: skipped = %+v, %v", skipped, err)
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	good := run(t, "retries", t0, 0)
+	write(t, dir, "20261129-140538-retries", good)
+	b, err := os.ReadFile(filepath.Join(dir, "20261129-140538-retries", ResultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := run(t, "retries", t0.Add(time.Hour), 0)
+	big.Scenario.Name = strings.Repeat("n", 3*len(b))
+	write(t, dir, "20261129-150000-big", big)
+
+	defer func(n int64) { maxResultBytes = n }(maxResultBytes)
+	maxResultBytes = int64(2 * len(b)) // the good run fits, the big one does not
+	s := Open(dir)
+	sums, skipped, err := s.Scan()
+	if err != nil || len(sums) != 1 || sums[0].ID != "20261129-140538-retries" {
+		t.Fatalf("Scan = %+v, %v", sums, err)
+	}
+	if len(skipped) != 1 || skipped[0].ID != "20261129-150000-big" ||
+		!strings.HasPrefix(skipped[0].Reason, "result.json is too large (") || !strings.HasSuffix(skipped[0].Reason, "; the limit is "+sizeText(maxResultBytes)+")") {
+		t.Fatalf("skipped = %+v", skipped)
+	}
+	_, err = s.Load("20261129-150000-big")
+	var le *LoadError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "result.json is too large") {
+		t.Fatalf("Load = %v", err)
+	}
+	if _, err := s.Load("last"); err != nil {
+		t.Errorf("Load(last) = %v; the big run should be skipped, not fatal", err)
+	}
+
+	for n, want := range map[int64]string{12: "12 bytes", 2048: "2 KB", 64 << 20: "64 MB", 200<<20 + 5: "200 MB"} {
+		if got := sizeText(n); got != want {
+			t.Errorf("sizeText(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestBadStoreDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loop := filepath.Join(dir, "loop")
+	if err := os.Symlink(loop, loop); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		file: "results directory " + file + ": not a directory",
+		loop: "results directory " + loop + ": too many levels of symbolic links",
+	} {
+		s := Open(path)
+		for name, call := range map[string]func() error{
+			"List":      func() error { _, err := s.List(); return err },
+			"Load":      func() error { _, err := s.Load("2026"); return err },
+			"Load last": func() error { _, err := s.Load(Last); return err },
+		} {
+			err := call()
+			var de *DirError
+			if !errors.As(err, &de) || err.Error() != want {
+				t.Errorf("%s(%s) = %v, want *DirError %q", name, path, err, want)
+			}
+		}
 	}
 }

@@ -324,8 +324,11 @@ func (d *decoder) config(m *node, prefix string) {
 	case k == nil:
 		d.p.add(m.at, strings.TrimSuffix(prefix, "."), "add clients: [{endpoint_urls: [http://127.0.0.1:8200/], rps: 50, connections: 2}]", "no clients: the test has no load generator")
 		return
-	case v.kind != kSeq || len(v.items) == 0:
+	case v.kind != kSeq:
 		d.p.add(v.at, prefix+"clients", "clients is a list: clients: [{endpoint_urls: [...]}]", "expected a list of clients, found %s", v.describe())
+		return
+	case len(v.items) == 0:
+		d.p.add(v.at, prefix+"clients", "add one: clients: [{endpoint_urls: [http://127.0.0.1:8200/], rps: 50, connections: 2}]", "needs at least one client")
 		return
 	}
 	for i, it := range v.items {
@@ -449,7 +452,11 @@ func (d *decoder) urls(n *node, field string) []string {
 	case kSeq:
 		items = v.items
 	}
-	if len(items) == 0 {
+	switch {
+	case v.kind == kSeq && len(items) == 0:
+		d.p.add(v.at, field, hint, "needs at least one endpoint URL")
+		return nil
+	case len(items) == 0:
 		d.p.add(v.at, field, hint, "expected a list of URLs, found %s", v.describe())
 		return nil
 	}

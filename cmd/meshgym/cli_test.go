@@ -195,38 +195,11 @@ func TestInterrupt(t *testing.T) {
 
 func interrupt(t *testing.T, sig syscall.Signal) {
 	runDir := t.TempDir()
-	cmd := exec.Command(filepath.Join(binDir, "meshgym"), "run", "retries", "-d", "20s", "--port", "0", "--run-dir", runDir)
-	cmd.Dir = t.TempDir()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	var errLines []string
-	started := make(chan struct{})
-	scanned := make(chan struct{})
-	go func() {
-		defer close(scanned)
-		once := false
-		for sc.Scan() {
-			errLines = append(errLines, sc.Text())
-			if strings.Contains(sc.Text(), "before") && !once {
-				once = true
-				close(started)
-			}
-		}
-	}()
-	select {
-	case <-started:
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("run did not start")
-	}
+	cmd, wait := startRun(t, runDir)
 	time.Sleep(time.Second)
 	pids := childPIDs(t, runDir)
 	cmd.Process.Signal(sig)
-	<-scanned
-	err := cmd.Wait()
+	err, errLines := wait()
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 130 {
 		t.Errorf("exit %v, want 130; stderr: %s", err, strings.Join(errLines, "\n"))
@@ -240,6 +213,51 @@ func interrupt(t *testing.T, sig syscall.Signal) {
 	for _, pid := range pids {
 		if p, _ := os.FindProcess(pid); p != nil && p.Signal(syscall.Signal(0)) == nil {
 			t.Errorf("child pid %d still running after SIGINT", pid)
+		}
+	}
+}
+
+// startRun starts `meshgym run retries -d 20s` into runDir and returns
+// once its before phase began; wait returns its exit error and every line
+// it wrote on stderr (within 20 s, else the test fails).
+func startRun(t *testing.T, runDir string) (*exec.Cmd, func() (error, []string)) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "meshgym"), "run", "retries", "-d", "20s", "--port", "0", "--run-dir", runDir)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "MESHGYM_PLUGIN_DIR="+t.TempDir())
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	var lines []string
+	started, scanned := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if strings.Contains(sc.Text(), "before") && !once {
+				once = true
+				close(started)
+			}
+		}
+	}()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not start")
+	}
+	return cmd, func() (error, []string) {
+		done := make(chan error, 1)
+		go func() { <-scanned; done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			return err, lines
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the run did not end; stderr so far:\n%s", strings.Join(lines, "\n"))
+			return nil, nil
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"meshgym/engine"
 	"meshgym/report"
 	"meshgym/results"
+	"meshgym/scenarios"
 )
 
 // defaultCompareMeshes are the profiles `meshgym compare` runs when
@@ -112,15 +113,10 @@ func compareMeshes(c *cobra.Command, arg string, f *compareFlags) error {
 	// (istio, istio@1.27) would only repeat a run.
 	resolved := map[string]string{}
 	for _, m := range meshes {
-		sc, err := loadScenario(arg)
+		sc, opts, err := scenarioUnder(c, arg, f, m)
 		if err != nil {
 			return err
 		}
-		opts, err := prepare(c, sc, &f.runFlags)
-		if err != nil {
-			return err
-		}
-		setMesh(&opts, m)
 		r, err := engine.Explain(c.Context(), sc, opts, "")
 		if err != nil {
 			return engineExit(fmt.Errorf("--mesh %s: %w", m, err))
@@ -147,15 +143,10 @@ func compareMeshes(c *cobra.Command, arg string, f *compareFlags) error {
 	var labels []string
 	failed := false
 	for i, m := range meshes {
-		sc, err := loadScenario(arg)
+		sc, opts, err := scenarioUnder(c, arg, f, m)
 		if err != nil {
 			return err
 		}
-		opts, err := prepare(c, sc, &f.runFlags)
-		if err != nil {
-			return err
-		}
-		setMesh(&opts, m)
 		if !f.quiet {
 			fmt.Fprintf(stderr, "\n━━ %s under %s (%d of %d, %s per phase, seed %d)\n", sc.Name, m, i+1, len(meshes), sc.Load.Duration.D(), seed)
 		}
@@ -181,6 +172,21 @@ func compareMeshes(c *cobra.Command, arg string, f *compareFlags) error {
 		return &exitError{code: exitPlatform, err: errors.New("")}
 	}
 	return nil
+}
+
+// scenarioUnder loads the scenario afresh (each run gets its own copy,
+// with the flags applied) and the engine options for mesh m.
+func scenarioUnder(c *cobra.Command, arg string, f *compareFlags, m string) (*scenarios.Scenario, engine.Options, error) {
+	sc, err := loadScenario(arg)
+	if err != nil {
+		return nil, engine.Options{}, err
+	}
+	opts, err := prepare(c, sc, &f.runFlags)
+	if err != nil {
+		return nil, engine.Options{}, err
+	}
+	setMesh(&opts, m)
+	return sc, opts, nil
 }
 
 func compareStored(c *cobra.Command, f *compareFlags) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -157,43 +156,11 @@ func TestPluginKilledMidRun(t *testing.T) {
 		t.Skip("needs a real run and /proc")
 	}
 	runDir := t.TempDir()
-	cmd := exec.Command(filepath.Join(binDir, "meshgym"), "run", "retries", "-d", "20s", "--port", "0", "--run-dir", runDir)
-	cmd.Dir = t.TempDir()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	var lines []string
-	started, scanned := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(scanned)
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			if strings.Contains(sc.Text(), "before") && !once {
-				once = true
-				close(started)
-			}
-		}
-	}()
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not start")
-	}
+	cmd, wait := startRun(t, runDir)
 	plugin := pluginPID(t, cmd.Process.Pid)
 	comps := childPIDs(t, runDir)
 	syscall.Kill(plugin, syscall.SIGKILL)
-	done := make(chan error, 1)
-	go func() { <-scanned; done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the run went on after its plugin was killed")
-	}
+	err, lines := wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
 		t.Errorf("exit %v, want 3; stderr:\n%s", err, strings.Join(lines, "\n"))
 	}

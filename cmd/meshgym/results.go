@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -69,19 +71,22 @@ result.json (a run that crashed) are left out with a note on stderr.`,
 			s := store()
 			sums, skipped, err := s.Scan()
 			if err != nil {
-				return &exitError{code: exitPlatform, err: err}
+				return resultsStoreErr(err)
 			}
 			for _, sk := range skipped {
 				fmt.Fprintf(c.ErrOrStderr(), "note: skipped %s: %s\n", filepath.Join(s.Dir, sk.ID), sk.Reason)
 			}
-			out := c.OutOrStdout()
+			out := &resultsOut{w: c.OutOrStdout()}
 			if output == "json" {
 				if sums == nil {
 					sums = []results.Summary{}
 				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(sums)
+				if err := enc.Encode(sums); err != nil {
+					return out.fail(err)
+				}
+				return nil
 			}
 			if len(sums) == 0 {
 				fmt.Fprintf(c.ErrOrStderr(), "no runs in %s yet; 'meshgym run retries' makes one\n", s.Dir)
@@ -94,24 +99,99 @@ result.json (a run that crashed) are left out with a note on stderr.`,
 				if !x.Started.IsZero() {
 					when = x.Started.Local().Format("2006-01-02 15:04")
 				}
-				mesh := resultsOrDash(x.Mesh)
+				mesh := resultsCellText(x.Mesh, resultsCellWidth)
 				if x.Profile != "" {
-					mesh += " " + x.Profile
+					mesh = resultsCellText(mesh+" "+x.Profile, resultsCellWidth)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, when, resultsOrDash(x.Scenario), mesh, resultsOrDash(x.Platform), resultsCell(x))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", resultsCellText(x.ID, resultsIDWidth), when,
+					resultsCellText(x.Scenario, resultsCellWidth), mesh, resultsCellText(x.Platform, resultsCellWidth), resultsCell(x))
+				if out.err != nil {
+					break // the tabwriter flushed a line and it failed; stop early
+				}
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return out.fail(err)
+			}
+			return out.fail(nil)
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "text", "text (a table) or json (one object per run)")
 	return c
 }
 
+// resultsOrDash is s, or "—" when s is empty.
 func resultsOrDash(s string) string {
 	if s == "" {
 		return "—"
 	}
 	return s
+}
+
+// Widths (in characters) of the text cells of the results list table: a
+// longer field (a scenario named by a 200 MB string) is cut with "…" so
+// one run cannot blow up every row. IDs get more room, as they are typed
+// back as references; a cut ID's visible start is still a unique prefix
+// in practice.
+const (
+	resultsCellWidth = 48
+	resultsIDWidth   = 64
+)
+
+// resultsCellText is s for one table cell: "—" when empty, control
+// characters (tabs, newlines, escapes) as spaces so the row stays one
+// line and the columns line up, and at most width characters, the last
+// one "…" when cut.
+func resultsCellText(s string, width int) string {
+	if s == "" {
+		return "—"
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == width {
+			// Cut: replace the last character with the ellipsis.
+			out := []rune(b.String())
+			return string(out[:width-1]) + "…"
+		}
+		if unicode.IsControl(r) {
+			r = ' '
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}
+
+// resultsOut is the command's stdout; it remembers the first write error
+// so a render that cannot return one (report.Text) is still checked, and
+// fail turns it into exit 3 ("meshgym: write output: …"): a full disk or
+// a closed pipe is not a usage error.
+type resultsOut struct {
+	w   io.Writer
+	err error
+}
+
+func (o *resultsOut) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.err = err
+	}
+	return n, err
+}
+
+// fail returns the write error as exit 3: the first one seen, else err
+// (nil when there was none).
+func (o *resultsOut) fail(err error) error {
+	if o.err != nil {
+		err = o.err
+	}
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: exitPlatform, err: fmt.Errorf("write output: %w", err)}
 }
 
 // resultsCell is PASS/FAIL/ERROR with the verdict counts.
@@ -127,18 +207,31 @@ func resultsCell(s results.Summary) string {
 	return out
 }
 
-// resultsLoad loads a run, turning store errors into exit codes: an unknown or
-// ambiguous ref is the user's (2), a broken result.json the store's (3).
+// resultsLoad loads a run, turning store errors into exit codes (see
+// resultsStoreErr).
 func resultsLoad(s *results.Store, ref string) (*engine.Result, error) {
 	res, err := s.Load(ref)
-	if err == nil {
-		return res, nil
+	if err != nil {
+		return nil, resultsStoreErr(err)
 	}
-	var re *results.RefError
-	if errors.As(err, &re) {
-		return nil, &exitError{code: exitUsage, err: err}
+	return res, nil
+}
+
+// resultsStoreErr gives a store error its exit code: bad input (2) for an
+// unknown or ambiguous ref, a result.json that cannot be loaded (corrupt,
+// empty, too large, not a meshgym result, a directory) and a
+// --results-dir that cannot be listed (a file, a symlink loop); 3 for
+// anything else. The message is the error's one line, without a help hint.
+func resultsStoreErr(err error) error {
+	var (
+		re *results.RefError
+		le *results.LoadError
+		de *results.DirError
+	)
+	if errors.As(err, &re) || errors.As(err, &le) || errors.As(err, &de) {
+		return &exitError{code: exitUsage, err: err}
 	}
-	return nil, &exitError{code: exitPlatform, err: err}
+	return &exitError{code: exitPlatform, err: err}
 }
 
 func newResultsShowCmd(store func() *results.Store) *cobra.Command {
@@ -160,15 +253,18 @@ the run's verdicts were.`,
 			if err != nil {
 				return err
 			}
-			out := c.OutOrStdout()
+			out := &resultsOut{w: c.OutOrStdout()}
 			if output == "json" {
 				if err := report.JSON(out, res); err != nil {
-					return &exitError{code: exitPlatform, err: err}
+					if out.err == nil {
+						return &exitError{code: exitPlatform, err: fmt.Errorf("show %s: %w", res.ID, err)}
+					}
+					return out.fail(err)
 				}
 				return nil
 			}
-			report.Text(out, res, report.TextOptions{Color: isTTY(out) && os.Getenv("NO_COLOR") == ""})
-			return nil
+			report.Text(out, res, report.TextOptions{Color: isTTY(c.OutOrStdout()) && os.Getenv("NO_COLOR") == ""})
+			return out.fail(nil)
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "text", "text (the report) or json (the stored result.json)")
@@ -222,8 +318,9 @@ overwritten unless --force is given.`,
 				return &exitError{code: exitPlatform, err: fmt.Errorf("export %s: %w", res.ID, err)}
 			}
 			if file == "" || file == "-" {
-				_, err := c.OutOrStdout().Write(buf.Bytes())
-				return err
+				out := &resultsOut{w: c.OutOrStdout()}
+				_, err := out.Write(buf.Bytes())
+				return out.fail(err)
 			}
 			if err := resultsWriteFile(file, buf.Bytes(), force); err != nil {
 				return err
