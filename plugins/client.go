@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
@@ -26,9 +25,9 @@ const exitPollInterval = 100 * time.Millisecond
 type Client struct {
 	*remote
 
-	pc     *plugin.Client // nil in process
-	loader *Loader        // nil in process
-	stop   func()         // in process: stops the server
+	proc   *proc   // nil in process
+	loader *Loader // nil in process
+	stop   func()  // in process: stops the server
 
 	died    chan error
 	closing chan struct{}
@@ -47,11 +46,14 @@ func (c *Client) Name() string { return c.name }
 // PID is the plugin process ID; 0 for an InProcess client.
 func (c *Client) PID() int { return c.pid }
 
-// Died delivers one error (CodeUnavailable, naming the plugin and its PID:
-// "mesh plugin minimal: plugin process (pid 123) exited") and is then
-// closed, if the plugin process exits while the client is open; it is
-// checked every 100 ms. It never fires after Close, nor for an InProcess
-// client.
+// Died delivers one error (CodeUnavailable, naming the plugin and its PID,
+// and the telling line of its output when there is one: the first
+// "panic:" line, else the last non-empty line, at most about 200
+// characters: "mesh plugin minimal: plugin process (pid 123) exited:
+// panic: boom") and is then closed, if the plugin process exits while the
+// client is open; it is checked every 100 ms. Whatever the plugin started
+// in its process group is killed then (Unix). It never fires after Close,
+// nor for an InProcess client.
 func (c *Client) Died() <-chan error { return c.died }
 
 // watch polls go-plugin's Exited until the process exits or Close.
@@ -63,7 +65,7 @@ func (c *Client) watch() {
 		case <-c.closing:
 			return
 		case <-t.C:
-			if !c.pc.Exited() {
+			if !c.proc.pc.Exited() {
 				continue
 			}
 			select {
@@ -71,21 +73,26 @@ func (c *Client) watch() {
 				return
 			default:
 			}
-			c.died <- &Error{Plugin: c.name, Code: CodeUnavailable, Msg: fmt.Sprintf("plugin process (pid %d) exited", c.pid)}
+			killProcessGroup(c.pid) // what the plugin left running
+			msg := withLine(fmt.Sprintf("plugin process (pid %d) exited", c.pid), c.proc.tail.summary())
+			c.died <- &Error{Plugin: c.name, Code: CodeUnavailable, Msg: msg}
 			close(c.died)
 			return
 		}
 	}
 }
 
-// Close ends the plugin: it kills the process (after go-plugin's graceful
-// shutdown request, at most 2 s) and waits for it to exit, or stops the
-// in-process server. Safe to call more than once; always returns nil.
+// Close ends the plugin: it kills the process and its process group
+// (SIGKILL on Unix: whatever the plugin started dies with it), then lets
+// go-plugin clean up, waiting for that at most 2 s — it never blocks for
+// ever, even if a stray process keeps the plugin's output open. For an
+// InProcess client it stops the server. Safe to call more than once and
+// from several goroutines; always returns nil.
 func (c *Client) Close() error {
 	c.once.Do(func() {
 		close(c.closing)
-		if c.pc != nil {
-			c.pc.Kill()
+		if c.proc != nil {
+			c.proc.kill()
 		}
 		if c.stop != nil {
 			c.stop()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +28,19 @@ func TestMain(m *testing.M) {
 		if s := os.Getenv("MESHGYM_TEST_PLUGIN_PROTOCOL"); s != "" {
 			v, _ = strconv.Atoi(s)
 		}
-		serve(os.Args[3], &fakeMesh{name: os.Args[3], args: os.Args[1:]}, v)
+		f := &fakeMesh{name: os.Args[3], args: os.Args[1:]}
+		f.panicApply = os.Getenv("MESHGYM_TEST_PLUGIN_PANIC") != ""
+		f.noise = os.Getenv("MESHGYM_TEST_PLUGIN_NOISE") != ""
+		if pidfile := os.Getenv("MESHGYM_TEST_PLUGIN_CHILD"); pidfile != "" {
+			// A child in the plugin's process group, outliving nothing.
+			child := exec.Command("sleep", "100000")
+			if err := child.Start(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			_ = os.WriteFile(pidfile, []byte(strconv.Itoa(child.Process.Pid)), 0o644)
+		}
+		serve(os.Args[3], f, v)
 		os.Exit(0)
 	}
 	if os.Getenv("MESHGYM_TEST_HOST") == "1" {
@@ -58,6 +71,11 @@ type fakeMesh struct {
 
 	// err, when set, is what every call returns.
 	err error
+	// panicApply makes Apply panic (MESHGYM_TEST_PLUGIN_PANIC).
+	panicApply bool
+	// noise makes Info print a line to stdout and one to stderr
+	// (MESHGYM_TEST_PLUGIN_NOISE).
+	noise bool
 	// block makes Apply wait for its context and report the context's
 	// error on ctxErr.
 	block  bool
@@ -71,6 +89,10 @@ type fakeMesh struct {
 }
 
 func (f *fakeMesh) Info(ctx context.Context) (Info, error) {
+	if f.noise {
+		fmt.Fprintln(os.Stdout, "noise on stdout")
+		fmt.Fprintln(os.Stderr, "noise on stderr")
+	}
 	if f.err != nil {
 		return Info{}, f.err
 	}
@@ -119,6 +141,9 @@ func (f *fakeMesh) Render(ctx context.Context, req RenderRequest) (Rendered, err
 }
 
 func (f *fakeMesh) Apply(ctx context.Context, req ApplyRequest) error {
+	if f.panicApply {
+		panic("evil plugin panics in apply")
+	}
 	f.mu.Lock()
 	f.apply = append(f.apply, req)
 	f.mu.Unlock()

@@ -59,3 +59,12 @@ func watchParent(start int, getppid func() int, tick <-chan time.Time, exit func
 		}
 	}
 }
+
+// StartedByHost reports whether this process was started by a meshgym host
+// as a plugin: the handshake cookie MagicCookieKey=MagicCookieValue is in
+// its environment. A plugin's main (or `meshgym plugin serve`) can check it
+// first and refuse with its own one-line message when run by hand, instead
+// of Serve's go-plugin notice and exit status 1.
+func StartedByHost() bool {
+	return os.Getenv(MagicCookieKey) == MagicCookieValue
+}

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +26,6 @@ var builtinPlugins = map[string]func() plugins.Mesh{
 var (
 	loaderOnce sync.Once
 	theLoader  *plugins.Loader
-	loaderErr  io.Writer
 )
 
 // pluginLoader is the process's one Loader; Main closes it, which kills
@@ -36,7 +36,9 @@ func pluginLoader() *plugins.Loader {
 		for n := range builtinPlugins {
 			names = append(names, n)
 		}
-		theLoader = plugins.NewLoader(plugins.LoaderOptions{Builtins: names, Stderr: loaderErr})
+		// Plugins' own output stays off the terminal: the loader keeps
+		// its tail and puts the telling line (a panic) into the error.
+		theLoader = plugins.NewLoader(plugins.LoaderOptions{Builtins: names})
 	})
 	return theLoader
 }
@@ -114,15 +116,21 @@ func newPluginListCmd() *cobra.Command {
 			var rows []row
 			for _, f := range found {
 				r := row{Found: f}
-				if cl, err := l.Open(c.Context(), f.Name); err != nil {
+				// One stuck plugin must not stop the listing of the others.
+				ctx, cancel := context.WithTimeout(c.Context(), 15*time.Second)
+				if cl, err := l.Open(ctx, f.Name); err != nil {
 					r.Error = err.Error()
 				} else {
-					if info, err := cl.Info(c.Context()); err != nil {
+					if info, err := cl.Info(ctx); err != nil {
 						r.Error = err.Error()
 					} else {
 						r.Info = &info
 					}
 					cl.Close()
+				}
+				cancel()
+				if c.Context().Err() != nil {
+					return &exitError{code: exitInterrupted, err: errors.New("interrupted")}
 				}
 				rows = append(rows, r)
 			}
@@ -175,6 +183,9 @@ func newPluginServeCmd() *cobra.Command {
 		Hidden: true,
 		Args:   exactArgs(1, "NAME of a built-in plugin"),
 		RunE: func(c *cobra.Command, args []string) error {
+			if !plugins.StartedByHost() {
+				return usageErr("plugin serve is started by meshgym itself, not by hand; 'meshgym plugin list' shows the plugins")
+			}
 			mk, ok := builtinPlugins[args[0]]
 			if !ok {
 				return usageErr("no built-in plugin %q; built in: %s", args[0], builtin.Name)

@@ -54,7 +54,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	loaderErr = stderr
 	defer closeLoader()
 	out := &errWriter{w: stdout}
 	root := newRoot(out, stderr)
