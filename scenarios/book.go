@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"meshgym/internal/yamlnode"
 )
 
 // The book shorthand: a deployment: block naming one pattern with its
@@ -43,7 +45,7 @@ func patternKey(field string) string { return strings.TrimPrefix(field, "deploym
 
 func isBook(root *node) bool {
 	for _, k := range []string{"deployment", "performance_test", "performance_profile"} {
-		if kk, _ := root.lookup(k); kk != nil {
+		if kk, _ := root.Lookup(k); kk != nil {
 			return true
 		}
 	}
@@ -64,7 +66,7 @@ func decodeBook(d *decoder, root *node, name string) *Scenario {
 	}
 	if d.require(m, root, "load", "", "performance_test", "add performance_test: {duration: 200s, rps: 100, threads: 10, success_conditions: [...]}") {
 		e := m["performance_test"]
-		d.bookPerformance(s, e.val, e.key.text)
+		d.bookPerformance(s, e.val, e.key.Text)
 	}
 	return s
 }
@@ -72,27 +74,27 @@ func decodeBook(d *decoder, root *node, name string) *Scenario {
 func (d *decoder) bookDeployment(s *Scenario, e entry) {
 	const patterns = "retry, sidecar_proxy, circuit_breaking (or circuit-breaking), canary, timeouts, rate_limiting, fault_injection, retry_budgets"
 	dep := e.val
-	if dep.kind == kScalar || dep.kind == kSeq {
+	if dep.Kind == yamlnode.Scalar || dep.Kind == yamlnode.Seq {
 		hint := "write the pattern as a key under deployment:, e.g. deployment: {retry: {upstream_services: 2, upstream_retries: 3}}; patterns are " + patterns
-		d.fail("pattern", dep, "deployment", hint, "expected a mapping with one pattern, found %s", dep.describe())
+		d.fail("pattern", dep, "deployment", hint, "expected a mapping with one pattern, found %s", describe(dep))
 		d.bad["topology"] = true
 		return
 	}
-	if dep.kind != kMap || len(dep.keys) == 0 {
+	if dep.Kind != yamlnode.Map || len(dep.Keys) == 0 {
 		d.fail("pattern", dep, "deployment", "name one pattern under deployment: "+patterns, "deployment names no pattern")
 		d.bad["topology"] = true
 		return
 	}
-	if len(dep.keys) > 1 {
-		d.fail("pattern", dep.keys[1], "deployment."+fieldKey(dep.keys[1].text), "one scenario applies one pattern: write a file per pattern", "deployment names %d patterns (%s and %s)", len(dep.keys), clip(dep.keys[0].text), clip(dep.keys[1].text))
+	if len(dep.Keys) > 1 {
+		d.fail("pattern", dep.Keys[1], "deployment."+fieldKey(dep.Keys[1].Text), "one scenario applies one pattern: write a file per pattern", "deployment names %d patterns (%s and %s)", len(dep.Keys), clip(dep.Keys[0].Text), clip(dep.Keys[1].Text))
 		d.bad["topology"] = true
 		return
 	}
-	k, knobs := dep.keys[0], dep.vals[0]
-	field := "deployment." + fieldKey(k.text)
+	k, knobs := dep.Keys[0], dep.Vals[0]
+	field := "deployment." + fieldKey(k.Text)
 	d.ref("pattern", k, field)
 	d.ref("pattern.kind", k, field)
-	norm := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k.text)), "-", "_")
+	norm := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k.Text)), "-", "_")
 	var kind string
 	switch norm {
 	case "retry", "retries":
@@ -124,11 +126,11 @@ func (d *decoder) bookDeployment(s *Scenario, e entry) {
 		if sug := suggest(norm, []string{"retry", "sidecar_proxy", "circuit_breaking", "canary", "timeouts", "rate_limiting", "fault_injection", "retry_budgets"}); sug != "" {
 			hint = "did you mean " + sug + "? " + hint
 		}
-		d.fail("pattern", k, field, hint, "unknown pattern %s", quote(k.text))
+		d.fail("pattern", k, field, hint, "unknown pattern %s", quote(k.Text))
 		d.bad["topology"] = true
 		return
 	}
-	if k.text != kind {
+	if k.Text != kind {
 		d.note("%s: read as pattern %s", field, kind)
 	}
 }
@@ -159,9 +161,9 @@ func (d *decoder) bookUpstreams(m map[string]entry, knobs *node, field, svc stri
 	e, hasRates := m["upstream_error_rate"]
 	if hasRates {
 		rfield := field + ".upstream_error_rate"
-		switch e.val.kind {
-		case kSeq:
-			for i, it := range e.val.items {
+		switch e.val.Kind {
+		case yamlnode.Seq:
+			for i, it := range e.val.Items {
 				path := fmt.Sprintf("%s[%d].errorRate", vpath, i)
 				v, ok := d.percent(it, path, fmt.Sprintf("%s[%d]", rfield, i))
 				if !ok {
@@ -170,7 +172,7 @@ func (d *decoder) bookUpstreams(m map[string]entry, knobs *node, field, svc stri
 				rates = append(rates, v)
 				rateNodes = append(rateNodes, it)
 			}
-		case kScalar:
+		case yamlnode.Scalar:
 			if !hasCount {
 				d.fail(vpath, e.val, rfield, "give upstream_services, or one rate per version: [0, 50]", "one error rate but no upstream_services")
 				return nil, false
@@ -185,7 +187,7 @@ func (d *decoder) bookUpstreams(m map[string]entry, knobs *node, field, svc stri
 			}
 			d.note("%s: one rate for all %d versions", rfield, count)
 		default:
-			d.fail(vpath, e.val, rfield, "write one error rate per version, in percent: [0, 50]", "expected a list of percentages, found %s", e.val.describe())
+			d.fail(vpath, e.val, rfield, "write one error rate per version, in percent: [0, 50]", "expected a list of percentages, found %s", describe(e.val))
 			return nil, false
 		}
 		if !hasCount {
@@ -355,7 +357,7 @@ func (d *decoder) bookCanary(s *Scenario, knobs *node, field string) {
 			mm := d.fields(it, p, f, matchHint, key{name: "headers"}, key{name: "cookies"}, key{name: "name", synonyms: []string{"version"}})
 			mr := MatchRoute{Headers: d.stringMap(mm, "headers", p, f), Cookies: d.stringMap(mm, "cookies", p, f)}
 			if d.require(mm, it, p+".version", f, "name", "the version matching requests go to, e.g. name: payments_v2") {
-				mr.Version, _ = d.ident(mm["name"].val, p+".version", f+"."+mm["name"].key.text)
+				mr.Version, _ = d.ident(mm["name"].val, p+".version", f+"."+mm["name"].key.Text)
 			}
 			split.Match = append(split.Match, mr)
 		}
@@ -378,26 +380,26 @@ func (d *decoder) bookPerformance(s *Scenario, perf *node, pfield string) {
 		key{name: "threads", synonyms: []string{"connections"}},
 		key{name: "success_conditions"})
 	if d.require(m, perf, "load.duration", pfield, "duration", "how long each phase runs, e.g. duration: 200s") {
-		if v, ok := d.duration(m["duration"].val, "load.duration", pfield+"."+m["duration"].key.text); ok {
+		if v, ok := d.duration(m["duration"].val, "load.duration", pfield+"."+m["duration"].key.Text); ok {
 			s.Load.Duration = v
 		}
 	}
 	if e, ok := m["rps"]; ok {
-		if v, ok := d.number(e.val, "load.rps", pfield+"."+e.key.text); ok {
+		if v, ok := d.number(e.val, "load.rps", pfield+"."+e.key.Text); ok {
 			s.Load.RPS = v
 			if v == 0 {
-				d.note("%s.%s: 0 read as as fast as possible", pfield, e.key.text)
+				d.note("%s.%s: 0 read as as fast as possible", pfield, e.key.Text)
 			} else {
-				d.note("%s.%s: %s read as %s requests per second in total", pfield, e.key.text, e.val.text, formatNumber(v))
+				d.note("%s.%s: %s read as %s requests per second in total", pfield, e.key.Text, e.val.Text, formatNumber(v))
 			}
 		}
 	} else {
 		d.note("%s: no rps: as fast as possible (rps 0)", pfield)
 	}
 	if e, ok := m["threads"]; ok {
-		if v, ok := d.integer(e.val, "load.connections", pfield+"."+e.key.text); ok {
+		if v, ok := d.integer(e.val, "load.connections", pfield+"."+e.key.Text); ok {
 			s.Load.Connections = v
-			if e.key.text == "threads" {
+			if e.key.Text == "threads" {
 				d.note("%s.threads: %d read as %d concurrent connections", pfield, v, v)
 			}
 		}
@@ -453,16 +455,16 @@ func (d *decoder) bookTimeouts(s *Scenario, knobs *node, field string) {
 // versions' p50 service time; svcIdx is the service's topology index.
 func (d *decoder) bookLatencies(versions []Version, e entry, field string, svcIdx int) {
 	path := func(i int) string { return fmt.Sprintf("topology.services[%d].versions[%d].latency.p50", svcIdx, i) }
-	switch e.val.kind {
-	case kSeq:
-		if len(e.val.items) != len(versions) {
-			d.fail(fmt.Sprintf("topology.services[%d].versions", svcIdx), e.val, field, "give one latency per upstream version: [10ms, 300ms]", "gives %d latencies for %d versions", len(e.val.items), len(versions))
+	switch e.val.Kind {
+	case yamlnode.Seq:
+		if len(e.val.Items) != len(versions) {
+			d.fail(fmt.Sprintf("topology.services[%d].versions", svcIdx), e.val, field, "give one latency per upstream version: [10ms, 300ms]", "gives %d latencies for %d versions", len(e.val.Items), len(versions))
 			return
 		}
-		for i, it := range e.val.items {
+		for i, it := range e.val.Items {
 			versions[i].Latency.P50, _ = d.duration(it, path(i), fmt.Sprintf("%s[%d]", field, i))
 		}
-	case kScalar:
+	case yamlnode.Scalar:
 		v, ok := d.duration(e.val, path(0), field)
 		if !ok {
 			return
@@ -471,7 +473,7 @@ func (d *decoder) bookLatencies(versions []Version, e entry, field string, svcId
 			versions[i].Latency.P50 = v
 		}
 	default:
-		d.fail(path(0), e.val, field, "write one latency per version: [10ms, 300ms]", "expected a list of durations, found %s", e.val.describe())
+		d.fail(path(0), e.val, field, "write one latency per version: [10ms, 300ms]", "expected a list of durations, found %s", describe(e.val))
 	}
 }
 
@@ -483,7 +485,7 @@ func (d *decoder) bookRateLimiting(s *Scenario, knobs *node, field string) {
 	const p = "pattern.rateLimit"
 	r := &RateLimitPolicy{Service: "payments", StatusCode: 429}
 	if d.require(m, knobs, p+".requestsPerSecond", field, "requests_per_second", "the requests per second payments accepts, e.g. requests_per_second: 50") {
-		r.RequestsPerSecond, _ = d.number(m["requests_per_second"].val, p+".requestsPerSecond", field+"."+m["requests_per_second"].key.text)
+		r.RequestsPerSecond, _ = d.number(m["requests_per_second"].val, p+".requestsPerSecond", field+"."+m["requests_per_second"].key.Text)
 	}
 	d.rateLimitKnobs(r, m, p, field, bookSpelling)
 	d.note("%s: topology api → payments; payments' sidecar admits %s req/s (burst %d) and answers %d to the rest", field, formatNumber(r.RequestsPerSecond), r.Burst, r.StatusCode)
@@ -505,7 +507,7 @@ func (d *decoder) bookFaultInjection(s *Scenario, knobs *node, field string) {
 		f.Abort = &FaultAbort{StatusCode: 503}
 		if d.require(m, knobs, p+".abort.percent", field, "abort_percentage", "the share of calls aborted, e.g. abort_percentage: 10") {
 			e := m["abort_percentage"]
-			f.Abort.Percent, _ = d.percent(e.val, p+".abort.percent", field+"."+e.key.text)
+			f.Abort.Percent, _ = d.percent(e.val, p+".abort.percent", field+"."+e.key.Text)
 		}
 		if hasCode {
 			f.Abort.StatusCode, _ = d.integer(m["abort_status_code"].val, p+".abort.statusCode", field+".abort_status_code")
@@ -519,7 +521,7 @@ func (d *decoder) bookFaultInjection(s *Scenario, knobs *node, field string) {
 		f.Delay = &FaultDelay{}
 		if d.require(m, knobs, p+".delay.percent", field, "delay_percentage", "the share of calls delayed, e.g. delay_percentage: 10") {
 			e := m["delay_percentage"]
-			f.Delay.Percent, _ = d.percent(e.val, p+".delay.percent", field+"."+e.key.text)
+			f.Delay.Percent, _ = d.percent(e.val, p+".delay.percent", field+"."+e.key.Text)
 		}
 		if d.require(m, knobs, p+".delay.duration", field, "delay_duration", "how long a delayed call waits, e.g. delay_duration: 100ms") {
 			f.Delay.Duration, _ = d.duration(m["delay_duration"].val, p+".delay.duration", field+".delay_duration")
@@ -563,9 +565,9 @@ func (d *decoder) bookRetryBudgets(s *Scenario, knobs *node, field string) {
 	d.note("%s: baseline (both phases): api retries payments and payments retries currency up to %d times on 5xx, backoff base %s, no cap on concurrent retries", field, attempts, defaultBackoffBase)
 	kind := BudgetEnvoy
 	if e, ok := m["budget"]; ok {
-		if v, ok := d.str(e.val, "pattern.retryBudgets[0].kind", field+"."+e.key.text); ok {
+		if v, ok := d.str(e.val, "pattern.retryBudgets[0].kind", field+"."+e.key.Text); ok {
 			kind = strings.ReplaceAll(strings.ToLower(v), "-", "_")
-			d.ref("pattern.retryBudgets[1].kind", e.val, field+"."+e.key.text)
+			d.ref("pattern.retryBudgets[1].kind", e.val, field+"."+e.key.Text)
 		}
 	} else {
 		d.note("%s: no budget: envoy", field)

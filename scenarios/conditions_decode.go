@@ -3,6 +3,8 @@ package scenarios
 import (
 	"fmt"
 	"strings"
+
+	"meshgym/internal/yamlnode"
 )
 
 // decodeConditions reads a list of success conditions in any of the
@@ -22,7 +24,7 @@ func (d *decoder) decodeConditions(n *node, field string) []Condition {
 		if !ok {
 			continue
 		}
-		c.Pos = Position{File: d.p.file, Line: it.at.line, Column: it.at.col}
+		c.Pos = Position{File: d.p.file, Line: it.At.Line, Column: it.At.Col}
 		d.ref(path, it, ifield)
 		out = append(out, c)
 	}
@@ -32,28 +34,28 @@ func (d *decoder) decodeConditions(n *node, field string) []Condition {
 const conditionHint = `write - request_count[name=payments, status_code=200]: {value: 100%} or - {condition: 'request_count[name=payments]', value: '100%'}`
 
 func (d *decoder) decodeCondition(it *node, field string) (Condition, bool) {
-	switch it.kind {
-	case kScalar:
-		c, notes, iss := parseCondString(it.text)
+	switch it.Kind {
+	case yamlnode.Scalar:
+		c, notes, iss := parseCondString(it.Text)
 		if iss != nil {
 			d.condIssue(iss, it, it, nil, field)
 			return Condition{}, false
 		}
-		d.condNote(field, it.text, "", c, notes)
+		d.condNote(field, it.Text, "", c, notes)
 		return c, true
-	case kMap:
+	case yamlnode.Map:
 	default:
-		d.fail("", it, field, conditionHint, "expected a condition, found %s", it.describe())
+		d.fail("", it, field, conditionHint, "expected a condition, found %s", describe(it))
 		return Condition{}, false
 	}
 
 	// Long form: {condition: ..., value: ..., tolerance: ...}.
-	if k, _ := it.lookup("condition"); k != nil {
+	if k, _ := it.Lookup("condition"); k != nil {
 		m := d.fields(it, "", field, conditionHint, key{name: "condition"}, key{name: "value"}, key{name: "tolerance"})
 		ce, ok := m["condition"]
-		if !ok || ce.val.kind != kScalar {
+		if !ok || ce.val.Kind != yamlnode.Scalar {
 			if ok {
-				d.fail("", ce.val, field+".condition", conditionHint, "expected a condition such as request_count[name=payments], found %s", ce.val.describe())
+				d.fail("", ce.val, field+".condition", conditionHint, "expected a condition such as request_count[name=payments], found %s", describe(ce.val))
 			}
 			return Condition{}, false
 		}
@@ -63,7 +65,7 @@ func (d *decoder) decodeCondition(it *node, field string) (Condition, bool) {
 		}
 		ve, hasValue := m["value"]
 		if !hasValue {
-			c, notes, iss := parseCondString(ce.val.text)
+			c, notes, iss := parseCondString(ce.val.Text)
 			if iss != nil {
 				d.condIssue(iss, ce.val, ce.val, nil, field+".condition")
 				return Condition{}, false
@@ -80,37 +82,37 @@ func (d *decoder) decodeCondition(it *node, field string) (Condition, bool) {
 				}
 				c = c2
 			}
-			d.condNote(field, ce.val.text, "", c, notes)
+			d.condNote(field, ce.val.Text, "", c, notes)
 			return c, true
 		}
 		vtext, ok := d.condValue(ve.val, field+".value")
 		if !ok {
 			return Condition{}, false
 		}
-		c, notes, iss := parseCond(ce.val.text, vtext, tol)
+		c, notes, iss := parseCond(ce.val.Text, vtext, tol)
 		if iss != nil {
 			d.condIssue(iss, ce.val, ve.val, tolNode(m), field)
 			return Condition{}, false
 		}
-		d.condNote(field, ce.val.text, vtext, c, notes)
+		d.condNote(field, ce.val.Text, vtext, c, notes)
 		return c, true
 	}
 
 	// Book spelling: one metric key; value/tolerance nested or beside it.
 	var metricKey, metricVal *node
-	var sibling = &node{kind: kMap, at: it.at}
-	for i, k := range it.keys {
-		switch k.text {
+	var sibling = &node{Kind: yamlnode.Map, At: it.At}
+	for i, k := range it.Keys {
+		switch k.Text {
 		case "value", "tolerance":
-			sibling.keys = append(sibling.keys, k)
-			sibling.vals = append(sibling.vals, it.vals[i])
+			sibling.Keys = append(sibling.Keys, k)
+			sibling.Vals = append(sibling.Vals, it.Vals[i])
 			continue
 		}
 		if metricKey != nil {
-			d.fail("", k, field, "start each condition with its own -", "two metrics in one condition: %s and %s", fieldKey(metricKey.text), fieldKey(k.text))
+			d.fail("", k, field, "start each condition with its own -", "two metrics in one condition: %s and %s", fieldKey(metricKey.Text), fieldKey(k.Text))
 			return Condition{}, false
 		}
-		metricKey, metricVal = k, it.vals[i]
+		metricKey, metricVal = k, it.Vals[i]
 	}
 	if metricKey == nil {
 		d.fail("", it, field, conditionHint, "condition has no metric")
@@ -118,24 +120,24 @@ func (d *decoder) decodeCondition(it *node, field string) (Condition, bool) {
 	}
 	var vm map[string]entry
 	var scalarValue *node
-	switch metricVal.kind {
-	case kNull:
+	switch metricVal.Kind {
+	case yamlnode.Null:
 		vm = d.fields(sibling, "", field, conditionHint, key{name: "value"}, key{name: "tolerance"})
-	case kMap:
-		if len(sibling.keys) > 0 {
-			d.fail("", sibling.keys[0], field+"."+sibling.keys[0].text, "indent value: and tolerance: the same way, under the metric", "%s is given both under %s and beside it", sibling.keys[0].text, fieldKey(metricKey.text))
+	case yamlnode.Map:
+		if len(sibling.Keys) > 0 {
+			d.fail("", sibling.Keys[0], field+"."+sibling.Keys[0].Text, "indent value: and tolerance: the same way, under the metric", "%s is given both under %s and beside it", sibling.Keys[0].Text, fieldKey(metricKey.Text))
 			return Condition{}, false
 		}
-		vm = d.fields(metricVal, "", field+"."+fieldKey(metricKey.text), conditionHint, key{name: "value"}, key{name: "tolerance"})
-	case kScalar:
+		vm = d.fields(metricVal, "", field+"."+fieldKey(metricKey.Text), conditionHint, key{name: "value"}, key{name: "tolerance"})
+	case yamlnode.Scalar:
 		scalarValue = metricVal
-		if k, _ := sibling.lookup("value"); k != nil {
-			d.fail("", k, field+".value", "keep one: either - "+fieldKey(metricKey.text)+": <value> or value: under it", "value given twice (also as %s: %s)", fieldKey(metricKey.text), clip(metricVal.text))
+		if k, _ := sibling.Lookup("value"); k != nil {
+			d.fail("", k, field+".value", "keep one: either - "+fieldKey(metricKey.Text)+": <value> or value: under it", "value given twice (also as %s: %s)", fieldKey(metricKey.Text), clip(metricVal.Text))
 			return Condition{}, false
 		}
 		vm = d.fields(sibling, "", field, conditionHint, key{name: "tolerance"})
 	default:
-		d.fail("", metricVal, field+"."+fieldKey(metricKey.text), conditionHint, "expected a value or value:/tolerance:, found %s", metricVal.describe())
+		d.fail("", metricVal, field+"."+fieldKey(metricKey.Text), conditionHint, "expected a value or value:/tolerance:, found %s", describe(metricVal))
 		return Condition{}, false
 	}
 	tol, ok := d.tolerance(vm, field)
@@ -146,23 +148,23 @@ func (d *decoder) decodeCondition(it *node, field string) (Condition, bool) {
 	if valNode == nil {
 		ve, ok := vm["value"]
 		if !ok {
-			d.fail("", metricKey, field, `write value: "< 100ms" under the metric, or - `+fieldKey(metricKey.text)+`: 100ms`, "condition %s has no value", fieldKey(metricKey.text))
+			d.fail("", metricKey, field, `write value: "< 100ms" under the metric, or - `+fieldKey(metricKey.Text)+`: 100ms`, "condition %s has no value", fieldKey(metricKey.Text))
 			return Condition{}, false
 		}
 		valNode = ve.val
 	} else {
-		d.note("%s: %s: %s has no value: key; read %s as its value", field, metricKey.text, scalarValue.text, scalarValue.text)
+		d.note("%s: %s: %s has no value: key; read %s as its value", field, metricKey.Text, scalarValue.Text, scalarValue.Text)
 	}
 	vtext, ok := d.condValue(valNode, field+".value")
 	if !ok {
 		return Condition{}, false
 	}
-	c, notes, iss := parseCond(metricKey.text, vtext, tol)
+	c, notes, iss := parseCond(metricKey.Text, vtext, tol)
 	if iss != nil {
 		d.condIssue(iss, metricKey, valNode, tolNode(vm), field)
 		return Condition{}, false
 	}
-	d.condNote(field, metricKey.text, vtext, c, notes)
+	d.condNote(field, metricKey.Text, vtext, c, notes)
 	return c, true
 }
 
@@ -175,15 +177,15 @@ func tolNode(m map[string]entry) *node {
 
 // condValue reads a condition's value node as text.
 func (d *decoder) condValue(n *node, field string) (string, bool) {
-	if n == nil || n.kind != kScalar {
+	if n == nil || n.Kind != yamlnode.Scalar {
 		what := "nothing"
 		if n != nil {
-			what = n.describe()
+			what = describe(n)
 		}
 		d.fail("", n, field, `write a value such as "> 180", "< 100ms", 2000 or 50%`, "expected a value, found %s", what)
 		return "", false
 	}
-	return n.text, true
+	return n.Text, true
 }
 
 // tolerance reads an optional tolerance: a number or "0.1%", in percent.
@@ -192,7 +194,7 @@ func (d *decoder) tolerance(m map[string]entry, field string) (*float64, bool) {
 	if !ok {
 		return nil, true
 	}
-	if e.val.kind == kNull {
+	if e.val.Kind == yamlnode.Null {
 		return nil, true
 	}
 	f := field + ".tolerance"
@@ -203,7 +205,7 @@ func (d *decoder) tolerance(m map[string]entry, field string) (*float64, bool) {
 	t, _ := stripTypographic(s)
 	v, err := parseFloat(strings.TrimSuffix(strings.TrimSpace(t), "%"))
 	if err != nil {
-		d.fail("", e.val, f, "write the tolerance as a number such as 0.1 (percent)", "expected a number, found %s", e.val.describe())
+		d.fail("", e.val, f, "write the tolerance as a number such as 0.1 (percent)", "expected a number, found %s", describe(e.val))
 		return nil, false
 	}
 	return &v, true
@@ -225,7 +227,7 @@ func (d *decoder) condIssue(iss *condIssue, metricNode, valueNode, tolNode *node
 		}
 	case partTolerance:
 		if tolNode != nil {
-			at = tolNode.at
+			at = tolNode.At
 			field += ".tolerance"
 		} else {
 			at = offsetPos(metricNode, iss.off)
@@ -238,12 +240,12 @@ func offsetPos(n *node, off int) pos {
 	if n == nil {
 		return pos{}
 	}
-	at := n.at
-	if n.quoted {
-		at.col++
+	at := n.At
+	if n.Quoted {
+		at.Col++
 	}
-	if !strings.ContainsAny(n.text, "\n\\") {
-		at.col += off
+	if !strings.ContainsAny(n.Text, "\n\\") {
+		at.Col += off
 	}
 	return at
 }

@@ -3,11 +3,12 @@ package scenarios
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"meshgym/internal/yamlnode"
 )
 
 // Error is one problem in a scenario file. Error() is a single line:
@@ -57,22 +58,10 @@ func (e *Error) Error() string {
 type Errors []*Error
 
 // Error returns one line per problem.
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
+func (es Errors) Error() string { return yamlnode.ErrorLines(es) }
 
 // Unwrap gives the problems to errors.Is and errors.As.
-func (es Errors) Unwrap() []error {
-	out := make([]error, len(es))
-	for i, e := range es {
-		out[i] = e
-	}
-	return out
-}
+func (es Errors) Unwrap() []error { return yamlnode.Errs(es) }
 
 func oneLine(s string) string {
 	s = strings.TrimSpace(s)
@@ -82,9 +71,6 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// pos is a 1-based place in the file being read.
-type pos struct{ line, col int }
-
 // problems collects errors while a file is read.
 type problems struct {
 	file string
@@ -92,20 +78,14 @@ type problems struct {
 }
 
 func (p *problems) add(at pos, field, hint, format string, args ...any) {
-	p.list = append(p.list, &Error{File: p.file, Line: at.line, Column: at.col, Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
+	p.list = append(p.list, &Error{File: p.file, Line: at.Line, Column: at.Col, Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
 }
 
 func (p *problems) err() error {
 	if len(p.list) == 0 {
 		return nil
 	}
-	sort.SliceStable(p.list, func(i, j int) bool {
-		a, b := p.list[i], p.list[j]
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
+	yamlnode.SortByPos(p.list, func(e *Error) pos { return pos{Line: e.Line, Col: e.Column} })
 	// Drop exact duplicates (the same problem found twice).
 	out := p.list[:0]
 	for _, e := range p.list {

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"meshgym/internal/yamlnode"
 )
 
 // MaxFileSize is the largest scenario file Load and LoadBytes read, in
@@ -197,7 +199,7 @@ func checkText(p *problems, data []byte) bool {
 			continue
 		case r == '\t', r == '\r':
 		case unicode.IsControl(r):
-			p.add(pos{line, col}, "", "scenario files are plain YAML text: delete the character", "control character %s in the text", quote(string(r)))
+			p.add(pos{Line: line, Col: col}, "", "scenario files are plain YAML text: delete the character", "control character %s in the text", quote(string(r)))
 			return false
 		}
 		col++
@@ -227,28 +229,28 @@ func LoadBytes(name string, data []byte) (s *Scenario, err error) {
 		return nil, p.err()
 	}
 	if len(docs) == 0 {
-		p.add(pos{1, 1}, "", "write a scenario: see docs/scenarios.md, or `meshgym explain retries` for an example", "the file is empty")
+		p.add(pos{Line: 1, Col: 1}, "", "write a scenario: see docs/scenarios.md, or `meshgym explain retries` for an example", "the file is empty")
 		return nil, p.err()
 	}
 	root := docs[0]
 	for _, d := range docs {
-		if d.kind != kMap {
-			p.add(d.at, "", "a scenario is a mapping of keys such as deployment: and performance_test:", "expected a mapping at the top, found %s", d.describe())
+		if d.Kind != yamlnode.Map {
+			p.add(d.At, "", "a scenario is a mapping of keys such as deployment: and performance_test:", "expected a mapping at the top, found %s", describe(d))
 			return nil, p.err()
 		}
 	}
 	if len(docs) > 1 {
 		// Book exercise files may print deployment: and performance_test:
 		// as two documents; read them as one mapping.
-		merged := &node{kind: kMap, at: docs[0].at}
+		merged := &node{Kind: yamlnode.Map, At: docs[0].At}
 		for _, d := range docs {
-			for i, k := range d.keys {
-				if pk, _ := merged.lookup(k.text); pk != nil {
-					p.add(k.at, "", "remove one of the two", "key %s given twice (first at line %d)", quote(k.text), pk.at.line)
+			for i, k := range d.Keys {
+				if pk, _ := merged.Lookup(k.Text); pk != nil {
+					p.add(k.At, "", "remove one of the two", "key %s given twice (first at line %d)", quote(k.Text), pk.At.Line)
 					continue
 				}
-				merged.keys = append(merged.keys, k)
-				merged.vals = append(merged.vals, d.vals[i])
+				merged.Keys = append(merged.Keys, k)
+				merged.Vals = append(merged.Vals, d.Vals[i])
 			}
 		}
 		root = merged
@@ -258,24 +260,24 @@ func LoadBytes(name string, data []byte) (s *Scenario, err error) {
 		d.note("the file has %d YAML documents: read as one scenario", len(docs))
 	}
 	var sc *Scenario
-	if k, _ := root.lookup("apiVersion"); k != nil {
+	if k, _ := root.Lookup("apiVersion"); k != nil {
 		d.long = true
 		sc = decodeLong(d, root)
-	} else if k, _ := root.lookup("kind"); k != nil {
+	} else if k, _ := root.Lookup("kind"); k != nil {
 		d.long = true
 		sc = decodeLong(d, root)
 	} else if isBook(root) {
 		sc = decodeBook(d, root, scenarioName(name))
 	} else {
 		var keys []string
-		for i, k := range root.keys {
+		for i, k := range root.Keys {
 			if i == 5 {
-				keys = append(keys, fmt.Sprintf("and %d more", len(root.keys)-i))
+				keys = append(keys, fmt.Sprintf("and %d more", len(root.Keys)-i))
 				break
 			}
-			keys = append(keys, clip(k.text))
+			keys = append(keys, clip(k.Text))
 		}
-		p.add(root.at, "", "a long-form file starts with apiVersion: "+APIVersion+" and kind: Scenario; a book file has deployment: and performance_test:", "not a scenario: unknown top-level keys %s", strings.Join(keys, ", "))
+		p.add(root.At, "", "a long-form file starts with apiVersion: "+APIVersion+" and kind: Scenario; a book file has deployment: and performance_test:", "not a scenario: unknown top-level keys %s", strings.Join(keys, ", "))
 		return nil, p.err()
 	}
 	sc.Source = name
@@ -365,14 +367,14 @@ func (d *decoder) ref(path string, n *node, field string) {
 	if n == nil {
 		return
 	}
-	d.src[path] = srcRef{n.at, field}
+	d.src[path] = srcRef{n.At, field}
 }
 
 // fail reports a problem at n (field as written) and marks model path bad.
 func (d *decoder) fail(path string, n *node, field, hint, format string, args ...any) {
 	at := pos{}
 	if n != nil {
-		at = n.at
+		at = n.At
 	}
 	d.p.add(at, field, hint, format, args...)
 	if path != "" {
@@ -433,11 +435,11 @@ type entry struct {
 // keys require then finds missing are not reported on top.
 func (d *decoder) fields(n *node, path, field, example string, allowed ...key) map[string]entry {
 	out := map[string]entry{}
-	if n == nil || n.kind == kNull {
+	if n == nil || n.Kind == yamlnode.Null {
 		return out
 	}
-	if n.kind != kMap {
-		d.fail(path, n, field, example, "expected a mapping, found %s", n.describe())
+	if n.Kind != yamlnode.Map {
+		d.fail(path, n, field, example, "expected a mapping, found %s", describe(n))
 		d.wrong[n] = true
 		return out
 	}
@@ -445,35 +447,35 @@ func (d *decoder) fields(n *node, path, field, example string, allowed ...key) m
 	for _, k := range allowed {
 		names = append(names, k.name)
 	}
-	for i, k := range n.keys {
+	for i, k := range n.Keys {
 		canon := ""
 		for _, a := range allowed {
-			if k.text == a.name {
+			if k.Text == a.name {
 				canon = a.name
 			}
 			for _, s := range a.synonyms {
-				if k.text == s {
+				if k.Text == s {
 					canon = a.name
 				}
 			}
 		}
-		sub := joinField(field, fieldKey(k.text))
+		sub := joinField(field, fieldKey(k.Text))
 		if canon == "" {
 			hint := "known keys here: " + strings.Join(names, ", ")
-			if s := suggest(k.text, names); s != "" {
+			if s := suggest(k.Text, names); s != "" {
 				hint = "did you mean " + s + "? " + hint
 			}
-			d.p.add(k.at, sub, hint, "unknown key %s", quote(k.text))
+			d.p.add(k.At, sub, hint, "unknown key %s", quote(k.Text))
 			continue
 		}
 		if prev, ok := out[canon]; ok {
-			d.p.add(k.at, sub, "keep one of them", "%s and %s mean the same; %s is given at line %d", k.text, prev.key.text, prev.key.text, prev.key.at.line)
+			d.p.add(k.At, sub, "keep one of them", "%s and %s mean the same; %s is given at line %d", k.Text, prev.key.Text, prev.key.Text, prev.key.At.Line)
 			continue
 		}
-		if k.text != canon {
+		if k.Text != canon {
 			d.note("%s: read as %s", sub, canon)
 		}
-		out[canon] = entry{key: k, val: n.vals[i], name: canon}
+		out[canon] = entry{key: k, val: n.Vals[i], name: canon}
 	}
 	return out
 }
@@ -498,7 +500,7 @@ func (d *decoder) require(m map[string]entry, parent *node, path, field, name, h
 	}
 	at := pos{}
 	if parent != nil {
-		at = parent.at
+		at = parent.At
 	}
 	d.p.add(at, field, hint, "missing %s", name)
 	d.bad[path] = true
@@ -508,15 +510,15 @@ func (d *decoder) require(m map[string]entry, parent *node, path, field, name, h
 // scalar reads a single value (want says what, for the message; hint how
 // to write it).
 func (d *decoder) scalar(n *node, path, field, want, hint string) (string, bool) {
-	if n == nil || n.kind != kScalar {
+	if n == nil || n.Kind != yamlnode.Scalar {
 		what := "nothing"
 		if n != nil {
-			what = n.describe()
+			what = describe(n)
 		}
 		d.fail(path, n, field, hint, "expected %s, found %s", want, what)
 		return "", false
 	}
-	return n.text, true
+	return n.Text, true
 }
 
 // str reads a text value; typographic quotes around it are removed.
@@ -570,7 +572,7 @@ func (d *decoder) boolean(n *node, path, field string) (bool, bool) {
 		d.ref(path, n, field)
 		return false, true
 	}
-	d.fail(path, n, field, "write true or false", "expected true or false, found %s", n.describe())
+	d.fail(path, n, field, "write true or false", "expected true or false, found %s", describe(n))
 	return false, false
 }
 
@@ -593,7 +595,7 @@ func (d *decoder) integer(n *node, path, field string) (int, bool) {
 			d.fail(path, n, field, "write a smaller number", "%s is out of range", clip(t))
 			return 0, false
 		}
-		d.fail(path, n, field, "write a whole number such as 3", "expected a whole number, found %s", n.describe())
+		d.fail(path, n, field, "write a whole number such as 3", "expected a whole number, found %s", describe(n))
 		return 0, false
 	}
 	d.ref(path, n, field)
@@ -611,10 +613,10 @@ func (d *decoder) number(n *node, path, field string) (float64, bool) {
 	v, err := parseFloat(t)
 	if err != nil {
 		if _, ferr := strconv.ParseFloat(t, 64); errors.Is(ferr, strconv.ErrRange) {
-			d.fail(path, n, field, "write a smaller number", "expected a number, found %s, which is out of range", n.describe())
+			d.fail(path, n, field, "write a smaller number", "expected a number, found %s, which is out of range", describe(n))
 			return 0, false
 		}
-		d.fail(path, n, field, hint, "expected a number, found %s", n.describe())
+		d.fail(path, n, field, hint, "expected a number, found %s", describe(n))
 		return 0, false
 	}
 	d.ref(path, n, field)
@@ -647,7 +649,7 @@ func (d *decoder) percent(n *node, path, field string) (float64, bool) {
 	hasPct := strings.HasSuffix(t, "%")
 	v, err := parseFloat(strings.TrimSuffix(t, "%"))
 	if err != nil {
-		d.fail(path, n, field, hint, "expected a percentage, found %s", n.describe())
+		d.fail(path, n, field, hint, "expected a percentage, found %s", describe(n))
 		return 0, false
 	}
 	if !hasPct && (!d.long || (v > 0 && v < 1)) {
@@ -687,7 +689,7 @@ func (d *decoder) duration(n *node, path, field string) (Duration, bool) {
 		if secs, ok := durationSeconds(t); ok && math.Abs(secs) > maxDuration.Seconds() {
 			return tooLong() // too long for time.Duration itself
 		}
-		d.fail(path, n, field, hint, "expected a duration, found %s", n.describe())
+		d.fail(path, n, field, hint, "expected a duration, found %s", describe(n))
 		return 0, false
 	}
 	if v > maxDuration || v < -maxDuration {
@@ -738,15 +740,15 @@ const maxDuration = 7 * 24 * time.Hour
 
 // list reads a sequence; a null is an empty list.
 func (d *decoder) list(n *node, path, field string) ([]*node, bool) {
-	if n == nil || n.kind == kNull {
+	if n == nil || n.Kind == yamlnode.Null {
 		return nil, true
 	}
-	if n.kind != kSeq {
-		d.fail(path, n, field, "write a list: - item per line, or [a, b]", "expected a list, found %s", n.describe())
+	if n.Kind != yamlnode.Seq {
+		d.fail(path, n, field, "write a list: - item per line, or [a, b]", "expected a list, found %s", describe(n))
 		return nil, false
 	}
 	d.ref(path, n, field)
-	return n.items, true
+	return n.Items, true
 }
 
 // formatDuration writes d with the largest unit that keeps a whole number;

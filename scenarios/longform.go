@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	yaml "github.com/goccy/go-yaml"
+
+	"meshgym/internal/yamlnode"
 )
 
 // The long form: apiVersion/kind, explicit topology, pattern policy, load
@@ -42,7 +44,7 @@ func decodeLong(d *decoder, root *node) *Scenario {
 		if v, ok := d.scalar(e.val, "seed", "seed", "a whole number", "write a whole number, or leave seed out to get a new one each run"); ok {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				d.fail("seed", e.val, "seed", "write a whole number, or leave seed out to get a new one each run", "expected a whole number, found %s", e.val.describe())
+				d.fail("seed", e.val, "seed", "write a whole number, or leave seed out to get a new one each run", "expected a whole number, found %s", describe(e.val))
 			}
 			s.Seed = n
 			d.ref("seed", e.val, "seed")
@@ -81,7 +83,7 @@ func (d *decoder) mesh(s *Scenario, e entry) {
 		return
 	}
 	s.Mesh = strings.TrimSpace(v)
-	s.MeshPos = Position{File: d.p.file, Line: e.val.at.line, Column: e.val.at.col}
+	s.MeshPos = Position{File: d.p.file, Line: e.val.At.Line, Column: e.val.At.Col}
 }
 
 func (d *decoder) longTopology(s *Scenario, n *node) {
@@ -381,19 +383,19 @@ func (d *decoder) stringMap(m map[string]entry, k, p, field string) map[string]s
 		return nil
 	}
 	mp := p + "." + k
-	mf := field + "." + fieldKey(e.key.text)
+	mf := field + "." + fieldKey(e.key.Text)
 	d.ref(mp, e.val, mf)
-	if e.val.kind == kNull {
+	if e.val.Kind == yamlnode.Null {
 		return nil
 	}
-	if e.val.kind != kMap {
-		d.fail(mp, e.val, mf, "write "+k+": {name: value}", "expected a mapping, found %s", e.val.describe())
+	if e.val.Kind != yamlnode.Map {
+		d.fail(mp, e.val, mf, "write "+k+": {name: value}", "expected a mapping, found %s", describe(e.val))
 		return nil
 	}
 	var out map[string]string
-	for i, kn := range e.val.keys {
-		kp, kf := mp+"."+fieldKey(kn.text), mf+"."+fieldKey(kn.text)
-		v, ok := d.scalar(e.val.vals[i], kp, kf, "text", "write the value as text, e.g. \"true\"")
+	for i, kn := range e.val.Keys {
+		kp, kf := mp+"."+fieldKey(kn.Text), mf+"."+fieldKey(kn.Text)
+		v, ok := d.scalar(e.val.Vals[i], kp, kf, "text", "write the value as text, e.g. \"true\"")
 		if !ok {
 			continue
 		}
@@ -401,7 +403,7 @@ func (d *decoder) stringMap(m map[string]entry, k, p, field string) map[string]s
 		if out == nil {
 			out = map[string]string{}
 		}
-		name := kn.text
+		name := kn.Text
 		if _, dup := out[name]; dup {
 			d.fail(kp, kn, kf, "keep one of them", "%s given twice", quote(name))
 			continue

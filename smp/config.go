@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"meshgym/internal/yamlnode"
 )
 
 // TestConfig is an SMP performance test configuration: the
@@ -108,16 +110,16 @@ func IsTestConfig(path string) bool {
 		return false
 	}
 	root := parse(&problems{file: path}, data)
-	if root == nil || root.kind != kMap {
+	if root == nil || root.Kind != yamlnode.Map {
 		return false
 	}
 	for _, k := range scenarioKeys {
-		if kk, _ := root.lookup(k); kk != nil {
+		if kk, _ := root.Lookup(k); kk != nil {
 			return false
 		}
 	}
-	kt, _ := root.lookup("test")
-	kc, _ := root.lookup("clients")
+	kt, _ := root.Lookup("test")
+	kc, _ := root.Lookup("clients")
 	return kt != nil || kc != nil
 }
 
@@ -183,31 +185,31 @@ func decode(p *problems, data []byte) (*TestConfig, error) {
 	}
 	cfg := &TestConfig{File: p.file}
 	d := &decoder{p: p, cfg: cfg}
-	if root == nil || root.kind != kMap {
+	if root == nil || root.Kind != yamlnode.Map {
 		what := "an empty file"
 		if root != nil {
-			what = root.describe()
+			what = describe(root)
 		}
 		at := pos{}
 		if root != nil {
-			at = root.at
+			at = root.At
 		}
 		p.add(at, "", "an SMP test file is a mapping with test: {clients: [...], duration: 30s}", "expected a mapping, found %s", what)
 		return nil, p.err()
 	}
 	body, prefix := root, ""
-	if k, v := root.lookup("test"); k != nil {
+	if k, v := root.Lookup("test"); k != nil {
 		cfg.Wrapped = true
 		d.keys(root, "", "test, mesh", "test", "mesh")
-		if v.kind != kMap {
-			p.add(v.at, "test", "test: holds name, duration and clients", "expected a mapping, found %s", v.describe())
+		if v.Kind != yamlnode.Map {
+			p.add(v.At, "test", "test: holds name, duration and clients", "expected a mapping, found %s", describe(v))
 			return nil, p.err()
 		}
 		body, prefix = v, "test."
 	} else {
 		d.keys(root, "", "", configKeys...)
 	}
-	if k, v := root.lookup("mesh"); k != nil {
+	if k, v := root.Lookup("mesh"); k != nil {
 		d.mesh(v)
 	}
 	if cfg.Wrapped {
@@ -235,13 +237,13 @@ func (d *decoder) keys(m *node, field, shown string, allowed ...string) {
 	if shown == "" {
 		shown = strings.Join(allowed, ", ")
 	}
-	for _, k := range m.keys {
+	for _, k := range m.Keys {
 		ok := false
 		for _, a := range allowed {
-			ok = ok || k.text == a
+			ok = ok || k.Text == a
 		}
 		if !ok {
-			d.p.add(k.at, join(field, k.text), "known keys here: "+shown, "unknown key %q", clip(k.text))
+			d.p.add(k.At, join(field, k.Text), "known keys here: "+shown, "unknown key %q", clip(k.Text))
 		}
 	}
 }
@@ -254,163 +256,163 @@ func join(parent, k string) string {
 }
 
 func (d *decoder) str(n *node, field string) (string, bool) {
-	if n.kind != kScalar {
-		d.p.add(n.at, field, "write a plain value", "expected text, found %s", n.describe())
+	if n.Kind != yamlnode.Scalar {
+		d.p.add(n.At, field, "write a plain value", "expected text, found %s", describe(n))
 		return "", false
 	}
-	return n.text, true
+	return n.Text, true
 }
 
 func (d *decoder) strMap(n *node, field string) map[string]string {
-	if n.kind == kNull {
+	if n.Kind == yamlnode.Null {
 		return nil
 	}
-	if n.kind != kMap {
-		d.p.add(n.at, field, "write key: value pairs", "expected a mapping, found %s", n.describe())
+	if n.Kind != yamlnode.Map {
+		d.p.add(n.At, field, "write key: value pairs", "expected a mapping, found %s", describe(n))
 		return nil
 	}
 	out := map[string]string{}
-	for i, k := range n.keys {
-		if v, ok := d.str(n.vals[i], field+"."+k.text); ok {
-			out[k.text] = v
+	for i, k := range n.Keys {
+		if v, ok := d.str(n.Vals[i], field+"."+k.Text); ok {
+			out[k.Text] = v
 		}
 	}
 	return out
 }
 
 func (d *decoder) mesh(n *node) {
-	switch n.kind {
-	case kNull:
-	case kScalar:
-		d.cfg.Mesh = n.text
-	case kMap:
+	switch n.Kind {
+	case yamlnode.Null:
+	case yamlnode.Scalar:
+		d.cfg.Mesh = n.Text
+	case yamlnode.Map:
 		for _, key := range []string{"name", "type"} {
-			if k, v := n.lookup(key); k != nil && v.kind == kScalar && d.cfg.Mesh == "" {
-				d.cfg.Mesh = v.text
+			if k, v := n.Lookup(key); k != nil && v.Kind == yamlnode.Scalar && d.cfg.Mesh == "" {
+				d.cfg.Mesh = v.Text
 			}
 		}
-		if k, v := n.lookup("version"); k != nil && v.kind == kScalar {
-			d.cfg.MeshVersion = v.text
+		if k, v := n.Lookup("version"); k != nil && v.Kind == yamlnode.Scalar {
+			d.cfg.MeshVersion = v.Text
 		}
 	default:
-		d.p.add(n.at, "mesh", "name the mesh: mesh: istio", "expected a name or a mapping, found %s", n.describe())
+		d.p.add(n.At, "mesh", "name the mesh: mesh: istio", "expected a name or a mapping, found %s", describe(n))
 	}
 }
 
 func (d *decoder) config(m *node, prefix string) {
 	cfg := d.cfg
 	for _, key := range []string{"smp_version", "smps_version"} {
-		if k, v := m.lookup(key); k != nil {
+		if k, v := m.Lookup(key); k != nil {
 			cfg.SMPVersion, _ = d.str(v, prefix+key)
 		}
 	}
-	if k, v := m.lookup("id"); k != nil {
+	if k, v := m.Lookup("id"); k != nil {
 		cfg.ID, _ = d.str(v, prefix+"id")
 	}
-	if k, v := m.lookup("name"); k != nil {
+	if k, v := m.Lookup("name"); k != nil {
 		cfg.Name, _ = d.str(v, prefix+"name")
 	}
-	if k, v := m.lookup("labels"); k != nil {
+	if k, v := m.Lookup("labels"); k != nil {
 		cfg.Labels = d.strMap(v, prefix+"labels")
 	}
-	if k, v := m.lookup("duration"); k != nil {
+	if k, v := m.Lookup("duration"); k != nil {
 		d.duration(v, prefix+"duration")
 	} else {
 		cfg.Duration = DefaultDuration
 		cfg.Notes = append(cfg.Notes, fmt.Sprintf("duration: %s (not given; mesheryctl's default)", DefaultDuration))
 	}
-	k, v := m.lookup("clients")
+	k, v := m.Lookup("clients")
 	switch {
 	case k == nil:
-		d.p.add(m.at, strings.TrimSuffix(prefix, "."), "add clients: [{endpoint_urls: [http://127.0.0.1:8200/], rps: 50, connections: 2}]", "no clients: the test has no load generator")
+		d.p.add(m.At, strings.TrimSuffix(prefix, "."), "add clients: [{endpoint_urls: [http://127.0.0.1:8200/], rps: 50, connections: 2}]", "no clients: the test has no load generator")
 		return
-	case v.kind != kSeq:
-		d.p.add(v.at, prefix+"clients", "clients is a list: clients: [{endpoint_urls: [...]}]", "expected a list of clients, found %s", v.describe())
+	case v.Kind != yamlnode.Seq:
+		d.p.add(v.At, prefix+"clients", "clients is a list: clients: [{endpoint_urls: [...]}]", "expected a list of clients, found %s", describe(v))
 		return
-	case len(v.items) == 0:
-		d.p.add(v.at, prefix+"clients", "add one: clients: [{endpoint_urls: [http://127.0.0.1:8200/], rps: 50, connections: 2}]", "needs at least one client")
+	case len(v.Items) == 0:
+		d.p.add(v.At, prefix+"clients", "add one: clients: [{endpoint_urls: [http://127.0.0.1:8200/], rps: 50, connections: 2}]", "needs at least one client")
 		return
 	}
-	for i, it := range v.items {
+	for i, it := range v.Items {
 		d.client(it, fmt.Sprintf("%sclients[%d]", prefix, i))
 	}
 }
 
 func (d *decoder) duration(n *node, field string) {
 	const hint = `write a Go duration such as "30s", "1m" or "1h30m", or a number of seconds`
-	if n.kind != kScalar {
-		d.p.add(n.at, field, hint, "expected a duration, found %s", n.describe())
+	if n.Kind != yamlnode.Scalar {
+		d.p.add(n.At, field, hint, "expected a duration, found %s", describe(n))
 		return
 	}
-	text := strings.TrimSpace(n.text)
+	text := strings.TrimSpace(n.Text)
 	var dur time.Duration
 	if secs, err := strconv.ParseFloat(text, 64); err == nil && !math.IsNaN(secs) && !math.IsInf(secs, 0) {
 		dur = time.Duration(secs * float64(time.Second))
 	} else if x, err := time.ParseDuration(text); err == nil {
 		dur = x
 	} else {
-		d.p.add(n.at, field, hint, "cannot read %q as a duration", clip(text))
+		d.p.add(n.At, field, hint, "cannot read %q as a duration", clip(text))
 		return
 	}
 	if dur <= 0 || dur > MaxDuration {
-		d.p.add(n.at, field, hint, "must be more than 0 and at most %s (got %s)", MaxDuration, clip(text))
+		d.p.add(n.At, field, hint, "must be more than 0 and at most %s (got %s)", MaxDuration, clip(text))
 		return
 	}
 	d.cfg.Duration, d.cfg.DurationText = dur, text
 }
 
 func (d *decoder) client(n *node, field string) {
-	if n.kind != kMap {
-		d.p.add(n.at, field, "each client is a mapping: {endpoint_urls: [...], rps: 50}", "expected a mapping, found %s", n.describe())
+	if n.Kind != yamlnode.Map {
+		d.p.add(n.At, field, "each client is a mapping: {endpoint_urls: [...], rps: 50}", "expected a mapping, found %s", describe(n))
 		return
 	}
 	d.keys(n, field, "", clientKeys...)
 	c := Client{LoadGenerator: "fortio", Protocol: "http", Connections: 1}
-	if k, v := n.lookup("internal"); k != nil {
-		if v.kind != kScalar || v.tag != "bool" {
-			d.p.add(v.at, field+".internal", "true or false", "expected a boolean, found %s", v.describe())
+	if k, v := n.Lookup("internal"); k != nil {
+		if v.Kind != yamlnode.Scalar || v.Tag != "bool" {
+			d.p.add(v.At, field+".internal", "true or false", "expected a boolean, found %s", describe(v))
 		} else {
-			c.Internal = v.text == "true" || v.text == "True" || v.text == "TRUE"
+			c.Internal = v.Text == "true" || v.Text == "True" || v.Text == "TRUE"
 		}
 	}
-	if k, v := n.lookup("load_generator"); k != nil {
+	if k, v := n.Lookup("load_generator"); k != nil {
 		if s, ok := d.str(v, field+".load_generator"); ok && s != "" && !strings.EqualFold(s, "fortio") {
-			d.p.add(v.at, field+".load_generator", "use load_generator: fortio (meshgym runs fortio as a library; wrk2 and nighthawk are not built in)",
+			d.p.add(v.At, field+".load_generator", "use load_generator: fortio (meshgym runs fortio as a library; wrk2 and nighthawk are not built in)",
 				"load generator %q is not supported: only fortio is", clip(s))
 		}
 	}
-	if k, v := n.lookup("protocol"); k != nil {
+	if k, v := n.Lookup("protocol"); k != nil {
 		if s, ok := d.str(v, field+".protocol"); ok && s != "" && !strings.EqualFold(s, "http") && s != "0" {
-			d.p.add(v.at, field+".protocol", "use protocol: http (the SMP enum's tcp, udp and grpc are not supported)",
+			d.p.add(v.At, field+".protocol", "use protocol: http (the SMP enum's tcp, udp and grpc are not supported)",
 				"protocol %q is not supported: only http is", clip(s))
 		}
 	}
-	if k, v := n.lookup("connections"); k != nil {
+	if k, v := n.Lookup("connections"); k != nil {
 		x, ok := d.number(v, field+".connections")
 		switch {
 		case !ok:
 		case x < 1 || x != math.Trunc(x) || x > 10000:
-			d.p.add(v.at, field+".connections", "use a whole number from 1 to 10000", "must be a whole number ≥ 1 (got %s)", clip(v.text))
+			d.p.add(v.At, field+".connections", "use a whole number from 1 to 10000", "must be a whole number ≥ 1 (got %s)", clip(v.Text))
 		default:
 			c.Connections = int(x)
 		}
 	}
-	if k, v := n.lookup("rps"); k != nil {
+	if k, v := n.Lookup("rps"); k != nil {
 		x, ok := d.number(v, field+".rps")
 		switch {
 		case !ok:
 		case x < 0 || x > 1e6:
-			d.p.add(v.at, field+".rps", "use 0 for as fast as possible", "must be from 0 to 1000000 requests per second (got %s)", clip(v.text))
+			d.p.add(v.At, field+".rps", "use 0 for as fast as possible", "must be from 0 to 1000000 requests per second (got %s)", clip(v.Text))
 		default:
 			c.RPS = x
 		}
 	}
 	for _, key := range []string{"headers", "cookies", "body", "content_type"} {
-		k, v := n.lookup(key)
-		if k == nil || v.kind == kNull || (v.kind == kScalar && v.text == "") || (v.kind == kMap && len(v.keys) == 0) {
+		k, v := n.Lookup(key)
+		if k == nil || v.Kind == yamlnode.Null || (v.Kind == yamlnode.Scalar && v.Text == "") || (v.Kind == yamlnode.Map && len(v.Keys) == 0) {
 			continue
 		}
-		d.p.add(k.at, field+"."+key, "remove it, or run this test with Meshery or fortio directly",
+		d.p.add(k.At, field+"."+key, "remove it, or run this test with Meshery or fortio directly",
 			"%s is not supported: meshgym's load generator sends plain GET requests", key)
 	}
 	c.EndpointURLs = d.urls(n, field)
@@ -418,13 +420,13 @@ func (d *decoder) client(n *node, field string) {
 }
 
 func (d *decoder) number(n *node, field string) (float64, bool) {
-	if n.kind != kScalar {
-		d.p.add(n.at, field, "write a number", "expected a number, found %s", n.describe())
+	if n.Kind != yamlnode.Scalar {
+		d.p.add(n.At, field, "write a number", "expected a number, found %s", describe(n))
 		return 0, false
 	}
-	x, err := strconv.ParseFloat(strings.TrimSpace(n.text), 64)
+	x, err := strconv.ParseFloat(strings.TrimSpace(n.Text), 64)
 	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-		d.p.add(n.at, field, "write a number", "expected a number, found %s", n.describe())
+		d.p.add(n.At, field, "write a number", "expected a number, found %s", describe(n))
 		return 0, false
 	}
 	return x, true
@@ -435,35 +437,35 @@ func (d *decoder) urls(n *node, field string) []string {
 	var key string
 	var k, v *node
 	for _, name := range []string{"endpoint_urls", "endpoint_url"} {
-		if kk, vv := n.lookup(name); kk != nil {
+		if kk, vv := n.Lookup(name); kk != nil {
 			key, k, v = name, kk, vv
 			break
 		}
 	}
 	if k == nil {
-		d.p.add(n.at, field+".endpoint_urls", hint, "missing: the client has no endpoint to load")
+		d.p.add(n.At, field+".endpoint_urls", hint, "missing: the client has no endpoint to load")
 		return nil
 	}
 	field += "." + key
 	var items []*node
-	switch v.kind {
-	case kScalar:
+	switch v.Kind {
+	case yamlnode.Scalar:
 		items = []*node{v}
-	case kSeq:
-		items = v.items
+	case yamlnode.Seq:
+		items = v.Items
 	}
 	switch {
-	case v.kind == kSeq && len(items) == 0:
-		d.p.add(v.at, field, hint, "needs at least one endpoint URL")
+	case v.Kind == yamlnode.Seq && len(items) == 0:
+		d.p.add(v.At, field, hint, "needs at least one endpoint URL")
 		return nil
 	case len(items) == 0:
-		d.p.add(v.at, field, hint, "expected a list of URLs, found %s", v.describe())
+		d.p.add(v.At, field, hint, "expected a list of URLs, found %s", describe(v))
 		return nil
 	}
 	var out []string
 	for i, it := range items {
 		f := field
-		if v.kind == kSeq {
+		if v.Kind == yamlnode.Seq {
 			f = fmt.Sprintf("%s[%d]", field, i)
 		}
 		s, ok := d.str(it, f)
@@ -471,7 +473,7 @@ func (d *decoder) urls(n *node, field string) []string {
 			continue
 		}
 		if msg := badURL(s); msg != "" {
-			d.p.add(it.at, f, "write a full URL such as http://127.0.0.1:8200/", "%s", msg)
+			d.p.add(it.At, f, "write a full URL such as http://127.0.0.1:8200/", "%s", msg)
 			continue
 		}
 		out = append(out, s)
