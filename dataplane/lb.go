@@ -190,18 +190,9 @@ func NewLeastRequest(n, choiceCount int, rnd func() uint64) *LeastRequest {
 func (l *LeastRequest) Pick() int { return l.pickAmong(nil) }
 
 func (l *LeastRequest) pickAmong(idx []int) int {
-	m := len(idx)
-	if idx == nil {
-		m = len(l.active)
-	}
-	switch m {
-	case 0:
-		return -1
-	case 1:
-		if idx == nil {
-			return 0
-		}
-		return idx[0]
+	m, pick, done := smallSubset(idx, len(l.active))
+	if done {
+		return pick
 	}
 	best := -1
 	var bestActive int64
@@ -324,18 +315,9 @@ func NewPeakEWMA(n int, cfg *EWMAConfig, clk Clock, rnd func() uint64) *PeakEWMA
 func (p *PeakEWMA) Pick() int { return p.pickAmong(nil) }
 
 func (p *PeakEWMA) pickAmong(idx []int) int {
-	m := len(idx)
-	if idx == nil {
-		m = len(p.eps)
-	}
-	switch m {
-	case 0:
-		return -1
-	case 1:
-		if idx == nil {
-			return 0
-		}
-		return idx[0]
+	m, pick, done := smallSubset(idx, len(p.eps))
+	if done {
+		return pick
 	}
 	a := int(p.rand() % uint64(m))
 	b := int(p.rand() % uint64(m-1))
@@ -504,4 +486,23 @@ func bindLoad(rc, prev *runtimeConfig) {
 			}
 		}
 	}
+}
+
+// smallSubset sizes the set a P2C balancer picks from — the subset idx,
+// or all n endpoints when idx is nil — and settles the cases with no
+// choice to make: none (-1) or one endpoint.
+func smallSubset(idx []int, n int) (m, pick int, done bool) {
+	m = len(idx)
+	if idx == nil {
+		m = n
+	}
+	switch {
+	case m == 0:
+		return 0, -1, true
+	case m == 1 && idx == nil:
+		return 1, 0, true
+	case m == 1:
+		return 1, idx[0], true
+	}
+	return m, 0, false
 }

@@ -134,12 +134,26 @@ func componentsFromWire(w []*pluginv1.Component) []sandbox.Component {
 	return cs
 }
 
-func renderRequestToWire(r RenderRequest) (*pluginv1.RenderRequest, error) {
-	topo, err := marshalTopology(r.Topology)
-	if err != nil {
-		return nil, err
+// scenarioToWire encodes the scenario types a request carries as JSON.
+func scenarioToWire(t scenarios.Topology, p scenarios.Pattern) (topo, pat []byte, err error) {
+	if topo, err = marshalTopology(t); err != nil {
+		return nil, nil, err
 	}
-	pat, err := marshalPattern(r.Pattern)
+	pat, err = marshalPattern(p)
+	return topo, pat, err
+}
+
+// scenarioFromWire decodes the scenario types a request carries.
+func scenarioFromWire(topoJSON, patJSON []byte) (t scenarios.Topology, p scenarios.Pattern, err error) {
+	if t, err = unmarshalTopology(topoJSON); err != nil {
+		return t, p, err
+	}
+	p, err = unmarshalPattern(patJSON)
+	return t, p, err
+}
+
+func renderRequestToWire(r RenderRequest) (*pluginv1.RenderRequest, error) {
+	topo, pat, err := scenarioToWire(r.Topology, r.Pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -150,11 +164,7 @@ func renderRequestToWire(r RenderRequest) (*pluginv1.RenderRequest, error) {
 }
 
 func renderRequestFromWire(w *pluginv1.RenderRequest) (RenderRequest, error) {
-	topo, err := unmarshalTopology(w.GetTopologyJson())
-	if err != nil {
-		return RenderRequest{}, err
-	}
-	pat, err := unmarshalPattern(w.GetPatternJson())
+	topo, pat, err := scenarioFromWire(w.GetTopologyJson(), w.GetPatternJson())
 	if err != nil {
 		return RenderRequest{}, err
 	}
@@ -187,11 +197,7 @@ func renderedFromWire(w *pluginv1.Rendered) Rendered {
 }
 
 func applyRequestToWire(r ApplyRequest) (*pluginv1.ApplyRequest, error) {
-	topo, err := marshalTopology(r.Topology)
-	if err != nil {
-		return nil, err
-	}
-	pat, err := marshalPattern(r.Pattern)
+	topo, pat, err := scenarioToWire(r.Topology, r.Pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -202,11 +208,7 @@ func applyRequestToWire(r ApplyRequest) (*pluginv1.ApplyRequest, error) {
 }
 
 func applyRequestFromWire(w *pluginv1.ApplyRequest) (ApplyRequest, error) {
-	topo, err := unmarshalTopology(w.GetTopologyJson())
-	if err != nil {
-		return ApplyRequest{}, err
-	}
-	pat, err := unmarshalPattern(w.GetPatternJson())
+	topo, pat, err := scenarioFromWire(w.GetTopologyJson(), w.GetPatternJson())
 	if err != nil {
 		return ApplyRequest{}, err
 	}
