@@ -32,9 +32,9 @@ const version = "0.1.0"
 
 func (minimal) Info(ctx context.Context) (plugins.Info, error) {
 	return plugins.Info{
-		Name:      "minimal",
-		Version:   version,
-		Patterns:  []string{scenarios.KindRetries},
+		Name:     "minimal",
+		Version:  version,
+		Patterns: []string{scenarios.KindRetries},
 		// No platform: it renders (meshgym explain --mesh minimal) but
 		// configures no proxy, so meshgym refuses to run a scenario with it.
 		Platforms: nil,
