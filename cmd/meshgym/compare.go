@@ -48,7 +48,8 @@ Exit code: 0 when every run completed (conditions may fail under some
 meshes: that is what a comparison shows), 2 for bad input, 3 when a run
 could not complete, 130 on Ctrl-C.`,
 		Example: `  meshgym compare circuit-breaking --mesh book,istio --duration 30s
-  meshgym compare retries --mesh istio@1.23,istio --seed 7
+  meshgym compare retries --mesh istio@1.23,istio --set currency_v2.errorCode=503 -d 20s
+      (Istio ≤ 1.23 retried an app's 503 by default: see the BEFORE table)
   meshgym compare retries --output json > compare.json
   meshgym compare --runs 20261129-101500-retries,last`,
 		Args: func(c *cobra.Command, args []string) error {
