@@ -86,6 +86,12 @@ func TestIntegrationPatterns(t *testing.T) {
 		{"canary-rollout", 3 * time.Second, func(sc *scenarios.Scenario) {
 			ro := sc.Pattern.Split.Rollout
 			ro.MinRequests, ro.StepWeight = 60, 50
+			// A p99 of ~50 canary requests is their slowest one: on a
+			// machine busy with other tests it swings by tens of percent,
+			// so the latency gate gets a wide margin here (the error gate
+			// is what this healthy case is about; the faulty case above
+			// rolls back on errors).
+			ro.MaxLatencyIncrease = 200
 		}, func(t *testing.T, res *engine.Result) {
 			steps := res.After.Rollout
 			if len(steps) != 2 || steps[1].Decision != "promote" {
