@@ -215,6 +215,7 @@ func mergeLoad(acc, lr *load.Result) *load.Result {
 		return &cp
 	}
 	a, b := &acc.Client, lr.Client
+	a.Exact = false // merged percentiles are approximations (see above)
 	n := float64(a.Count + b.Count)
 	if n > 0 {
 		wa, wb := float64(a.Count)/n, float64(b.Count)/n

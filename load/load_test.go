@@ -251,3 +251,41 @@ func TestExactModeDeadline(t *testing.T) {
 		t.Errorf("fell behind %v (%q), count %d", c.FellBehind, c.FellBehindReason, c.Count)
 	}
 }
+
+// Percentiles are exact over every call, not interpolated in fortio's
+// histogram (whose buckets are 100 ms wide between 100 and 300 ms): with
+// half the calls taking 120 ms and half 250 ms, p50 is a 120 ms call and
+// p90 a 250 ms one.
+func TestPercentilesAreExact(t *testing.T) {
+	var n atomic.Int64
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%2 == 0 {
+			time.Sleep(250 * time.Millisecond)
+		} else {
+			time.Sleep(120 * time.Millisecond)
+		}
+	})
+	res, err := Run(context.Background(), Spec{URL: srv.URL, RPS: 20, Connections: 10, Duration: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Client
+	if !c.Exact || c.Count != 40 {
+		t.Fatalf("exact %v count %d, want exact over 40 calls", c.Exact, c.Count)
+	}
+	if c.P50S < 0.120 || c.P50S > 0.150 {
+		t.Errorf("p50 = %.4fs, want one of the 120 ms calls", c.P50S)
+	}
+	if c.P90S < 0.250 || c.P90S > 0.290 {
+		t.Errorf("p90 = %.4fs, want one of the 250 ms calls", c.P90S)
+	}
+}
+
+func TestNearestRank(t *testing.T) {
+	xs := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tt := range []struct{ p, want float64 }{{50, 5}, {90, 9}, {99, 10}, {99.9, 10}, {10, 1}, {0, 1}} {
+		if got := nearestRank(xs, tt.p); got != tt.want {
+			t.Errorf("p%g = %g, want %g", tt.p, got, tt.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"fortio.org/fortio/fhttp"
@@ -58,6 +59,9 @@ type ClientView struct {
 	Histogram []LatencyBucket `json:"histogram,omitempty"`
 	// ResolutionS is the width of the smallest histogram bucket (s).
 	ResolutionS float64 `json:"resolution_s"`
+	// Exact is set when P50S … P999S are exact over every measured call
+	// (nearest rank) rather than interpolated in the histogram.
+	Exact bool `json:"percentiles_exact,omitempty"`
 	// ActualRPS is Count divided by DurationS.
 	ActualRPS float64 `json:"actual_rps"`
 	// PlannedRPS is the asked rate; 0 means as fast as possible.
@@ -154,7 +158,12 @@ func histogramQuantile(b []LatencyBucket, count int64, minS, maxS, percentile fl
 func IsError(code int) bool { return code < 200 || code > 299 }
 
 // clientView summarises fortio's record.
-func clientView(raw *fhttp.HTTPRunnerResults, spec Spec, perSecond []int64, aborted bool) ClientView {
+//
+// samples are the latencies (s) of the measured calls when the counter
+// kept them all: percentiles are then exact (nearest rank over every
+// call) and Exact is set; otherwise they are interpolated in fortio's
+// histogram.
+func clientView(raw *fhttp.HTTPRunnerResults, spec Spec, perSecond []int64, aborted bool, samples []float64) ClientView {
 	cv := ClientView{
 		StatusCodes:    map[int]int64{},
 		PlannedRPS:     spec.RPS,
@@ -199,6 +208,15 @@ func clientView(raw *fhttp.HTTPRunnerResults, spec Spec, perSecond []int64, abor
 			return cv.clamp(histogramQuantile(cv.Histogram, cv.Count, cv.MinS, cv.MaxS, p))
 		}
 		cv.P50S, cv.P90S, cv.P99S, cv.P999S = get(50), get(90), get(99), get(99.9)
+		// The counter sees every call fortio's histogram records (and no
+		// warm-up call in exact-count mode); only then are its samples
+		// the same population.
+		if int64(len(samples)) == cv.Count {
+			sort.Float64s(samples)
+			q := func(p float64) float64 { return cv.clamp(nearestRank(samples, p)) }
+			cv.P50S, cv.P90S, cv.P99S, cv.P999S = q(50), q(90), q(99), q(99.9)
+			cv.Exact = true
+		}
 	}
 	if cv.DurationS > 0 {
 		cv.ActualRPS = float64(cv.Count) / cv.DurationS
@@ -218,6 +236,14 @@ func clientView(raw *fhttp.HTTPRunnerResults, spec Spec, perSecond []int64, abor
 		cv.FellBehind, cv.FellBehindReason = false, ""
 	}
 	return cv
+}
+
+// nearestRank is the p-th percentile of sorted xs by the nearest-rank
+// method: the smallest value with at least p% of the values at or below
+// it (xs non-empty).
+func nearestRank(xs []float64, p float64) float64 {
+	k := int(math.Ceil(p / 100 * float64(len(xs))))
+	return xs[min(max(k, 1), len(xs))-1]
 }
 
 func percentileMap(h *stats.HistogramData) map[float64]float64 {

@@ -198,7 +198,11 @@ func summary(w io.Writer, res *engine.Result) {
 		fmt.Fprintf(w, "  warning (after): %d requests got no response at all (socket errors; too many connections or timeouts?); the conditions below count only what the components received\n",
 			after.StatusCodes[load.SocketErrorCode])
 	}
-	if r := resolution(before, after); r > 0 {
+	exact := (before == nil || before.Exact) && (after == nil || after.Exact) && (before != nil || after != nil)
+	if r := resolution(before, after); exact {
+		fmt.Fprintln(w, "  (latencies are client-side, timed from each request's actual send; percentiles exact over every request)")
+		fmt.Fprintln(w)
+	} else if r > 0 {
 		fmt.Fprintf(w, "  (latencies are client-side, timed from each request's actual send; histogram resolution %s)\n\n", msShort(r))
 	} else if before != nil || after != nil {
 		fmt.Fprintln(w, "  (latencies are client-side, timed from each request's actual send)")

@@ -209,3 +209,14 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Errorf("currency_v2 500 share = %v, want 50.74", v)
 	}
 }
+
+// Exact percentiles are said to be exact, not given a histogram resolution.
+func TestTextSaysPercentilesAreExact(t *testing.T) {
+	res := fixture(t)
+	res.Before.Load.Client.Exact, res.After.Load.Client.Exact = true, true
+	var buf bytes.Buffer
+	Text(&buf, res, TextOptions{})
+	if out := buf.String(); !strings.Contains(out, "percentiles exact over every request") || strings.Contains(out, "histogram resolution") {
+		t.Errorf("report does not say the percentiles are exact:\n%s", out)
+	}
+}
