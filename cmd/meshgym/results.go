@@ -88,6 +88,10 @@ result.json (a run that crashed) are left out with a note on stderr.`,
 				}
 				return nil
 			}
+			if len(sums) == 0 && len(skipped) > 0 {
+				fmt.Fprintf(c.ErrOrStderr(), "no readable runs in %s (%d skipped, see above)\n", s.Dir, len(skipped))
+				return nil
+			}
 			if len(sums) == 0 {
 				fmt.Fprintf(c.ErrOrStderr(), "no runs in %s yet; 'meshgym run retries' makes one\n", s.Dir)
 				return nil
