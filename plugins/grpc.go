@@ -67,67 +67,60 @@ func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 	return &remote{name: p.Name, c: pluginv1.NewMeshPluginClient(c)}, nil
 }
 
+// codeTable is how each Code travels: as a gRPC status code and as the
+// proto's ErrorCode. CodeInternal is the fallback both ways.
+var codeTable = []struct {
+	code Code
+	grpc codes.Code
+	wire pluginv1.ErrorCode
+}{
+	{CodeInvalid, codes.InvalidArgument, pluginv1.ErrorCode_ERROR_CODE_INVALID},
+	{CodeUnsupported, codes.Unimplemented, pluginv1.ErrorCode_ERROR_CODE_UNSUPPORTED},
+	{CodeUnavailable, codes.Unavailable, pluginv1.ErrorCode_ERROR_CODE_UNAVAILABLE},
+	{CodeCanceled, codes.Canceled, pluginv1.ErrorCode_ERROR_CODE_CANCELED},
+}
+
 // codeToGRPC maps a Code onto the gRPC status code it travels as.
 func codeToGRPC(c Code) codes.Code {
-	switch c {
-	case CodeInvalid:
-		return codes.InvalidArgument
-	case CodeUnsupported:
-		return codes.Unimplemented
-	case CodeUnavailable:
-		return codes.Unavailable
-	case CodeCanceled:
-		return codes.Canceled
-	default:
-		return codes.Internal
+	for _, r := range codeTable {
+		if r.code == c {
+			return r.grpc
+		}
 	}
+	return codes.Internal
 }
 
 // codeFromGRPC maps a gRPC status code back onto a Code (a status without
-// an ErrorDetail: the transport's or gRPC's own error).
+// an ErrorDetail: the transport's or gRPC's own error); a deadline is a
+// cancellation.
 func codeFromGRPC(c codes.Code) Code {
-	switch c {
-	case codes.InvalidArgument:
-		return CodeInvalid
-	case codes.Unimplemented:
-		return CodeUnsupported
-	case codes.Unavailable:
-		return CodeUnavailable
-	case codes.Canceled, codes.DeadlineExceeded:
+	if c == codes.DeadlineExceeded {
 		return CodeCanceled
-	default:
-		return CodeInternal
 	}
+	for _, r := range codeTable {
+		if r.grpc == c {
+			return r.code
+		}
+	}
+	return CodeInternal
 }
 
 func codeToWire(c Code) pluginv1.ErrorCode {
-	switch c {
-	case CodeInvalid:
-		return pluginv1.ErrorCode_ERROR_CODE_INVALID
-	case CodeUnsupported:
-		return pluginv1.ErrorCode_ERROR_CODE_UNSUPPORTED
-	case CodeUnavailable:
-		return pluginv1.ErrorCode_ERROR_CODE_UNAVAILABLE
-	case CodeCanceled:
-		return pluginv1.ErrorCode_ERROR_CODE_CANCELED
-	default:
-		return pluginv1.ErrorCode_ERROR_CODE_INTERNAL
+	for _, r := range codeTable {
+		if r.code == c {
+			return r.wire
+		}
 	}
+	return pluginv1.ErrorCode_ERROR_CODE_INTERNAL
 }
 
 func codeFromWire(c pluginv1.ErrorCode) Code {
-	switch c {
-	case pluginv1.ErrorCode_ERROR_CODE_INVALID:
-		return CodeInvalid
-	case pluginv1.ErrorCode_ERROR_CODE_UNSUPPORTED:
-		return CodeUnsupported
-	case pluginv1.ErrorCode_ERROR_CODE_UNAVAILABLE:
-		return CodeUnavailable
-	case pluginv1.ErrorCode_ERROR_CODE_CANCELED:
-		return CodeCanceled
-	default:
-		return CodeInternal
+	for _, r := range codeTable {
+		if r.wire == c {
+			return r.code
+		}
 	}
+	return CodeInternal
 }
 
 // toStatus turns a plugin's error into the gRPC status it returns: an
