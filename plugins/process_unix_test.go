@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,22 +54,6 @@ func waitFor(d time.Duration, cond func() bool) bool {
 	return cond()
 }
 
-// alive reports whether pid is a running process; a zombie (exited, not
-// yet reaped by whoever adopted it) counts as gone.
-func alive(pid int) bool {
-	if runtime.GOOS == "linux" {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return false
-		}
-		// pid (comm) STATE ...; comm may hold spaces and parentheses.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-	}
-	return syscall.Kill(pid, 0) == nil
-}
-
 func testLoader(t *testing.T, opts plugins.LoaderOptions) *plugins.Loader {
 	t.Helper()
 	if opts.Dir == "" {
@@ -108,7 +91,7 @@ func TestIntegrationBuiltinReexec(t *testing.T) {
 	if got := strings.Join(info.Notes, " "); got != "plugin serve fake" || info.Name != "fake" {
 		t.Errorf("plugin ran with args %q (name %q), want \"plugin serve fake\"", got, info.Name)
 	}
-	if c.PID() <= 0 || c.PID() == os.Getpid() || !alive(c.PID()) {
+	if c.PID() <= 0 || c.PID() == os.Getpid() || !plugins.ProcAlive(c.PID()) {
 		t.Fatalf("PID = %d, want a live child process", c.PID())
 	}
 	plugintest.Conformance(t, c, plugintest.ConformanceOptions{})
@@ -117,7 +100,7 @@ func TestIntegrationBuiltinReexec(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if alive(pid) {
+	if plugins.ProcAlive(pid) {
 		t.Errorf("plugin pid %d still running after Close", pid)
 	}
 	select {
@@ -172,12 +155,12 @@ func TestIntegrationPluginExitsWhenHostDies(t *testing.T) {
 	if _, serr := fmt.Sscanf(line, "PID %d", &pid); err != nil || serr != nil {
 		t.Fatalf("host said %q (%v); stderr:\n%s", line, err, stderr.String())
 	}
-	if !alive(pid) {
+	if !plugins.ProcAlive(pid) {
 		t.Fatalf("plugin pid %d not running while the host is", pid)
 	}
 	_ = host.Process.Kill()
 	_ = host.Wait()
-	if !waitFor(5*time.Second, func() bool { return !alive(pid) }) {
+	if !waitFor(5*time.Second, func() bool { return !plugins.ProcAlive(pid) }) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		t.Fatalf("plugin pid %d still running 5 s after its host died", pid)
 	}
@@ -243,14 +226,14 @@ func TestIntegrationExamplePlugin(t *testing.T) {
 	}
 
 	otherPID := other.PID()
-	if !alive(otherPID) {
+	if !plugins.ProcAlive(otherPID) {
 		t.Fatalf("second plugin pid %d not running", otherPID)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if alive(otherPID) || alive(pid) {
-		t.Errorf("plugin processes left after plugins.Loader.Close: %d alive=%v, %d alive=%v", otherPID, alive(otherPID), pid, alive(pid))
+	if plugins.ProcAlive(otherPID) || plugins.ProcAlive(pid) {
+		t.Errorf("plugin processes left after plugins.Loader.Close: %d alive=%v, %d alive=%v", otherPID, plugins.ProcAlive(otherPID), pid, plugins.ProcAlive(pid))
 	}
 	if _, err := l.Open(context.Background(), "minimal"); err == nil {
 		t.Error("Open after Close succeeded")
