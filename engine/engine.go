@@ -205,11 +205,11 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	}
 	rendered, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(true)})
 	if err != nil {
-		return nil, renderErr(ctx, sc, opts, err)
+		return nil, renderErr(ctx, sc, opts, err, false)
 	}
 	renderedOff, err := mesh.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(false)})
 	if err != nil {
-		return nil, renderErr(ctx, sc, opts, err)
+		return nil, renderErr(ctx, sc, opts, err, false)
 	}
 
 	if opts.RunDir == "" {

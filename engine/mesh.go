@@ -157,14 +157,15 @@ func DefaultOpener(ctx context.Context, name string) (MeshClient, error) {
 }
 
 // renderErr places a bad profile named by the scenario's mesh: at its
-// line; an interrupt is reported as one.
-func renderErr(ctx context.Context, sc *scenarios.Scenario, opts Options, err error) error {
+// line; an interrupt is reported as one. userFormat says the user chose
+// the format: then an invalid request may be the format's fault, not the
+// file's.
+func renderErr(ctx context.Context, sc *scenarios.Scenario, opts Options, err error, userFormat bool) error {
 	if ctx.Err() != nil {
 		return classify(ctx, err)
 	}
 	var pe *plugins.Error
-	if errors.As(err, &pe) && pe.Code == plugins.CodeInvalid && opts.Profile == sc.Mesh && sc.MeshPos.Line > 0 &&
-		(strings.Contains(pe.Msg, "mesh profile") || strings.Contains(pe.Msg, "release")) {
+	if errors.As(err, &pe) && pe.Code == plugins.CodeInvalid && opts.Profile == sc.Mesh && sc.MeshPos.Line > 0 && !userFormat {
 		return inputErr(fmt.Errorf("%s:%d:%d: mesh: %s", sc.MeshPos.File, sc.MeshPos.Line, sc.MeshPos.Column, pe.Msg))
 	}
 	return meshErr(err)
@@ -191,7 +192,7 @@ func Explain(ctx context.Context, sc *scenarios.Scenario, opts Options, format s
 	defer m.client.Close()
 	r, err := m.client.Render(ctx, plugins.RenderRequest{Profile: opts.Profile, Format: format, Topology: sc.Topology, Pattern: sc.Phase(true)})
 	if err != nil {
-		return r, renderErr(ctx, sc, opts, err)
+		return r, renderErr(ctx, sc, opts, err, format != "")
 	}
 	return r, nil
 }

@@ -255,7 +255,9 @@ func engineExit(err error) error {
 			code = exitInterrupted
 		}
 	}
-	if strings.Contains(err.Error(), "unknown mesh profile") {
+	// A --mesh value that is no profile may have meant a plugin (a file's
+	// mesh: names profiles only).
+	if strings.Contains(err.Error(), "unknown mesh profile") && !strings.Contains(err.Error(), ": mesh: ") {
 		err = fmt.Errorf("%w; %s", err, pluginHint())
 	}
 	return &exitError{code: code, err: err}
