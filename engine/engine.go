@@ -406,6 +406,7 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 		return nil, classify(ctx, meshErr(err))
 	}
 	sampler := metrics.NewSampler(pids(r.comps), time.Second)
+	addProbes(sampler, r.dep, r.comps)
 	sampler.Start(ctx)
 	rec := metrics.NewRecorder(targets, time.Second)
 	rec.Mapping = r.mesh.mapping
@@ -603,6 +604,28 @@ func pids(comps []sandbox.Component) map[string]int32 {
 		}
 	}
 	return out
+}
+
+// addProbes samples the components that are not local processes
+// (containers) through their deployment's ResourceReader.
+func addProbes(s *metrics.Sampler, dep sandbox.Deployment, comps []sandbox.Component) {
+	rr, ok := dep.(sandbox.ResourceReader)
+	if !ok {
+		return
+	}
+	for _, c := range comps {
+		if c.PID != 0 {
+			continue
+		}
+		inst := c.Instance
+		s.AddProbe(inst, func(ctx context.Context) (float64, float64, error) {
+			cpu, mb, err := rr.ReadResources(ctx, inst)
+			if errors.Is(err, sandbox.ErrGone) {
+				err = errors.Join(metrics.ErrGone, err)
+			}
+			return cpu, mb, err
+		})
+	}
 }
 
 func randomSeed() int64 {

@@ -8,6 +8,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -58,6 +59,19 @@ type Deployment interface {
 	// Teardown stops everything Deploy started; it is safe to call twice.
 	Teardown(ctx context.Context) error
 }
+
+// ResourceReader is implemented by deployments whose components are not
+// local processes (containers, pods; Component.PID is 0): it reads one
+// component instance's cumulative CPU time in seconds (user + system since
+// it started) and its resident memory in MB (2^20 bytes). A component that
+// has exited returns an error wrapping ErrGone. The engine samples it about
+// once a second, as it samples local processes by PID.
+type ResourceReader interface {
+	ReadResources(ctx context.Context, instance string) (cpuSeconds, memoryMB float64, err error)
+}
+
+// ErrGone is wrapped by ResourceReader errors for a component that exited.
+var ErrGone = errors.New("component is gone")
 
 // ComponentKind tells an app from a sidecar.
 type ComponentKind string

@@ -145,8 +145,24 @@ Exit codes: 0 every condition passed, 1 a condition failed,
 		return usageErr("%v; see '%s --help'", err, c.CommandPath())
 	})
 	root.AddCommand(newRunCmd(), newListCmd(), newExplainCmd(), newCompareCmd(), newResultsCmd(), newPluginCmd(), newVersionCmd())
+	for _, f := range moreCommands {
+		root.AddCommand(f())
+	}
+	if rootRun != nil {
+		root.Args = cobra.NoArgs
+		root.RunE = rootRun
+	}
 	return root
 }
+
+// moreCommands are commands that register themselves from their own file
+// (lab, images, doctor, down), so each lives beside its own code.
+var moreCommands []func() *cobra.Command
+
+// rootRun is what `meshgym` with no arguments does (the TUI file sets it:
+// open the lab browser on a terminal, list the labs otherwise); nil shows
+// the help.
+var rootRun func(cmd *cobra.Command, args []string) error
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
