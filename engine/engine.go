@@ -420,7 +420,8 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 	progress := func(p load.Progress) {
 		tl.add(p)
 		r.em.send(&ProgressEvent{Phase: name, Elapsed: p.Elapsed, Total: p.Total,
-			Requests: p.Requests, Errors: p.Errors, RPS: p.RPS, Retries: r.counts.get(name, "retry")}, true)
+			Requests: p.Requests, Errors: p.Errors, RPS: p.RPS, Retries: r.counts.get(name, "retry"),
+			Components: rec.Counts()}, true)
 	}
 	var lr *load.Result
 	var canaryWeight *float64

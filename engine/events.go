@@ -1,6 +1,10 @@
 package engine
 
-import "time"
+import (
+	"time"
+
+	"meshgym/metrics"
+)
 
 // Event is one item of the engine's progress stream: *PhaseEvent,
 // *ProgressEvent, *PolicyEvent or *LogEvent. The CLI prints them, the TUI
@@ -33,6 +37,10 @@ type ProgressEvent struct {
 	Errors   int64         `json:"errors"`  // responses other than 2xx, and socket errors
 	RPS      float64       `json:"rps"`     // achieved so far (req/s)
 	Retries  int64         `json:"retries"` // policy events of kind "retry" seen so far in this phase
+	// Components are the inbound requests and errors each component
+	// (currency_v2, payments_sidecar…) answered so far in this phase, as
+	// of the last per-second scrape.
+	Components map[string]metrics.ComponentCount `json:"components,omitempty"`
 }
 
 // PolicyEvent is a decision a sidecar took: a retry, a retry limit reached,

@@ -388,3 +388,31 @@ func TestMappingRenamesFamiliesAndLabels(t *testing.T) {
 		t.Errorf("snapshot of mapped samples: %+v", snap.Requests)
 	}
 }
+
+// Live per-component counts are what was answered since Start, split into
+// errors (not 2xx) and the rest.
+func TestRecorderCounts(t *testing.T) {
+	var n atomic.Int64
+	u := serve(t, func() string {
+		k := n.Add(1) * 10 // each scrape 10 more of each
+		return fmt.Sprintf("# TYPE meshgym_requests_total counter\n"+
+			"meshgym_requests_total{direction=\"inbound\",name=\"currency_v2\",status_code=\"200\",attempt=\"1\"} %d\n"+
+			"meshgym_requests_total{direction=\"inbound\",name=\"currency_v2\",status_code=\"500\",attempt=\"1\"} %d\n", 100+k, 50+k)
+	})
+	r := NewRecorder([]string{u}, 50*time.Millisecond)
+	if got := r.Counts(); len(got) != 0 {
+		t.Fatalf("before Start: %v", got)
+	}
+	r.Start(context.Background())
+	time.Sleep(180 * time.Millisecond)
+	r.Stop()
+	scrapes := float64(n.Load())
+	c := r.Counts()["currency_v2"]
+	// Baseline at the first scrape: 110 + 60; last: 100+10s + 50+10s.
+	if want := 20 * (scrapes - 1); c.Requests != want || c.Errors != want/2 {
+		t.Errorf("counts after %v scrapes = %+v, want requests %v errors %v", scrapes, c, want, want/2)
+	}
+	if scrapes < 3 {
+		t.Errorf("only %v scrapes", scrapes)
+	}
+}

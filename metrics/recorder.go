@@ -21,7 +21,9 @@ type Recorder struct {
 	mu     sync.Mutex
 	prev   map[string]float64
 	prevT  time.Time
-	ticks  []map[string]float64 // per tick: name → req/s
+	base   map[string]ComponentCount // totals at the first scrape
+	last   map[string]ComponentCount // totals at the latest scrape
+	ticks  []map[string]float64      // per tick: name → req/s
 	errs   int
 	lastEr error
 	cancel context.CancelFunc
@@ -92,6 +94,26 @@ func (r *Recorder) Rates() map[string][]float64 {
 	return out
 }
 
+// ComponentCount is what one component answered so far in a phase.
+type ComponentCount struct {
+	Requests float64 `json:"requests"` // inbound requests answered
+	Errors   float64 `json:"errors"`   // of which not 2xx
+}
+
+// Counts returns, per component, the inbound requests and errors counted
+// since Start, as of the latest scrape (about a second old at most). It
+// is for live views; the phase's figures come from the Snapshot diff.
+func (r *Recorder) Counts() map[string]ComponentCount {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]ComponentCount{}
+	for name, t := range r.last {
+		b := r.base[name]
+		out[name] = ComponentCount{Requests: counterDelta(b.Requests, t.Requests), Errors: counterDelta(b.Errors, t.Errors)}
+	}
+	return out
+}
+
 func (r *Recorder) tick(ctx context.Context) {
 	snap, err := CollectMapped(ctx, r.urls, r.Mapping)
 	now := time.Now()
@@ -108,9 +130,20 @@ func (r *Recorder) tick(ctx context.Context) {
 		}
 	}
 	cur := map[string]float64{}
+	totals := map[string]ComponentCount{}
 	for _, q := range snap.Requests {
 		cur[q.Name] += q.Count
+		t := totals[q.Name]
+		t.Requests += q.Count
+		if q.StatusCode < 200 || q.StatusCode > 299 {
+			t.Errors += q.Count
+		}
+		totals[q.Name] = t
 	}
+	if r.base == nil {
+		r.base = totals
+	}
+	r.last = totals
 	if r.prev != nil {
 		dt := now.Sub(r.prevT).Seconds()
 		rates := map[string]float64{}

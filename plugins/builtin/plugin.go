@@ -49,7 +49,7 @@ func (p *Plugin) Info(ctx context.Context) (plugins.Info, error) {
 		Name:      Name,
 		Version:   version.String(),
 		Patterns:  slices.Clone(scenarios.PatternKinds),
-		Platforms: []string{"local"},
+		Platforms: []string{"local", "docker"},
 		Formats:   formats(),
 		Profiles:  Profiles(),
 		Notes: []string{
