@@ -100,7 +100,10 @@ type Measure struct {
 }
 
 // Choice is one answer of a predict step. It is right when the measured
-// value is in [Min, Max) (units of the measure: %, s, count).
+// value is in [Min, Max) (units of the measure: % for shares, s for
+// latencies, × for amplification, MB, req/s, counts); the last choice
+// also holds its Max (100% for a share). The loader requires a step's
+// choices to be contiguous from 0, so exactly one is right.
 type Choice struct {
 	Text string  `json:"text"`
 	Min  float64 `json:"min"`
