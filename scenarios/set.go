@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -11,7 +12,9 @@ import (
 var SetKeys = []string{
 	"load.duration", "load.rps", "load.connections", "seed",
 	"retry.attempts", "retry.retryOn", "retry.perTryTimeout", "retry.backoffBase", "retry.preferNewHost",
-	"circuitBreaker.algorithm", "circuitBreaker.interval", "timeout.request", "timeout.perTry", "rateLimit.requestsPerSecond",
+	"circuitBreaker.algorithm", "circuitBreaker.interval", "circuitBreaker.errorThreshold", "circuitBreaker.ejectionDuration",
+	"timeout.request", "timeout.perTry", "rateLimit.requestsPerSecond",
+	"split.VERSION.weight", "fault.abortPercent", "fault.delayPercent", "retryBudget.budgetPercent", "retryBudget.retryRatio",
 	"VERSION.errorRate", "VERSION.errorCode", "VERSION.latency.p50", "VERSION.latency.p90", "VERSION.latency.p99",
 }
 
@@ -97,15 +100,47 @@ func (s *Scenario) Set(assignment string) error {
 				err = bad("true or false")
 			}
 		}
-	case "circuitBreaker.algorithm", "circuitBreaker.interval":
+	case "circuitBreaker.algorithm", "circuitBreaker.interval", "circuitBreaker.errorThreshold", "circuitBreaker.ejectionDuration":
 		cb := s.Pattern.CircuitBreaker
 		if cb == nil {
 			return fmt.Errorf("--set %s: this scenario's pattern (%s) has no circuit breaker", key, s.Pattern.Kind)
 		}
-		if key == "circuitBreaker.algorithm" {
+		switch key {
+		case "circuitBreaker.algorithm":
 			cb.Algorithm = value
-		} else {
+		case "circuitBreaker.interval":
 			err = dur(&cb.Interval)
+		case "circuitBreaker.errorThreshold":
+			cb.ErrorThreshold, err = strconv.Atoi(value)
+			if err != nil {
+				err = bad("a whole number")
+			}
+		default:
+			err = dur(&cb.EjectionDuration)
+		}
+	case "fault.abortPercent", "fault.delayPercent":
+		f := s.Pattern.Fault
+		switch {
+		case f == nil:
+			return fmt.Errorf("--set %s: this scenario's pattern (%s) has no fault injection", key, s.Pattern.Kind)
+		case key == "fault.abortPercent" && f.Abort == nil:
+			return fmt.Errorf("--set %s: this scenario's fault injection has no abort; add fault.abort to the file", key)
+		case key == "fault.delayPercent" && f.Delay == nil:
+			return fmt.Errorf("--set %s: this scenario's fault injection has no delay; add fault.delay to the file", key)
+		case key == "fault.abortPercent":
+			f.Abort.Percent, err = num()
+		default:
+			f.Delay.Percent, err = num()
+		}
+	case "retryBudget.budgetPercent", "retryBudget.retryRatio":
+		if len(s.Pattern.RetryBudgets) == 0 {
+			return fmt.Errorf("--set %s: this scenario's pattern (%s) has no retry budget", key, s.Pattern.Kind)
+		}
+		b := &s.Pattern.RetryBudgets[0]
+		if key == "retryBudget.budgetPercent" {
+			b.BudgetPercent, err = num()
+		} else {
+			b.RetryRatio, err = num()
 		}
 	case "timeout.request", "timeout.perTry":
 		tp := s.Pattern.Timeout
@@ -123,6 +158,12 @@ func (s *Scenario) Set(assignment string) error {
 		}
 		s.Pattern.RateLimit.RequestsPerSecond, err = num()
 	default:
+		if rest, ok := strings.CutPrefix(key, "split."); ok {
+			if err := s.setWeight(key, rest, value); err != nil {
+				return err
+			}
+			break
+		}
 		ver, field, _ := strings.Cut(key, ".")
 		v := s.version(ver)
 		if v == nil || field == "" {
@@ -153,6 +194,33 @@ func (s *Scenario) Set(assignment string) error {
 		return fmt.Errorf("--set %s: %v", assignment, verr)
 	}
 	s.Notes = append(s.Notes, "--set "+key+"="+value)
+	return nil
+}
+
+// setWeight sets split.VERSION.weight. With two targets the other one
+// gets the rest (100 − w), so weights keep summing to 100.
+func (s *Scenario) setWeight(key, rest, value string) error {
+	sp := s.Pattern.Split
+	if sp == nil {
+		return fmt.Errorf("--set %s: this scenario's pattern (%s) has no traffic split", key, s.Pattern.Kind)
+	}
+	ver, ok := strings.CutSuffix(rest, ".weight")
+	i := slices.IndexFunc(sp.Targets, func(t WeightedTarget) bool { return t.Version == ver })
+	if !ok || i < 0 {
+		var names []string
+		for _, t := range sp.Targets {
+			names = append(names, "split."+t.Version+".weight")
+		}
+		return fmt.Errorf("--set %s: unknown key; this split has %s", key, strings.Join(names, ", "))
+	}
+	w, err := strconv.ParseFloat(strings.TrimSuffix(value, "%"), 64)
+	if err != nil || w < 0 || w > 100 {
+		return fmt.Errorf("--set %s: %s is not a weight from 0 to 100", key, quote(value))
+	}
+	sp.Targets[i].Weight = w
+	if len(sp.Targets) == 2 {
+		sp.Targets[1-i].Weight = 100 - w
+	}
 	return nil
 }
 

@@ -65,6 +65,21 @@ func TestSetPolicies(t *testing.T) {
 		{"rate-limiting", "rateLimit.requestsPerSecond=20", func(s *Scenario) bool { return s.Pattern.RateLimit.RequestsPerSecond == 20 }, ""},
 		{"rate-limiting", "rateLimit.requestsPerSecond=0", nil, "must be > 0"},
 		{"canary", "retry.attempts=1", nil, "has no retry policy"},
+		{"circuit-breaking", "circuitBreaker.errorThreshold=3", func(s *Scenario) bool { return s.Pattern.CircuitBreaker.ErrorThreshold == 3 }, ""},
+		{"circuit-breaking", "circuitBreaker.errorThreshold=0", nil, "errorThreshold"},
+		{"circuit-breaking", "circuitBreaker.ejectionDuration=5s", func(s *Scenario) bool { return s.Pattern.CircuitBreaker.EjectionDuration.D() == 5*time.Second }, ""},
+		{"canary", "split.payments_v2.weight=30", func(s *Scenario) bool {
+			return s.Pattern.Split.Targets[0].Weight+s.Pattern.Split.Targets[1].Weight == 100 && weightOf(s, "payments_v2") == 30
+		}, ""},
+		{"canary", "split.payments_v3.weight=30", nil, "this split has split.payments_v1.weight, split.payments_v2.weight"},
+		{"canary", "split.payments_v2.weight=130", nil, "not a weight from 0 to 100"},
+		{"retries", "split.payments_v2.weight=30", nil, "has no traffic split"},
+		{"fault-injection", "fault.abortPercent=50", func(s *Scenario) bool { return s.Pattern.Fault.Abort.Percent == 50 }, ""},
+		{"fault-injection", "fault.delayPercent=0", func(s *Scenario) bool { return s.Pattern.Fault.Delay.Percent == 0 }, ""},
+		{"fault-injection", "fault.abortPercent=x", nil, "is not a number"},
+		{"retries", "fault.abortPercent=5", nil, "has no fault injection"},
+		{"retry-budgets", "retryBudget.budgetPercent=50", func(s *Scenario) bool { return s.Pattern.RetryBudgets[0].BudgetPercent == 50 }, ""},
+		{"retries", "retryBudget.budgetPercent=50", nil, "has no retry budget"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.builtin+" "+tc.set, func(t *testing.T) {
@@ -84,4 +99,13 @@ func TestSetPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+func weightOf(s *Scenario, version string) float64 {
+	for _, t := range s.Pattern.Split.Targets {
+		if t.Version == version {
+			return t.Weight
+		}
+	}
+	return -1
 }
