@@ -1,0 +1,435 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"meshgym/engine"
+	"meshgym/labs"
+	"meshgym/scenarios"
+	"meshgym/tui/internal/fixture"
+)
+
+func TestMain(m *testing.M) {
+	lipgloss.SetColorProfile(termenv.Ascii)
+	os.Exit(m.Run())
+}
+
+// fakeRunner emits scripted events, then returns res (or err) at once, or
+// — with hold — waits until its context is cancelled (a run the learner
+// stops), recording that it "tore down".
+type fakeRunner struct {
+	events   []engine.Event
+	res      *engine.Result
+	err      error
+	hold     bool
+	calls    atomic.Int32
+	tornDown atomic.Bool
+	running  chan struct{} // closed once the events are sent
+	once     sync.Once
+}
+
+func (f *fakeRunner) Run(ctx context.Context, sc *scenarios.Scenario, events chan<- engine.Event) (*engine.Result, error) {
+	f.calls.Add(1)
+	for _, ev := range f.events {
+		events <- ev
+	}
+	if f.running != nil {
+		f.once.Do(func() { close(f.running) })
+	}
+	if f.hold {
+		<-ctx.Done()
+		time.Sleep(20 * time.Millisecond) // teardown takes a moment
+		f.tornDown.Store(true)
+		return nil, &engine.Error{Kind: engine.KindInterrupted, Err: ctx.Err()}
+	}
+	return f.res, f.err
+}
+
+type fakeSaver struct {
+	calls atomic.Int32
+	mu    sync.Mutex
+	last  *labs.Progress
+	err   error
+}
+
+func (f *fakeSaver) Save(p *labs.Progress) error {
+	f.calls.Add(1)
+	f.mu.Lock()
+	f.last = p
+	f.mu.Unlock()
+	return f.err
+}
+
+type fakeResults struct {
+	calls atomic.Int32
+	res   *engine.Result
+}
+
+func (f *fakeResults) Load(ref string) (*engine.Result, error) {
+	f.calls.Add(1)
+	if f.res == nil || ref != f.res.ID {
+		return nil, errors.New("no run " + ref)
+	}
+	return f.res, nil
+}
+
+type fakes struct {
+	runner  *fakeRunner
+	saver   *fakeSaver
+	results *fakeResults
+}
+
+func (f fakes) counts() [3]int32 {
+	return [3]int32{f.runner.calls.Load(), f.saver.calls.Load(), f.results.calls.Load()}
+}
+
+func newModel(t *testing.T, p *labs.Progress, start string) (*Model, fakes) {
+	t.Helper()
+	f := fakes{
+		runner:  &fakeRunner{events: fixture.Events(), res: fixture.Result()},
+		saver:   &fakeSaver{},
+		results: &fakeResults{res: fixture.Result()},
+	}
+	m := New(Config{
+		Labs: []*labs.Lab{fixture.Lab()}, Progress: p, Start: start,
+		Runner: f.runner, Saver: f.saver, Results: f.results,
+		Now: func() time.Time { return fixture.T0 },
+	})
+	return m, f
+}
+
+// driver feeds messages to a model the way bubbletea does, running the
+// commands Update returns only after Update returned, and checks that
+// Update itself never called a fake.
+type driver struct {
+	t *testing.T
+	m *Model
+	f fakes
+}
+
+func (d *driver) send(msg tea.Msg) {
+	d.t.Helper()
+	before := d.f.counts()
+	_, cmd := d.m.Update(msg)
+	if after := d.f.counts(); after != before {
+		d.t.Fatalf("Update(%T %v) did I/O: runner/saver/results calls %v → %v", msg, msg, before, after)
+	}
+	for _, out := range run(cmd) {
+		if _, quit := out.(tea.QuitMsg); quit {
+			continue
+		}
+		d.send(out)
+	}
+}
+
+func (d *driver) keys(ks ...string) {
+	d.t.Helper()
+	for _, k := range ks {
+		d.send(keyMsg(k))
+	}
+}
+
+func keyMsg(k string) tea.KeyMsg {
+	switch k {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	case "up":
+		return tea.KeyMsg{Type: tea.KeyUp}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	case "left":
+		return tea.KeyMsg{Type: tea.KeyLeft}
+	case "right":
+		return tea.KeyMsg{Type: tea.KeyRight}
+	case "pgdown":
+		return tea.KeyMsg{Type: tea.KeyPgDown}
+	case "pgup":
+		return tea.KeyMsg{Type: tea.KeyPgUp}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+}
+
+// run executes cmd (and batches) and returns the messages, in order.
+func run(cmd tea.Cmd) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	msg := cmd()
+	if b, ok := msg.(tea.BatchMsg); ok {
+		var out []tea.Msg
+		for _, c := range b {
+			out = append(out, run(c)...)
+		}
+		return out
+	}
+	if msg == nil {
+		return nil
+	}
+	return []tea.Msg{msg}
+}
+
+func TestWalkThroughTheLab(t *testing.T) {
+	m, f := newModel(t, nil, "")
+	d := &driver{t: t, m: m, f: f}
+	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	if m.Page() != "browser" {
+		t.Fatalf("starts on %s, want browser", m.Page())
+	}
+	d.keys("enter")
+	if m.Page() != "lab" || m.Session().Step().ID != "problem" {
+		t.Fatalf("enter: page %s", m.Page())
+	}
+	d.keys("n")
+	if id := m.Session().Step().ID; id != "predict" {
+		t.Fatalf("n: step %s, want predict", id)
+	}
+	d.keys("n") // no answer yet
+	if id := m.Session().Step().ID; id != "predict" || !m.lab.StatusErr || !strings.Contains(m.lab.Status, "choose an answer") {
+		t.Fatalf("n without an answer: step %s, status %q", id, m.lab.Status)
+	}
+	d.keys("2", "n")
+	if id := m.Session().Step().ID; id != "run" {
+		t.Fatalf("2 n: step %s, want run", id)
+	}
+	d.keys("right", "right") // retry.attempts 0 → 1 → 3
+	if v := m.Session().Knobs()[0].Value; v != "3" {
+		t.Fatalf("knob after → →: %s, want 3", v)
+	}
+	saves := f.saver.calls.Load()
+	if saves == 0 {
+		t.Fatal("progress was never saved")
+	}
+	f.saver.mu.Lock()
+	if got := f.saver.last.Labs["retries"].Knobs["retry.attempts"]; got != "3" {
+		t.Errorf("saved knob %q, want 3", got)
+	}
+	f.saver.mu.Unlock()
+	d.keys("enter") // run: the fake runner returns the synthetic result
+	if f.runner.calls.Load() != 1 {
+		t.Fatalf("runner calls %d, want 1", f.runner.calls.Load())
+	}
+	if m.Page() != "compare" {
+		t.Fatalf("after the run: page %s, want compare", m.Page())
+	}
+	if m.feedback == nil || !m.feedback.Passed || len(m.feedback.Predictions) != 1 || !m.feedback.Predictions[0].Correct {
+		t.Fatalf("feedback %+v: want the check passed and prediction 2 (about 1 in 4) right", m.feedback)
+	}
+	if got := m.cfg.Progress.Labs["retries"].LastRun; got != fixture.Result().ID {
+		t.Errorf("LastRun %q, want %q", got, fixture.Result().ID)
+	}
+	d.keys("esc")
+	if m.Page() != "lab" {
+		t.Fatalf("esc from before/after: %s", m.Page())
+	}
+	d.keys("n", "o")
+	if m.Page() != "compare" {
+		t.Fatalf("o on the observe step: %s", m.Page())
+	}
+	d.keys("esc", "n", "n")
+	if !m.cfg.Progress.Labs["retries"].Completed {
+		t.Fatal("the lab is not completed after its last step")
+	}
+	d.keys("esc")
+	if m.Page() != "browser" || !strings.Contains(m.View(), "✓ 2. Retries") {
+		t.Fatalf("back in the browser the lab is not marked completed:\n%s", m.View())
+	}
+}
+
+func TestUpdateDoesNoIOForAnyKey(t *testing.T) {
+	keys := []string{"up", "down", "left", "right", "pgup", "pgdown", "n", "p", "1", "2", "3", "9", "+", "-", "h", "s", "y", "r", "n", "o", "?", "?", "x", "esc"}
+	for _, start := range []string{"", "retries"} {
+		m, f := newModel(t, nil, start)
+		d := &driver{t: t, m: m, f: f}
+		d.send(tea.WindowSizeMsg{Width: 100, Height: 30})
+		for _, k := range keys {
+			d.send(keyMsg(k)) // driver fails the test if Update did I/O
+		}
+		// Every message type the root knows, including stale ones.
+		d.send(runEventsMsg{id: 99, events: fixture.Events()})
+		d.send(runDoneMsg{id: 99})
+		d.send(savedMsg{err: errors.New("disk full")})
+		d.send(lastRunMsg{lab: "retries", id: "x", err: errors.New("gone")})
+	}
+}
+
+func TestResumedLabLoadsItsLastRunInACommand(t *testing.T) {
+	p := &labs.Progress{Labs: map[string]*labs.LabProgress{"retries": {Current: "observe", LastRun: fixture.Result().ID,
+		Steps: map[string]labs.StepStatus{"problem": labs.StatusDone, "predict": labs.StatusDone, "run": labs.StatusDone}}}}
+	m, f := newModel(t, p, "retries")
+	cmd := m.Init()
+	if f.results.calls.Load() != 0 {
+		t.Fatal("Init loaded the run itself")
+	}
+	d := &driver{t: t, m: m, f: f}
+	for _, msg := range run(cmd) {
+		d.send(msg)
+	}
+	if f.results.calls.Load() != 1 || m.Session().Last() == nil {
+		t.Fatalf("last run not restored (loads %d)", f.results.calls.Load())
+	}
+	d.keys("o")
+	if m.Page() != "compare" {
+		t.Fatalf("o after resume: %s", m.Page())
+	}
+}
+
+func TestStopTheRunWaitsForTeardown(t *testing.T) {
+	m, f := newModel(t, nil, "retries")
+	f.runner.hold = true
+	f.runner.running = make(chan struct{})
+	d := &driver{t: t, m: m, f: f}
+	d.keys("n", "1", "n")
+	_, cmd := m.Update(keyMsg("enter"))
+	if m.Page() != "run" || !m.Running() {
+		t.Fatalf("enter on the run step: page %s running %v", m.Page(), m.Running())
+	}
+	msgs := make(chan tea.Msg, 10)
+	go func() {
+		for _, msg := range run(cmd) {
+			msgs <- msg
+		}
+	}()
+	<-f.runner.running
+	// esc asks; y stops.
+	m.Update(keyMsg("esc"))
+	if !m.run.Confirming {
+		t.Fatal("esc during a run did not ask to stop it")
+	}
+	_, stop := m.Update(keyMsg("y"))
+	for _, msg := range run(stop) {
+		m.Update(msg)
+	}
+	if !strings.Contains(m.View(), "tearing down") {
+		t.Fatalf("no teardown notice:\n%s", m.View())
+	}
+	// The run returns only after teardown; then the lab view says so.
+	var done bool
+	for !done {
+		select {
+		case msg := <-msgs:
+			if _, ok := msg.(runDoneMsg); ok {
+				done = true
+				if !f.runner.tornDown.Load() {
+					t.Fatal("runDone before teardown")
+				}
+			}
+			m.Update(msg)
+		case <-time.After(5 * time.Second):
+			t.Fatal("the run never returned after stop")
+		}
+	}
+	if m.Page() != "lab" || !strings.Contains(m.lab.Status, "stopped") {
+		t.Fatalf("after stop: page %s status %q", m.Page(), m.lab.Status)
+	}
+}
+
+func TestShutdownWaitsForARunningEngine(t *testing.T) {
+	m, f := newModel(t, nil, "retries")
+	f.runner.hold = true
+	f.runner.running = make(chan struct{})
+	cmd := m.startRun(fixture.Scenario())
+	go run(cmd)
+	<-f.runner.running
+	m.Shutdown()
+	if !f.runner.tornDown.Load() {
+		t.Fatal("Shutdown returned before the run tore down")
+	}
+}
+
+func TestExplainRunErrors(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{errors.New("listen tcp 127.0.0.1:8200: bind: address already in use"), "--port 0"},
+		{&engine.Error{Kind: engine.KindInput, Err: errors.New("retry.attempts: bad")}, "press r to reset"},
+		{&engine.Error{Kind: engine.KindInterrupted, Err: context.Canceled}, "interrupted"},
+		{&engine.Error{Kind: engine.KindPlatform, Err: errors.New("currency_v2 exited")}, "The logs are in .meshgym/runs/x"},
+	}
+	for _, tc := range tests {
+		got := Explain(tc.err, &engine.Result{RunDir: ".meshgym/runs/x"})
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("Explain(%v) = %q, want it to contain %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestRunErrorShowsCauseInLabView(t *testing.T) {
+	m, f := newModel(t, nil, "retries")
+	f.runner.res, f.runner.err = nil, errors.New("entry port 8200 is taken")
+	d := &driver{t: t, m: m, f: f}
+	d.keys("n", "2", "n", "enter")
+	if m.Page() != "lab" || !strings.Contains(m.lab.Status, "--port 0") {
+		t.Fatalf("page %s status %q", m.Page(), m.lab.Status)
+	}
+}
+
+// ---- golden screens (teatest drives the whole program at 80×24)
+
+func screen(t *testing.T, runner *fakeRunner, keys []string, waitFor string) string {
+	t.Helper()
+	m, _ := newModel(t, nil, "")
+	if runner != nil {
+		m.cfg.Runner = runner
+	}
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	for _, k := range keys {
+		tm.Send(keyMsg(k))
+	}
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(waitFor)) },
+		teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	t.Cleanup(final.Shutdown)
+	return final.View()
+}
+
+func TestGoldenBrowser(t *testing.T) {
+	golden.RequireEqual(t, []byte(screen(t, nil, nil, "not started")))
+}
+
+func TestGoldenLabReadStep(t *testing.T) {
+	golden.RequireEqual(t, []byte(screen(t, nil, []string{"enter"}, "step 1 of 5")))
+}
+
+func TestGoldenLabPredictStep(t *testing.T) {
+	golden.RequireEqual(t, []byte(screen(t, nil, []string{"enter", "n", "2"}, "You chose 2")))
+}
+
+func TestGoldenLabRunStep(t *testing.T) {
+	golden.RequireEqual(t, []byte(screen(t, nil, []string{"enter", "n", "2", "n", "down", "right"}, "‹ 1 ›")))
+}
+
+func TestGoldenHelp(t *testing.T) {
+	golden.RequireEqual(t, []byte(screen(t, nil, []string{"enter", "?"}, "reset lab")))
+}
+
+func TestGoldenLiveRun(t *testing.T) {
+	r := &fakeRunner{events: fixture.Events(), hold: true}
+	golden.RequireEqual(t, []byte(screen(t, r, []string{"enter", "n", "2", "n", "enter"}, "ejection")))
+}
+
+func TestGoldenBeforeAfter(t *testing.T) {
+	r := &fakeRunner{events: fixture.Events(), res: fixture.Result()}
+	golden.RequireEqual(t, []byte(screen(t, r, []string{"enter", "n", "2", "n", "right", "right", "enter"}, "Before / after")))
+}
