@@ -8,7 +8,7 @@ RUN_ARGS ?= --duration 20s
 export TESTCONTAINERS_HOST_OVERRIDE = 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED = true
 
-.PHONY: all build run test test-short cross bench lint fuzz clean
+.PHONY: all build run test test-short test-docker doctor cross bench lint fuzz clean
 
 all: build
 
@@ -21,9 +21,28 @@ run: build
 	./$(BIN)/meshgym run retries $(RUN_ARGS)
 
 ## test: vet, unit and end-to-end tests, and the macOS/Windows cross-builds
+## (the Docker tests run too when a daemon answers, else they skip; GOTESTFLAGS
+## adds go test flags, e.g. GOTESTFLAGS=-v)
 test: build cross
 	$(GO) vet ./...
-	$(GO) test -timeout 15m ./...
+	$(GO) test -timeout 15m $(GOTESTFLAGS) ./...
+
+## test-docker: only the Docker tests (named TestDocker*), verbose, then one
+## line saying how many ran and how many skipped (and why)
+test-docker:
+	@log=$$(mktemp); status=0; \
+	$(GO) test -count=1 -timeout 15m -run '^TestDocker' -v ./... >$$log 2>&1 || status=$$?; \
+	grep -E '^(=== RUN|[[:space:]]*--- (PASS|FAIL|SKIP)|ok|FAIL|panic:|#)' $$log | grep -vE 'no test files|no tests to run'; \
+	grep -B1 -E '^--- SKIP: TestDocker' $$log | grep -E '_test\.go:[0-9]+:' | sed 's/^ */  skipped: /' | sort -u; \
+	ran=$$(grep -cE '^--- (PASS|FAIL): TestDocker' $$log); \
+	skipped=$$(grep -cE '^--- SKIP: TestDocker' $$log); \
+	[ $$status -eq 0 ] || grep -E -B2 -A20 '^(--- FAIL|FAIL|panic:)' $$log | head -200; \
+	echo "Docker tests: $$ran ran, $$skipped skipped"; \
+	rm -f $$log; exit $$status
+
+## doctor: build, then check which platforms can run here (meshgym doctor)
+doctor: build
+	./$(BIN)/meshgym doctor
 
 test-short:
 	$(GO) test -short ./...
@@ -37,9 +56,10 @@ cross:
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/meshgym-sidecar
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/meshgym-app
 
-## bench: sidecar vs bare ReverseProxy vs direct, side by side in one run
+## bench: sidecar vs bare ReverseProxy vs direct, and tracing off vs on (10%, 100%), side by side
 bench:
 	$(GO) run ./bench/proxybench
+	$(GO) run ./bench/tracebench
 
 ## lint: formatting and vet
 lint:

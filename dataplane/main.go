@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"meshgym/tracing/tracelite"
 )
 
 // Exit codes of [Main].
@@ -90,6 +92,16 @@ func run(args []string, stdin *os.File) int {
 		fmt.Fprintf(stderr, "meshgym-sidecar: %s\n", oneLine(err.Error()))
 		return ExitUsage
 	}
+	// Spans of sampled requests go to the OTLP endpoint the platform
+	// passes in the environment (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_ENDPOINT); none = tracing off.
+	tracer, err := tracelite.FromEnv(TraceService(opts.Name), os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "meshgym-sidecar: %s\n", oneLine(err.Error()))
+		return ExitUsage
+	}
+	opts.Tracer = tracer
+	defer flushTracer(tracer)
 	// Catch signals before READY so a signal right after it is graceful.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -131,6 +143,30 @@ func run(args []string, stdin *os.File) int {
 		fmt.Fprintf(stderr, "meshgym-sidecar: shutdown: %s\n", oneLine(err.Error()))
 	}
 	return ExitOK
+}
+
+// TraceService is the service.name of a sidecar's spans: its --name with
+// "_sidecar" appended (the platform's component name, e.g.
+// currency_v2_sidecar), so that the sidecar and its app (whose --name is
+// the same version name, as the metrics label them) are told apart.
+func TraceService(name string) string {
+	if strings.HasSuffix(name, "_sidecar") {
+		return name
+	}
+	return name + "_sidecar"
+}
+
+// TracerFlushTimeout bounds the flush of queued spans when the sidecar
+// exits (also at stdin EOF, which otherwise exits at once).
+const TracerFlushTimeout = time.Second
+
+func flushTracer(t *tracelite.Tracer) {
+	if t == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), TracerFlushTimeout)
+	defer cancel()
+	_ = t.Shutdown(ctx)
 }
 
 // watchStdin reports whether stdin is watched for EOF: not when it is a

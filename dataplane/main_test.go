@@ -211,13 +211,17 @@ func TestSidecarIsLean(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
+	// Tracing uses meshgym/tracing/tracelite (standard library only):
+	// OpenTelemetry's OTLP/HTTP trace exporter links gRPC and grpc-gateway
+	// through go.opentelemetry.io/proto/otlp/collector/trace/v1.
 	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"k8s.io/", "sigs.k8s.io/kind", "helm.sh/", "github.com/testcontainers", "github.com/spf13/cobra"} {
+		for _, banned := range []string{"k8s.io/", "sigs.k8s.io/kind", "helm.sh/", "github.com/testcontainers", "github.com/spf13/cobra",
+			"google.golang.org/grpc", "github.com/grpc-ecosystem/", "go.opentelemetry.io/proto/otlp/collector"} {
 			if strings.HasPrefix(dep, banned) {
 				t.Errorf("meshgym-sidecar links %s", dep)
 			}
 		}
-		if strings.HasPrefix(dep, "meshgym/") && dep != "meshgym/dataplane" && dep != "meshgym/cmd/meshgym-sidecar" {
+		if strings.HasPrefix(dep, "meshgym/") && dep != "meshgym/dataplane" && dep != "meshgym/cmd/meshgym-sidecar" && dep != "meshgym/tracing/tracelite" {
 			t.Errorf("meshgym-sidecar links meshgym package %s", dep)
 		}
 	}

@@ -350,13 +350,16 @@ type outlierDetector struct {
 	// rr are the cluster balancer's round-robin indexes of its two host
 	// sources, healthy hosts and (panic) all hosts; Envoy keeps one per
 	// source (rr_indexes_).
-	rr       [2]uint64
-	bookDue  time.Time // earliest end of a book ejection (zero = none)
-	pending  []Event   // events noted under mu, published after it
-	timer    Timer
-	timerAt  time.Time
-	timerGen uint64
-	retired  bool
+	rr      [2]uint64
+	bookDue time.Time // earliest end of a book ejection (zero = none)
+	pending []Event   // events noted under mu, published after it
+	// lastEjection is the detail of the last ejection noted (under mu),
+	// for the span of the attempt that caused it (tracing.go).
+	lastEjection string
+	timer        Timer
+	timerAt      time.Time
+	timerGen     uint64
+	retired      bool
 }
 
 // newOutlierDetector returns the detector of cluster key (endpoint names
@@ -432,7 +435,10 @@ func (d *outlierDetector) sameAs(names, addrs []string, o OutlierDetection, spec
 // onUpstreamReset and onPerTryTimeout): connect failure or reset → 503,
 // per-try timeout → 504. Canceled attempts and no-healthy-upstream are not
 // reported.
-func (d *outlierDetector) Report(ep int, o Outcome) {
+//
+// It returns the detail of the ejection this outcome caused ("" = none),
+// for the attempt's span.
+func (d *outlierDetector) Report(ep int, o Outcome) (ejection string) {
 	var code int
 	switch o.Failure {
 	case FailureNone:
@@ -443,18 +449,23 @@ func (d *outlierDetector) Report(ep int, o Outcome) {
 		code = 504
 	default:
 		d.releasePick(ep) // a probation request that ended without an outcome
-		return
+		return ""
 	}
 	if ep < 0 || ep >= len(d.names) {
-		return
+		return ""
 	}
 	now := d.env.clock.Now()
 	d.mu.Lock()
 	d.advance(now)
+	before := d.hosts[ep].numEjections
 	d.report(now, ep, code)
+	if d.hosts[ep].numEjections != before {
+		ejection = d.lastEjection
+	}
 	notes := d.finish(now)
 	d.mu.Unlock()
 	d.publish(notes)
+	return ejection
 }
 
 // reportAttempt is [outlierDetector.Report] for an attempt of the
@@ -462,19 +473,19 @@ func (d *outlierDetector) Report(ep int, o Outcome) {
 // ended (the client went away) is not the endpoint's fault and is not
 // reported; a failure whose attempt context ended while the downstream's
 // did not is a timeout (per-try or route), reported as 504.
-func (d *outlierDetector) reportAttempt(attemptCtx, downstream context.Context, ep int, o Outcome) {
+func (d *outlierDetector) reportAttempt(attemptCtx, downstream context.Context, ep int, o Outcome) (ejection string) {
 	switch o.Failure {
 	case FailureNone, FailureCanceled:
 	default:
 		if downstream != nil && downstream.Err() != nil {
 			d.releasePick(ep)
-			return
+			return ""
 		}
 		if attemptCtx != nil && attemptCtx.Err() != nil {
 			o.Failure = FailurePerTryTimeout
 		}
 	}
-	d.Report(ep, o)
+	return d.Report(ep, o)
 }
 
 // Ejected reports whether endpoint ep is ejected now (a half-open
@@ -924,6 +935,9 @@ func (d *outlierDetector) returnBook(ep int, t time.Time) {
 
 // note records an event and updates the ejection metrics (under d.mu).
 func (d *outlierDetector) note(t time.Time, kind string, ep, code int, detail string) {
+	if kind == EventEjection {
+		d.lastEjection = detail
+	}
 	if d.retired {
 		return
 	}

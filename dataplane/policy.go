@@ -8,6 +8,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"meshgym/tracing/tracelite"
 )
 
 // This file wires the policies of config_policies.go (routes, route
@@ -175,10 +177,12 @@ func (p *clusterPolicy) route(ctx context.Context, w http.ResponseWriter, c *out
 	if cf := p.fault; cf != nil {
 		if d, ok := cf.drawDelay(f.rand); ok {
 			cf.injected(f, cl, p, faultDelay, 0, d)
+			c.traceEvent(SpanEventFaultInjected, tracelite.String("meshgym.fault", "delay"), tracelite.Float("meshgym.delay_ms", millis(d)))
 			waitDelay(ctx, f.clock, d)
 		}
 		if code, ok := cf.drawAbort(f.rand); ok {
 			cf.injected(f, cl, p, faultAbort, code, 0)
+			c.traceEvent(SpanEventFaultInjected, tracelite.String("meshgym.fault", "abort"), tracelite.Int("http.response.status_code", int64(code)))
 			localReply(w, code, bodyFaultAbort)
 			return routeResult{replied: true}
 		}
@@ -201,6 +205,7 @@ func (p *clusterPolicy) route(ctx context.Context, w http.ResponseWriter, c *out
 	switch {
 	case timedOut:
 		f.tel.pol.routeTimeouts.Add(ctx, 1, p.timeoutOpts...)
+		c.traceEvent(SpanEventTimeout, tracelite.String("meshgym.timeout", "route"), tracelite.Float("meshgym.timeout_ms", millis(p.timeout)))
 		if f.events.active() {
 			f.events.publish(Event{Time: f.clock.Now(), Component: f.name, Kind: EventRouteTimeout,
 				Cluster: cl.name, Endpoint: endpointName(cl, res.Endpoint), Attempt: res.Attempts,
@@ -210,6 +215,7 @@ func (p *clusterPolicy) route(ctx context.Context, w http.ResponseWriter, c *out
 		res.replied = true
 	case res.Decision == RetryOverflow:
 		f.tel.pol.retryOverflow.Add(ctx, 1, p.overflowOpts...)
+		c.traceEvent(SpanEventRetryBudgetExhausted, tracelite.String("meshgym.reason", p.limiter.reason), tracelite.Int(AttrAttempt, int64(res.Attempts)))
 		if f.events.active() {
 			f.events.publish(Event{Time: f.clock.Now(), Component: f.name, Kind: EventRetryOverflow,
 				Cluster: cl.name, Endpoint: endpointName(cl, res.Endpoint), Attempt: res.Attempts,

@@ -13,6 +13,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"meshgym/tracing/tracelite"
 )
 
 // MaxRetryBody is the largest request body (in bytes) a listener buffers
@@ -135,6 +137,9 @@ type forwarder struct {
 	clock  Clock
 	rand   func() uint64
 	cfg    atomic.Pointer[runtimeConfig]
+	// tracer records spans of sampled requests (nil = tracing off;
+	// tracing.go).
+	tracer *tracelite.Tracer
 }
 
 var (
@@ -157,6 +162,11 @@ type outboundCall struct {
 	body bodyState
 	up   upRequest
 	resp *http.Response
+	// span and try are the spans of the request and of its current
+	// attempt (nil unless the request is sampled); backoff is the
+	// back-off before the next attempt (tracing.go).
+	span, try *tracelite.Span
+	backoff   time.Duration
 }
 
 // bodyState is a request body prepared for (re)sending.
@@ -184,6 +194,11 @@ func (h *outboundHandler) serveHot(w *respWriter, r *http.Request) {
 	c := callPool.Get().(*outboundCall)
 	defer c.release()
 	c.f, c.cl = f, cl
+	if f.tracer != nil {
+		if c.span = f.startOutbound(r, cl, start); c.span != nil {
+			defer c.finishTrace(w)
+		}
+	}
 
 	rs := cl.retry.Start(f.rand)
 	if ok, err := c.body.prepare(r); err != nil {
@@ -207,6 +222,7 @@ func (h *outboundHandler) serveHot(w *respWriter, r *http.Request) {
 	}
 	if res.Decision == RetryLimitExceeded {
 		f.tel.limitExceeded.Add(ctx, 1, cl.urxOpts...)
+		c.traceEvent(SpanEventRetryLimitExceeded, tracelite.Int(AttrAttempt, int64(res.Attempts)))
 		if f.events.active() {
 			f.events.publish(Event{Time: f.clock.Now(), Component: f.name, Kind: EventRetryLimitExceeded,
 				Cluster: cl.name, Endpoint: cl.endpoints[res.Endpoint].name, Attempt: res.Attempts,
@@ -280,6 +296,9 @@ func (c *outboundCall) attempt(ctx context.Context, ep, n int) Outcome {
 	}
 	e := c.cl.endpoints[ep]
 	c.up.attempt = n
+	if c.span != nil {
+		c.startTry(e, n)
+	}
 	resp, failure, _ := c.f.pool.roundTrip(ctx, e.addr, &c.up)
 	var o Outcome
 	if failure != FailureNone {
@@ -290,8 +309,12 @@ func (c *outboundCall) attempt(ctx context.Context, ep, n int) Outcome {
 		_, o.Overloaded = resp.Header[OverloadedHeader]
 	}
 	c.f.tel.upstreamRequests.Add(ctx, 1, e.counts.get(o.StatusCode, n)...)
+	var ejection string
 	if c.cl.outlier != nil {
-		c.cl.outlier.reportAttempt(ctx, c.up.in.Context(), ep, o)
+		ejection = c.cl.outlier.reportAttempt(ctx, c.up.in.Context(), ep, o)
+	}
+	if c.try != nil {
+		c.traceOutcome(ctx, e, o, ejection)
 	}
 	return o
 }
@@ -302,6 +325,9 @@ func (c *outboundCall) retrying(ep, n int, o Outcome, backoff time.Duration) {
 		c.resp = nil
 	}
 	f := c.f
+	if c.span != nil {
+		c.traceRetry(n, backoff)
+	}
 	f.tel.retries.Add(context.Background(), 1, c.cl.retryOpts[o.Failure]...)
 	if f.events.active() {
 		f.events.publish(Event{Time: f.clock.Now(), Component: f.name, Kind: EventRetry,
@@ -335,19 +361,31 @@ func (h *inboundHandler) serveHot(w *respWriter, r *http.Request) {
 			attempt = a
 		}
 	}
+	var sp *tracelite.Span
+	if f.tracer != nil {
+		sp = f.startInbound(r, start, attempt)
+	}
 	var body bodyState
 	defer body.release()
 	status := 0
+	failure := FailureNone
 	if status = f.rateLimited(w); status != 0 {
 		// Over the inbound local rate limit (ratelimit.go): answered
 		// without calling the app.
+		if sp != nil {
+			sp.AddEvent(SpanEventRateLimited, f.clock.Now(), tracelite.Int("http.response.status_code", int64(status)))
+		}
 	} else if _, err := body.prepare(r); err != nil {
 		w.closeAfter = true
 		status = http.StatusBadRequest
 		localReply(w, status, "cannot read request body: "+oneLine(err.Error()))
 	} else {
 		up := upRequest{in: r, body: body.body, stream: body.stream, streamLen: body.streamLen}
-		resp, failure, _ := f.pool.roundTrip(r.Context(), h.app, &up)
+		if sp != nil {
+			up.traceparent = sp.Context().Traceparent()
+		}
+		var resp *http.Response
+		resp, failure, _ = f.pool.roundTrip(r.Context(), h.app, &up)
 		switch failure {
 		case FailureNone:
 			status = resp.StatusCode
@@ -364,6 +402,9 @@ func (h *inboundHandler) serveHot(w *respWriter, r *http.Request) {
 	ctx := r.Context()
 	f.tel.requests.Add(ctx, 1, f.tel.inboundCounts.get(status, attempt)...)
 	f.tel.duration.Record(ctx, f.clock.Now().Sub(start).Seconds(), f.tel.inboundDuration...)
+	if sp != nil {
+		finishSpan(sp, status, failure.String(), f.clock.Now())
+	}
 }
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded.

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"meshgym/tracing/tracelite"
 )
 
 // Options configure a sidecar; they mirror the meshgym-sidecar flags.
@@ -37,6 +39,11 @@ type Options struct {
 	Rand func() uint64
 	// ErrorLog receives listener errors; nil means standard error.
 	ErrorLog *log.Logger
+	// Tracer records the spans of sampled requests (see tracing.go); nil
+	// turns tracing off. The caller owns it (flush and shut it down after
+	// the sidecar). [Main] makes one from the OTEL_EXPORTER_OTLP_*
+	// environment.
+	Tracer *tracelite.Tracer
 }
 
 // OutboundListener is one --outbound SVC=ADDR: a local listener whose
@@ -119,7 +126,7 @@ func Start(opts Options) (*Sidecar, error) {
 		return nil, fmt.Errorf("dataplane: metrics: %w", err)
 	}
 	s := &Sidecar{opts: opts, tel: tel}
-	s.fwd = &forwarder{name: opts.Name, pool: newUpstreamPool(), tel: tel, clock: opts.Clock, rand: rnd}
+	s.fwd = &forwarder{name: opts.Name, pool: newUpstreamPool(), tel: tel, clock: opts.Clock, rand: rnd, tracer: opts.Tracer}
 	s.fwd.events = newEventHub(func() { tel.eventsDropped.Add(context.Background(), 1, tel.droppedOpts...) })
 
 	listen := func(addr string) (net.Listener, error) {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"meshgym/tracing/tracelite"
 )
 
 // upstreamPool is the sidecar's HTTP/1.1 client for loopback upstreams: a
@@ -115,6 +117,9 @@ type upRequest struct {
 	stream  io.Reader // body of unknown or large size; not replayable
 	// streamLen is the stream's length, -1 when unknown (sent chunked).
 	streamLen int64
+	// traceparent replaces the incoming traceparent header ("" = pass it
+	// through unchanged); set for sampled requests (tracing.go).
+	traceparent string
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
@@ -184,7 +189,7 @@ func writeUpstreamRequest(bw *bufio.Writer, r *upRequest) error {
 	conn := in.Header["Connection"]
 	for k, vv := range in.Header {
 		if isHopHeader(k) || k == "Content-Length" || k == "Expect" ||
-			(r.attempt > 0 && k == AttemptCountHeader) || listedIn(conn, k) {
+			(r.attempt > 0 && k == AttemptCountHeader) || (r.traceparent != "" && k == tracelite.TraceparentHeader) || listedIn(conn, k) {
 			if k == "Te" && hasToken(vv, "trailers") {
 				bw.WriteString("Te: trailers\r\n")
 			}
@@ -198,6 +203,11 @@ func writeUpstreamRequest(bw *bufio.Writer, r *upRequest) error {
 		}
 	}
 	var scratch [20]byte
+	if r.traceparent != "" {
+		bw.WriteString(tracelite.TraceparentHeader + ": ")
+		bw.WriteString(r.traceparent)
+		bw.WriteString("\r\n")
+	}
 	if r.attempt > 0 {
 		bw.WriteString(AttemptCountHeader + ": ")
 		bw.Write(strconv.AppendInt(scratch[:0], int64(r.attempt), 10))

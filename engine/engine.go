@@ -56,6 +56,15 @@ type Options struct {
 	// OpenMesh starts mesh plugins; nil = DefaultOpener (re-executes this
 	// program as `meshgym plugin serve NAME`).
 	OpenMesh MeshOpener
+	// TraceSample is the fraction (0..1) of the load generator's requests
+	// traced end to end (tracing.go); 0 = OTEL_TRACES_SAMPLER_ARG if set,
+	// else DefaultTraceSample (0.1); negative = tracing off.
+	TraceSample float64
+	// OTLPEndpoint is the user's OTLP/HTTP endpoint the run's traces are
+	// forwarded to ("" = OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_ENDPOINT from the environment, else none); the
+	// run directory's span file is written either way.
+	OTLPEndpoint string
 }
 
 // PhaseResult is what one measuring phase produced.
@@ -121,6 +130,8 @@ type Result struct {
 	// Error says why the run stopped early ("" when it completed); the
 	// phases measured until then are kept.
 	Error string `json:"error,omitempty"`
+	// Traces summarises the traces recorded (nil when tracing was off).
+	Traces *TracesSummary `json:"traces,omitempty"`
 }
 
 // ErrorKind classifies a failed run for the exit code.
@@ -261,7 +272,15 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 		}()
 	}
 
-	r := &runner{sc: sc, opts: opts, em: em, res: res, mesh: mesh, counts: newEventCounts()}
+	// Tracing starts before the deployment and stops after its teardown
+	// (deferred first, so it runs after r.teardown), so the components'
+	// last spans are in the run's span file.
+	trc, err := startTracing(opts, em)
+	if err != nil {
+		return res, platformErr(err)
+	}
+	defer func() { res.Traces = trc.stop() }()
+	r := &runner{sc: sc, opts: opts, em: em, res: res, mesh: mesh, counts: newEventCounts(), trace: trc}
 	r.phase.Store(PhaseDeploy)
 	defer r.teardown()
 
@@ -321,6 +340,7 @@ type runner struct {
 	mesh   *meshConn
 	counts *eventCounts
 	phase  atomic.Value
+	trace  *runTracing // nil = tracing off (tracing.go)
 
 	dep    sandbox.Deployment
 	comps  []sandbox.Component
@@ -340,6 +360,7 @@ func (r *runner) deploy(ctx context.Context, topo scenarios.Topology, what strin
 	dep, derr := r.opts.Platform.Deploy(ctx, sandbox.DeploySpec{
 		Topology: topo, RunDir: r.opts.RunDir, EntryPort: r.opts.EntryPort,
 		EntryPortStrict: r.opts.EntryPortStrict, Seed: r.opts.Seed, ReadyTimeout: r.opts.ReadyTimeout,
+		Env:  r.trace.env(),
 		Logf: func(f string, a ...any) { r.em.log(fmt.Sprintf(f, a...)) },
 	})
 	r.dep = dep
@@ -433,6 +454,7 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 		lr, err = load.Run(ctx, load.Spec{
 			URL: r.res.EntryURL, RPS: sc.Load.RPS, Connections: sc.Load.Connections,
 			Duration: sc.Load.Duration.D(), Seed: r.opts.Seed, Progress: progress,
+			Tracing: r.trace.load(name),
 		})
 	}
 	if err != nil {

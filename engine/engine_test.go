@@ -123,6 +123,7 @@ func TestIntegrationRetries(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(res.RunDir, "result.json")); err != nil {
 		t.Errorf("result.json: %v", err)
 	}
+	checkRetriedTrace(t, res) // tracing_integration_test.go
 	t.Logf("before fail %.3f; after currency/payments %.3f, v1/payments %.3f, v2 500 share %.3f, retries %d",
 		failBefore, cur/pay, count(as, "currency_v1", 0)/pay, v2fail/v2, a.PolicyEvents["retry"])
 	assertGone(t, res.Components)

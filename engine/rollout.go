@@ -144,7 +144,7 @@ func (r *runner) rollout(ctx context.Context, rs rolloutSpec, progress func(load
 		}
 		d := rs.stepDuration(sc.Load.RPS, w)
 		lr, err := load.Run(ctx, load.Spec{URL: r.res.EntryURL, RPS: sc.Load.RPS, Connections: sc.Load.Connections,
-			Duration: d, Seed: r.opts.Seed, Progress: progress})
+			Duration: d, Seed: r.opts.Seed, Progress: progress, Tracing: r.trace.load(PhaseAfter)})
 		if err != nil {
 			return merged, steps, final, err
 		}

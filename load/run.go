@@ -80,6 +80,9 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 		},
 		AllowInitialErrors: true,
 	}
+	if spec.Tracing.enabled() {
+		applyTracing(&opts, ctr, spec.Tracing, spec) // trace.go
+	}
 
 	done := make(chan struct{})
 	var wg sync.WaitGroup

@@ -56,6 +56,11 @@ type Spec struct {
 	// draws from math/rand's global source, which cannot be seeded per run,
 	// so the seed has no effect on pacing yet.
 	Seed int64 `json:"seed,omitempty"`
+	// Tracing, when set with a tracer and a sample > 0, makes the load
+	// generator start the traces of a sampled fraction of its requests
+	// (trace.go); such a run uses fortio's standard HTTP client instead
+	// of its fast client.
+	Tracing *Tracing `json:"-"`
 	// Progress, when set, is called about once a second from a separate
 	// goroutine, and a last time with Done set before Run returns. It must
 	// not block for long.

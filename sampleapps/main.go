@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"meshgym/tracing/tracelite"
 )
 
 // Exit codes of [Main].
@@ -69,6 +71,16 @@ func run(args []string, getenv func(string) string, stdin *os.File, stdout, stde
 		fmt.Fprintf(stderr, "meshgym-app: %v\n", err)
 		return ExitUsage
 	}
+	// Spans of sampled requests go to the OTLP endpoint the platform
+	// passes (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_ENDPOINT); none = tracing off.
+	tracer, err := tracelite.FromEnv(opts.Name, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "meshgym-app: %v\n", err)
+		return ExitUsage
+	}
+	srv.SetTracer(tracer)
+	defer flushTracer(tracer)
 	l, err := net.Listen("tcp", opts.ListenAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "meshgym-app: cannot listen on %s: %v\n", opts.ListenAddr, err)
@@ -113,6 +125,19 @@ func run(args []string, getenv func(string) string, stdin *os.File, stdout, stde
 		fmt.Fprintf(stderr, "meshgym-app: serving on %s: %v\n", l.Addr(), err)
 		return ExitFailure
 	}
+}
+
+// TracerFlushTimeout bounds the flush of queued spans when the app exits
+// (also at stdin EOF, which otherwise exits at once).
+const TracerFlushTimeout = time.Second
+
+func flushTracer(t *tracelite.Tracer) {
+	if t == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), TracerFlushTimeout)
+	defer cancel()
+	_ = t.Shutdown(ctx)
 }
 
 // isCharDevice reports whether f is a terminal or another character device

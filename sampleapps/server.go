@@ -16,6 +16,8 @@ import (
 	"github.com/nicholasjackson/fake-service/response"
 	"github.com/nicholasjackson/fake-service/timing"
 	"golang.org/x/time/rate"
+
+	"meshgym/tracing/tracelite"
 )
 
 // TimeFormat is the layout of the response's start_time and end_time
@@ -58,6 +60,7 @@ type Server struct {
 	client    *http.Client
 	body      json.RawMessage
 	metrics   *appMetrics
+	tracer    *tracelite.Tracer // nil = tracing off (tracing.go)
 }
 
 // NewServer validates opts and returns its server. Zero values of Name,
@@ -176,13 +179,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ts := time.Now()
-	status := s.serve(w, r, ts)
+	sp := s.startServerSpan(r, ts)
+	status := s.serve(w, r, ts, sp)
 	s.metrics.observe(status, attemptOf(r), time.Since(ts))
+	if sp != nil {
+		sp.StatusAttrs(status, "canceled")
+		sp.End(time.Now())
+	}
 }
 
 // serve is the request flow of [Server.ServeHTTP] from ts on; it returns
 // the status answered, 0 for none.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, ts time.Time) int {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, ts time.Time, sp *tracelite.Span) int {
 	ctx := r.Context()
 	resp := response.Response{
 		Name: s.opts.Name,
@@ -192,11 +200,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ts time.Time) int
 	}
 
 	if s.limiter != nil && !s.limiter.Allow() {
+		sp.AddEvent(SpanEventRateLimited, time.Now(), tracelite.Int("http.response.status_code", int64(s.opts.RateLimitCode)))
 		resp.Code = s.opts.RateLimitCode
 		resp.Error = msgRateLimit
 		return s.write(w, &resp, ts)
 	}
 	if s.errs.inject() {
+		sp.AddEvent(SpanEventErrorInjected, time.Now(), tracelite.String("meshgym.error_type", string(s.opts.ErrorType)),
+			tracelite.Int("http.response.status_code", int64(s.opts.ErrorCode)))
 		resp.Code = s.opts.ErrorCode
 		resp.Error = msgInjected
 		if s.opts.ErrorType == ErrorTypeDelay {
@@ -212,11 +223,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ts time.Time) int
 		calls := make([]response.Response, n)
 		errs := make([]error, n)
 		if n == 1 {
-			calls[0], errs[0] = s.callUpstream(ctx, s.opts.UpstreamURIs[0], r)
+			calls[0], errs[0] = s.callUpstream(ctx, s.opts.UpstreamURIs[0], r, sp)
 		} else {
 			var wg sync.WaitGroup
 			for i, u := range s.opts.UpstreamURIs {
-				wg.Go(func() { calls[i], errs[i] = s.callUpstream(ctx, u, r) })
+				wg.Go(func() { calls[i], errs[i] = s.callUpstream(ctx, u, r, sp) })
 			}
 			wg.Wait()
 		}
@@ -267,7 +278,7 @@ func (s *Server) write(w http.ResponseWriter, resp *response.Response, ts time.T
 // the upstream's answer as fake-service nests it (uri, code, headers set by
 // the caller). A non-JSON answer is kept as a JSON string in "body", cut to
 // 1 KiB.
-func (s *Server) callUpstream(ctx context.Context, uri string, in *http.Request) (response.Response, error) {
+func (s *Server) callUpstream(ctx context.Context, uri string, in *http.Request, parent *tracelite.Span) (response.Response, error) {
 	var r response.Response
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
@@ -279,14 +290,17 @@ func (s *Server) callUpstream(ctx context.Context, uri string, in *http.Request)
 			req.Header[h] = v
 		}
 	}
+	csp := s.startClientSpan(parent, req)
 	res, err := s.client.Do(req)
 	if err != nil {
+		endClientSpan(ctx, csp, 0, err)
 		err = fmt.Errorf("Error communicating with upstream service: %v", err)
 		r.URI, r.Code, r.Error = uri, -1, err.Error()
 		return r, err
 	}
 	data, rerr := io.ReadAll(io.LimitReader(res.Body, maxUpstreamBody))
 	res.Body.Close()
+	endClientSpan(ctx, csp, res.StatusCode, rerr)
 	if len(data) > 0 {
 		if json.Unmarshal(data, &r) != nil {
 			r = response.Response{}

@@ -41,6 +41,11 @@ type DeploySpec struct {
 	ReadyTimeout time.Duration
 	// Logf receives one-line notes for the user (e.g. "port 8200 taken").
 	Logf func(format string, args ...any)
+	// Env is added to every component's environment (it wins over the
+	// variables the component would otherwise inherit), e.g. the OTLP
+	// endpoint its spans go to (OTEL_EXPORTER_OTLP_ENDPOINT,
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or OTEL_SDK_DISABLED=true.
+	Env map[string]string
 }
 
 // Deployment is a running topology.

@@ -80,6 +80,7 @@ could not complete, 130 on Ctrl-C.`,
 	fl.IntVar(&f.port, "port", 0, "port of the entry service; 0 = any free port")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.StringArrayVar(&f.set, "set", nil, "change a knob in every run, as with run --set")
+	f.platform = addPlatformFlag(c)
 	return c
 }
 

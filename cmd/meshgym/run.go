@@ -35,6 +35,9 @@ type runFlags struct {
 	set         []string
 	all         bool
 	mesh        string
+	platform    *string // --platform and --image-source (platform.go)
+	traceSample float64
+	otlp        string
 }
 
 func newRunCmd() *cobra.Command {
@@ -42,18 +45,21 @@ func newRunCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run SCENARIO",
 		Short: "Run a scenario: measure before and after the pattern, with verdicts",
-		Long: `Run a scenario end to end on the local platform: deploy the sample system,
-measure it with the pattern off (before), apply the pattern through the
-builtin mesh, measure again (after), and print both with a verdict for every
-success condition. Everything meshgym started is stopped at the end, on
-Ctrl-C, and when a component dies.
+		Long: `Run a scenario end to end: deploy the sample system (as local processes by
+default, or in Docker containers with --platform docker), measure it with
+the pattern off (before), apply the pattern through the mesh, measure again
+(after), and print both with a verdict for every success condition.
+Everything meshgym started is stopped at the end, on Ctrl-C, and when a
+component dies.
 
 SCENARIO is a built-in name (see 'meshgym list') or a scenario file, in the
 book's shorthand or the long form (see docs/scenarios.md).
 
 Each phase runs the scenario's load for its duration; --duration, --rps and
 --connections override it. The seed is printed in every report; --seed
-repeats a run. Logs and result.json go to the run directory.
+repeats a run. Logs and result.json go to the run directory, and so do
+the traces of a sample of the requests (10% by default; --trace-sample,
+'meshgym trace' shows them as waterfalls).
 
 SCENARIO may also be a Service Mesh Performance (SMP) test file, the format
 Meshery's 'mesheryctl perf apply -f' reads (test: with duration and clients,
@@ -93,6 +99,9 @@ store; see docs/smp.md.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.StringVar(&f.mesh, "mesh", "", "mesh to apply the pattern with: a semantics profile of the builtin mesh (book, envoy, istio, linkerd, consul, kuma; a release with @, e.g. istio@1.23) or a plugin's name (default: the scenario's mesh:, else book)")
 	fl.BoolVar(&f.all, "all", false, "run every built-in scenario in sequence and print one summary table")
+	f.platform = addPlatformFlag(c)
+	fl.Float64Var(&f.traceSample, "trace-sample", 0, "fraction of requests traced end to end, recorded in the run directory (traces/spans.jsonl); default 0.1 or OTEL_TRACES_SAMPLER_ARG; 0 = no tracing")
+	fl.StringVar(&f.otlp, "otlp", "", "also send the run's traces to this OTLP/HTTP endpoint, e.g. http://localhost:4318 (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fl.StringArrayVar(&f.set, "set", nil, "change a knob without editing the file, e.g. --set currency_v2.errorRate=30 (repeatable; keys: "+strings.Join(scenarios.SetKeys, ", ")+")")
 	return c
 }
@@ -213,6 +222,25 @@ func prepare(c *cobra.Command, sc *scenarios.Scenario, f *runFlags) (engine.Opti
 	}
 	opts := engine.Options{Seed: seed, RunDir: f.runDir, OpenMesh: openMesh}
 	setMesh(&opts, f.mesh)
+	platformName := ""
+	if f.platform != nil {
+		platformName = *f.platform
+	}
+	platform, err := newPlatform(platformName, c)
+	if err != nil {
+		return engine.Options{}, err
+	}
+	opts.Platform = platform
+	opts.OTLPEndpoint = f.otlp
+	if changed("trace-sample") {
+		if math.IsNaN(f.traceSample) || f.traceSample > 1 {
+			return engine.Options{}, fmt.Errorf("--trace-sample %v: want a fraction from 0 to 1 (0 = no tracing)", f.traceSample)
+		}
+		opts.TraceSample = f.traceSample
+		if f.traceSample <= 0 {
+			opts.TraceSample = -1 // off
+		}
+	}
 	switch {
 	case changed("port") && f.port == 0:
 		opts.EntryPort = -1 // any free port

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,7 +365,7 @@ func (d *deployment) start(ctx context.Context, exe Executables, pl procPlan, sp
 	}
 	args := append(append([]string{}, base[1:]...), pl.args...)
 	cmd := exec.Command(base[0], args...)
-	cmd.Env = append(os.Environ(), pl.env...)
+	cmd.Env = append(append(os.Environ(), pl.env...), specEnv(spec.Env)...)
 	detach(cmd)
 	logPath := filepath.Join(spec.RunDir, "logs", pl.comp.Instance+".log")
 	logFile, err := os.Create(logPath)
@@ -443,6 +444,18 @@ func (d *deployment) start(ctx context.Context, exe Executables, pl procPlan, sp
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// specEnv is DeploySpec.Env as KEY=VALUE entries in key order; appended
+// last, they win over inherited variables of the same name (os/exec keeps
+// the last value of a duplicated key).
+func specEnv(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Teardown closes every child's stdin pipe (children exit at once), waits up

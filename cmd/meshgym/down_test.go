@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/client"
+
+	"meshgym/sandbox/docker"
+	"meshgym/sandbox/docker/images"
+)
+
+// dockerOrSkip skips when no Docker daemon answers, saying so.
+func dockerOrSkip(t *testing.T) *client.Client {
+	t.Helper()
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	t.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	cli, _, err := docker.Connect(context.Background())
+	if err != nil {
+		t.Skipf("docker: no daemon reachable (%v); start dockerd to run the Docker tests", err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// TestDockerDown: `meshgym down` removes every object labelled managed by
+// meshgym and prints each; a second run says there is nothing left.
+func TestDockerDown(t *testing.T) {
+	cli := dockerOrSkip(t)
+	defer lockDockerTests()()
+	ctx := context.Background()
+	name := "meshgym-test-down-" + strconv.Itoa(os.Getpid())
+	labels := map[string]string{docker.LabelManaged: "true", docker.LabelRun: name, docker.LabelOwnerPID: strconv.Itoa(os.Getpid())}
+	if _, err := cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: labels}); err != nil {
+		t.Fatal(err)
+	}
+	defer docker.RemoveRun(ctx, name)
+	var out, errb bytes.Buffer
+	if code := Main([]string{"down"}, &out, &errb); code != 0 {
+		t.Fatalf("meshgym down: exit %d, stderr %s", code, errb.String())
+	}
+	for _, want := range []string{"removed network " + name, "removed volume " + name} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("meshgym down printed %q; want %q", out.String(), want)
+		}
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("label", docker.LabelManaged+"=true")})
+	if err != nil || len(ns.Items) != 0 {
+		t.Errorf("after down: %d managed networks remain (%v)", len(ns.Items), err)
+	}
+	out.Reset()
+	if code := Main([]string{"down"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "nothing to remove") {
+		t.Errorf("second meshgym down: exit %d, %q; want nothing to remove", code, out.String())
+	}
+}
+
+// TestDockerDownNoDaemon: without a daemon, down says so and exits 3.
+func TestDockerDownNoDaemon(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	var out, errb bytes.Buffer
+	code := Main([]string{"down"}, &out, &errb)
+	if code != exitPlatform || !strings.Contains(errb.String(), "not reachable") || !strings.Contains(errb.String(), "no-docker.sock") {
+		t.Errorf("meshgym down without a daemon: exit %d, stderr %q; want 3 naming the address", code, errb.String())
+	}
+}
+
+// TestDockerImagesCLI: load of a missing file exits 2 naming it; save and
+// load round-trip meshgym's images when present, or save says to build
+// them first.
+func TestDockerImagesCLI(t *testing.T) {
+	var out, errb bytes.Buffer
+	missing := filepath.Join(t.TempDir(), "nope.tar")
+	if code := Main([]string{"images", "load", missing}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), missing) {
+		t.Errorf("images load of a missing file: exit %d, %q; want 2 naming the file", code, errb.String())
+	}
+	cli := dockerOrSkip(t)
+	app, sc := images.Refs()
+	present, err := docker.ImagesPresent(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "images.tar")
+	out.Reset()
+	errb.Reset()
+	code := Main([]string{"images", "save", file}, &out, &errb)
+	if !present[app] || !present[sc] {
+		if code != exitPlatform || !strings.Contains(errb.String(), "meshgym images build") || !strings.Contains(errb.String(), file) {
+			t.Errorf("images save without images: exit %d, %q; want 3 with the build hint and the file", code, errb.String())
+		}
+		return
+	}
+	if code != 0 || !strings.Contains(out.String(), file) {
+		t.Fatalf("images save: exit %d, %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := Main([]string{"images", "load", file}, &out, &errb); code != 0 || !strings.Contains(out.String(), "loaded "+app) || !strings.Contains(out.String(), "loaded "+sc) {
+		t.Errorf("images load: exit %d, %q %q; want both images loaded", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := Main([]string{"images", "list"}, &out, &errb); code != 0 || !strings.Contains(out.String(), app) {
+		t.Errorf("images list: exit %d, %q", code, out.String())
+	}
+	_ = cli
+}
+
+// TestPlatformFlag: --platform takes local or docker; anything else is a
+// usage error listing both.
+func TestPlatformFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Main([]string{"run", "retries", "--platform", "kind"}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "local, docker") {
+		t.Errorf("--platform kind: exit %d, %q; want 2 listing the platforms", code, errb.String())
+	}
+	errb.Reset()
+	code = Main([]string{"run", "retries", "--image-source", "upstream"}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "--platform docker") {
+		t.Errorf("--image-source without docker: exit %d, %q", code, errb.String())
+	}
+	p, err := newPlatform("docker", nil)
+	if err != nil || p == nil || p.Name() != "docker" {
+		t.Errorf("newPlatform(docker) = %v, %v", p, err)
+	}
+	if p, err := newPlatform("local", nil); err != nil || p != nil {
+		t.Errorf("newPlatform(local) = %v, %v; want nil (the engine's default)", p, err)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build windows
+
+package docker_test
+
+func lockDockerTests() func() { return func() {} }

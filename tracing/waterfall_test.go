@@ -1,0 +1,205 @@
+package tracing
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var wfUpdate = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// golden compares got with testdata/name, or rewrites it under -wfUpdate.
+func wfGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *wfUpdate {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./tracing -run %s -wfUpdate to create it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test ./tracing -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func wfRetriedTrace(t *testing.T) Trace {
+	t.Helper()
+	ts := Group(wfRetriedSpans())
+	if len(ts) != 1 {
+		t.Fatalf("Group made %d traces, want 1", len(ts))
+	}
+	return ts[0]
+}
+
+func TestWaterfallGolden(t *testing.T) {
+	tr := wfRetriedTrace(t)
+	incomplete := Group([]Span{
+		{TraceID: "aa", SpanID: "01", ParentID: "ff", Service: "payments_sidecar", Kind: "server", Name: "inbound GET /",
+			Start: wfAt(1), End: wfAt(9), Attributes: wfCode(503), Status: "error",
+			Events: []SpanEvent{{Name: "rate_limited", Time: wfAt(1.5)}}},
+		{TraceID: "aa", SpanID: "02", ParentID: "01", Service: "payments", Kind: "server", Name: "GET /",
+			Start: wfAt(2), End: wfAt(8), Events: []SpanEvent{{Name: "fault_injected", Time: wfAt(2), Attributes: map[string]any{"meshgym.kind": "delay"}},
+				{Name: "timeout", Time: wfAt(7.9)}}, Status: "error", Attributes: map[string]any{AttrErrorType: "timeout"}},
+		{TraceID: "aa", SpanID: "03", Service: "loadgen", Kind: "client", Name: "GET /", Start: wfAt(0), End: wfAt(10), Attributes: wfCode(503)},
+	})[0]
+	for _, tc := range []struct {
+		name  string
+		tr    Trace
+		width int
+		opts  WaterfallOptions
+	}{
+		{"retried-120.golden", tr, 120, WaterfallOptions{}},
+		{"retried-120-ascii.golden", tr, 120, WaterfallOptions{ASCII: true}},
+		{"retried-80.golden", tr, 80, WaterfallOptions{}},
+		{"retried-100-color.golden", tr, 100, WaterfallOptions{Color: true}},
+		{"incomplete-100.golden", incomplete, 100, WaterfallOptions{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := WaterfallString(tc.tr, tc.width, tc.opts)
+			wfGolden(t, tc.name, got)
+			var sb strings.Builder
+			if err := Waterfall(&sb, tc.tr, tc.width, tc.opts); err != nil || sb.String() != got {
+				t.Errorf("Waterfall wrote %q, %v; want WaterfallString's output", sb.String(), err)
+			}
+			if tc.opts.Color {
+				return
+			}
+			// Every line is exactly the width (the layout fills it), one
+			// line per span plus the header.
+			lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+			if len(lines) != len(tc.tr.Spans)+1+wfBoolInt(tc.tr.Root.Synthetic) {
+				t.Errorf("%d lines for %d spans", len(lines), len(tc.tr.Spans))
+			}
+			for i, l := range lines {
+				if w := textWidth(l); w != tc.width {
+					t.Errorf("line %d is %d columns wide, want %d: %q", i+1, w, tc.width, l)
+				}
+				if tc.opts.ASCII {
+					for _, r := range l {
+						if r > 0x7e || (r < 0x20) {
+							t.Errorf("line %d has non-ASCII %q: %q", i+1, r, l)
+							break
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func wfBoolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestWaterfallContent asserts the parts a learner reads, independent of
+// the layout: the failed attempt on currency_v2 with its ejection, the
+// back-off, the successful attempt on currency_v1, and the bars' scale.
+func TestWaterfallContent(t *testing.T) {
+	got := WaterfallString(wfRetriedTrace(t), 160, WaterfallOptions{})
+	lines := strings.Split(got, "\n")
+	find := func(sub string) string {
+		t.Helper()
+		for _, l := range lines {
+			if strings.Contains(l, sub) {
+				return l
+			}
+		}
+		t.Fatalf("no line contains %q in\n%s", sub, got)
+		return ""
+	}
+	a1 := find("attempt 1 → currency_v2 500")
+	if !strings.Contains(a1, "⚡ ejection (consecutive 5xx)") {
+		t.Errorf("attempt 1 line lacks the ejection and its detail (room enough at 160): %q", a1)
+	}
+	// The outbound span's back-off event is marked in its bar but not
+	// repeated in words (attempt 2's row says it).
+	out := find("payments_sidecar outbound currency 200")
+	if strings.Contains(out, "backoff") || !strings.Contains(out, "◆") {
+		t.Errorf("outbound line: %q", out)
+	}
+	// A server span's meshgym.attempt (the attempt count it received) is
+	// not drawn as an upstream attempt.
+	if l := find("currency_v1_sidecar"); !strings.Contains(l, "currency_v1_sidecar inbound GET / 200") {
+		t.Errorf("inbound span of attempt 2: %q", l)
+	}
+	a2 := find("attempt 2 → currency_v1 200")
+	if !strings.Contains(a2, "backoff 25ms") {
+		t.Errorf("attempt 2 line lacks the back-off: %q", a2)
+	}
+	if !strings.HasPrefix(strings.TrimSpace(a2), "31.40ms  6.00ms") {
+		t.Errorf("attempt 2 offset/duration: %q", a2)
+	}
+	// The bar of attempt 2: back-off shading right before its fill.
+	if !strings.Contains(a2, "░█") || strings.Index(a2, "░") > strings.Index(a2, "█") {
+		t.Errorf("attempt 2 bar does not show the back-off before the attempt: %q", a2)
+	}
+	// The root bar fills the whole timeline.
+	root := lines[1]
+	bar := root[strings.Index(root, "│")+len("│") : strings.LastIndex(root, "│")]
+	if strings.Trim(bar, "█") != "" {
+		t.Errorf("root bar %q is not full", bar)
+	}
+	// Service shown only where it changes: the attempt lines (same
+	// service as their parent) carry none.
+	if strings.Contains(a2, "payments_sidecar attempt") {
+		t.Errorf("attempt line repeats its parent's service: %q", a2)
+	}
+	if !strings.Contains(find("currency_v2_sidecar"), "inbound GET / 500") {
+		t.Errorf("currency_v2_sidecar line: %q", find("currency_v2_sidecar"))
+	}
+}
+
+func TestWaterfallSanitizes(t *testing.T) {
+	tr := Group([]Span{{TraceID: "ab", SpanID: "01", Service: "evil\x1b[31m", Kind: "server", Name: "GET /\nx",
+		Start: wfAt(0), End: wfAt(1)}})[0]
+	got := WaterfallString(tr, 80, WaterfallOptions{})
+	if strings.Contains(got, "\x1b") || strings.Count(got, "\n") != 2 {
+		t.Errorf("control characters reached the output: %q", got)
+	}
+}
+
+func TestWaterfallWriteError(t *testing.T) {
+	want := errors.New("disk full")
+	if err := Waterfall(wfFailWriter{want}, wfRetriedTrace(t), 100, WaterfallOptions{}); !errors.Is(err, want) {
+		t.Errorf("Waterfall = %v, want %v", err, want)
+	}
+}
+
+type wfFailWriter struct{ err error }
+
+func (f wfFailWriter) Write([]byte) (int, error) { return 0, f.err }
+
+func TestHeadline(t *testing.T) {
+	tr := wfRetriedTrace(t)
+	want := "trace 4bf92f3577b34da6a3ce929d0e0e4736  40.00 ms  200  retried at currency  after phase  16 spans"
+	if got := tr.Headline(); got != want {
+		t.Errorf("Headline = %q, want %q", got, want)
+	}
+	failed := Group([]Span{{TraceID: "cd", SpanID: "01", Service: "api_sidecar", Kind: "server", Name: "GET /",
+		Start: wfAt(0), End: wfAt(2.5), Attributes: wfCode(503)}})[0]
+	if got, want := failed.Headline(), "trace cd  2.50 ms  503 failed  1 span"; got != want {
+		t.Errorf("Headline = %q, want %q", got, want)
+	}
+}
+
+func TestRuneWidth(t *testing.T) {
+	for s, want := range map[string]int{"abc": 3, "⚡": 2, "█░│├└→…": 7, "日本": 4, "e\u0301": 1} {
+		if got := textWidth(s); got != want {
+			t.Errorf("textWidth(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
