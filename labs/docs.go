@@ -120,6 +120,7 @@ func docPage(l *Lab) []byte {
 				}
 				fmt.Fprintf(&b, "- `%s` (%s phase)\n", c.Condition, ph)
 			}
+			fmt.Fprintf(&b, "\nFrom the CLI: `meshgym run %s --set %s` (it judges the scenario's own conditions, the book's, not these checks).\n", l.Scenario, strings.Join(l.CLISettings(i), " --set "))
 			if st.Hint != "" {
 				fmt.Fprintf(&b, "\n<details><summary>Hint</summary>\n\n%s\n\n</details>\n", st.Hint)
 			}
@@ -230,3 +231,77 @@ step needs a run step after it. In Markdown, ` + "`{{measure \"after\" \"EXPR\"}
 ` + "`{{share \"after\" \"EXPR\"}}`" + ` and ` + "`{{knob \"KEY\"}}`" + ` are filled from the
 learner's last run.
 `
+
+// CLISettings are the scenarios.Set assignments of a CLI run at step i
+// when the lab is followed without the TUI (`meshgym run SCENARIO --set
+// …`): the lab's Setup, then every knob of the run steps up to step i —
+// at its Solution value for run steps before i (the values that pass
+// them, so a later step's command can pass too), and at its Default for
+// step i itself (the exercise's starting point). After the last run
+// step, that step's solution values are used. Keys appear once, in step
+// order; a knob overrides a Setup assignment of the same key.
+func (l *Lab) CLISettings(i int) []string {
+	var order []string
+	val := map[string]string{}
+	set := func(k, v string) {
+		if _, ok := val[k]; !ok {
+			order = append(order, k)
+		}
+		val[k] = v
+	}
+	for _, a := range l.Setup {
+		if k, v, ok := cutAssign(a); ok {
+			set(k, v)
+		}
+	}
+	for j := 0; j <= i && j < len(l.Steps); j++ {
+		st := &l.Steps[j]
+		if st.Kind != KindRun {
+			continue
+		}
+		sol := map[string]string{}
+		if j < i {
+			for _, a := range st.Solution {
+				if k, v, ok := cutAssign(a); ok {
+					sol[k] = v
+				}
+			}
+		}
+		for _, k := range st.Knobs {
+			v, ok := sol[k.Key]
+			if !ok {
+				v = k.Default
+			}
+			set(k.Key, v)
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+val[k])
+	}
+	return out
+}
+
+// PlainBody is step i's Markdown for a reader without a run (`meshgym lab
+// NAME` piped): measured placeholders read "(measured in your run)", and
+// {{knob "KEY"}} the value CLISettings(i) gives KEY ("the scenario's
+// value" when the lab does not set it).
+func (l *Lab) PlainBody(i int) string {
+	if i < 0 || i >= len(l.Steps) {
+		return ""
+	}
+	vals := map[string]string{}
+	for _, a := range l.CLISettings(i) {
+		k, v, _ := cutAssign(a)
+		vals[k] = v
+	}
+	return fill(l.Steps[i].Body, func(h hole) string {
+		if h.kind == "knob" {
+			if v, ok := vals[h.args[0]]; ok {
+				return v
+			}
+			return "(the scenario's value)"
+		}
+		return "(measured in your run)"
+	})
+}

@@ -234,3 +234,51 @@ func TestDocsUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// A learner following a lab from the CLI carries each earlier run step's
+// solution into later commands, so every command can pass.
+func TestCLISettingsCarrySolutions(t *testing.T) {
+	l, err := Get("retries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := map[string]int{}
+	for i, st := range l.Steps {
+		idx[st.ID] = i
+	}
+	tests := []struct {
+		step string
+		want []string
+	}{
+		{"problem", []string{"load.duration=8s"}},
+		{"run-retries", []string{"load.duration=8s", "retry.attempts=0"}},
+		{"run-cost", []string{"load.duration=8s", "retry.attempts=3", "currency_v2.errorRate=50"}},
+		{"explain", []string{"load.duration=8s", "retry.attempts=3", "currency_v2.errorRate=50"}},
+	}
+	for _, tc := range tests {
+		if got := l.CLISettings(idx[tc.step]); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.step, got, tc.want)
+		}
+	}
+	body := l.PlainBody(idx["explain"])
+	if strings.Contains(body, "{{") || !strings.Contains(body, "(measured in your run)") || !strings.Contains(body, "`retry.attempts` = 3") {
+		t.Errorf("plain explain body:\n%s", body)
+	}
+}
+
+// Step titles fit the TUI's step list at 80 columns (17 cells) and knob
+// labels do not repeat their key.
+func TestTitlesAndLabelsAreShort(t *testing.T) {
+	for _, l := range All() {
+		for _, st := range l.Steps {
+			if n := len([]rune(st.Title)); n > 17 {
+				t.Errorf("%s: step %s title %q has %d characters: at most 17 fit the step list at 80 columns", l.Name, st.ID, st.Title, n)
+			}
+			for _, k := range st.Knobs {
+				if n := len([]rune(k.Label)); n > 26 || strings.Contains(k.Label, k.Key) {
+					t.Errorf("%s: knob %s label %q: keep it under 27 characters, without the key", l.Name, k.Key, k.Label)
+				}
+			}
+		}
+	}
+}

@@ -473,6 +473,20 @@ func (s *Session) Scenario() (*scenarios.Scenario, error) {
 	return sc, nil
 }
 
+// Settings are the knob assignments the scenario built by Scenario uses,
+// "KEY=VALUE" in step order (every knob of the run steps up to the one in
+// force, chosen or default); nil when the lab has no run step.
+func (s *Session) Settings() []string {
+	var out []string
+	r := s.runStep()
+	for j := 0; j <= r; j++ {
+		for _, k := range s.Lab.Steps[j].Knobs {
+			out = append(out, k.Key+"="+s.knobValue(k))
+		}
+	}
+	return out
+}
+
 // Record judges a finished run: every predict step answered since the last
 // run against the measured numbers, and the checks of the run step in
 // force (see Scenario). When that is the current step it is marked done

@@ -1,6 +1,7 @@
 package labs
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -334,5 +335,17 @@ func TestRightChoice(t *testing.T) {
 		if got := rightChoice(cs, c.v); got != c.want {
 			t.Errorf("rightChoice(%v) = %d, want %d", c.v, got, c.want)
 		}
+	}
+}
+
+func TestSettingsNameTheKnobsInForce(t *testing.T) {
+	l, err := Get("retries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &LabProgress{Current: "run-cost", Knobs: map[string]string{"retry.attempts": "1"}}
+	s := NewSession(l, p)
+	if got, want := s.Settings(), []string{"retry.attempts=1", "currency_v2.errorRate=50"}; !slices.Equal(got, want) {
+		t.Errorf("Settings %v, want %v", got, want)
 	}
 }

@@ -32,6 +32,12 @@ import (
 	"meshgym/tui/runview"
 )
 
+// ErrRunStopped is what Run returns when the learner stopped a run and
+// quit the program at once (ctrl+c during a run, then y): the run was
+// torn down before Run returned. The CLI exits 130 on it, as for any
+// interrupted run.
+var ErrRunStopped = errors.New("the run was stopped and everything it started was torn down")
+
 // Runner runs one scenario to the end: engine.Run with the program's
 // options (entry port, mesh). It sends progress to events (buffered; the
 // caller reads it) and never closes it. A cancelled ctx must make it tear
@@ -138,6 +144,8 @@ type Model struct {
 	cancel   context.CancelFunc
 	stopping bool
 	quitting bool
+	// stoppedQuit: the program quit because the learner stopped a run.
+	stoppedQuit bool
 
 	runs  *tracker
 	saves *saveState
@@ -213,13 +221,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.session != nil && m.session.Last() != nil {
 			fb := m.feedback
 			c := compare.New(m.session.Last(), fb)
+			c.Next = m.afterCompare()
 			c.SetSize(m.size.Width, m.size.Height)
 			c.ShowAll(m.full)
 			m.cmp, m.page = &c, pageCompare
 		}
 		return m, nil
 	case common.RunMsg:
-		return m, m.startRun(msg.Scenario)
+		return m, m.startRun(msg.Scenario, msg.Settings)
 	case common.StopRunMsg:
 		if m.runID != 0 && m.cancel != nil {
 			m.cancel()
@@ -265,7 +274,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // key handles the global keys (ctrl+c, ?) and passes the rest on.
 func (m *Model) key(km tea.KeyMsg) tea.Cmd {
-	if km.String() == "?" && m.page != pageRun {
+	if km.String() == "?" && !(m.page == pageRun && m.run != nil && m.run.Confirming) {
 		m.full = !m.full
 		m.browser.ShowAll(m.full)
 		if m.lab != nil {
@@ -273,6 +282,9 @@ func (m *Model) key(km tea.KeyMsg) tea.Cmd {
 		}
 		if m.cmp != nil {
 			m.cmp.ShowAll(m.full)
+		}
+		if m.run != nil {
+			m.run.ShowAll(m.full)
 		}
 		return nil
 	}
@@ -377,7 +389,8 @@ func (m *Model) progressOf() *labs.LabProgress {
 
 // startRun switches to the live view and returns the commands that run
 // the engine and forward its events.
-func (m *Model) startRun(sc *scenarios.Scenario) tea.Cmd {
+// settings ("retry.attempts=0") name the knobs in the live view's header.
+func (m *Model) startRun(sc *scenarios.Scenario, settings []string) tea.Cmd {
 	if m.runID != 0 || sc == nil || m.cfg.Runner == nil {
 		if m.cfg.Runner == nil && m.lab != nil {
 			m.lab.SetStatus("This program cannot run scenarios (no runner).", true)
@@ -390,7 +403,9 @@ func (m *Model) startRun(sc *scenarios.Scenario) tea.Cmd {
 	m.cancel, m.stopping = cancel, false
 	m.events = make(chan engine.Event, 256)
 	rv := runview.New(sc)
+	rv.Settings = settings
 	rv.SetSize(m.size.Width, m.size.Height)
+	rv.ShowAll(m.full)
 	m.run, m.page = &rv, pageRun
 	return tea.Batch(runCmd(m.runs, m.cfg.Runner, ctx, sc, m.runID, m.events), listen(m.runID, m.events))
 }
@@ -444,6 +459,7 @@ func (m *Model) runDone(msg runDoneMsg) tea.Cmd {
 	stopped := m.stopping
 	m.runID, m.cancel, m.stopping, m.events = 0, nil, false, nil
 	if m.quitting {
+		m.stoppedQuit = stopped
 		return tea.Quit
 	}
 	m.page = pageLab
@@ -463,10 +479,37 @@ func (m *Model) runDone(msg runDoneMsg) tea.Cmd {
 	m.feedback = &fb
 	m.lab.Recorded(fb)
 	c := compare.New(msg.res, &fb)
+	c.Next = m.afterCompare()
 	c.SetSize(m.size.Width, m.size.Height)
 	c.ShowAll(m.full)
 	m.cmp, m.page = &c, pageCompare
 	return m.saveCmd()
+}
+
+// afterCompare is the before/after view's line on what to do next: go
+// on when the current step is done (or is not a run step), else change a
+// knob and run again.
+func (m *Model) afterCompare() string {
+	if m.session == nil {
+		return ""
+	}
+	s := m.session
+	st := s.Step()
+	if st.Kind != labs.KindRun {
+		return "Press esc to go back to the lab, then n to continue."
+	}
+	switch s.Status(s.Index()) {
+	case labs.StatusDone, labs.StatusSkipped:
+		return "Press esc to go back to the lab, then n to continue."
+	}
+	var keys []string
+	for _, k := range st.Knobs {
+		keys = append(keys, k.Key)
+	}
+	if len(keys) == 0 {
+		return "The step is not done: press esc and run again (h there for a hint)."
+	}
+	return "The step is not done: press esc, change " + strings.Join(keys, " or ") + ", and run again (h for a hint)."
 }
 
 // Explain turns a run error into what the learner reads: the error, its
@@ -623,5 +666,8 @@ func Run(ctx context.Context, cfg Config, opts ...tea.ProgramOption) error {
 	_, err := p.Run()
 	cancel()
 	m.Shutdown()
+	if err == nil && m.stoppedQuit {
+		return ErrRunStopped
+	}
 	return err
 }

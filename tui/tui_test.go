@@ -339,13 +339,111 @@ func TestStopTheRunWaitsForTeardown(t *testing.T) {
 	if m.Page() != "lab" || !strings.Contains(m.lab.Status, "stopped") {
 		t.Fatalf("after stop: page %s status %q", m.Page(), m.lab.Status)
 	}
+	// The long status leaves the knob row on screen.
+	if v := m.View(); !strings.Contains(v, "▸ retries per call  ‹ 0 ›") {
+		t.Errorf("after esc → y the knob row is gone:\n%s", v)
+	}
+	if m.stoppedQuit {
+		t.Error("esc → y marked the program as quitting")
+	}
+}
+
+// ctrl+c → y during a run tears it down, then quits and reports the
+// stop (Run returns ErrRunStopped: the CLI exits 130).
+func TestCtrlCDuringARunQuitsAfterTeardown(t *testing.T) {
+	m, f := newModel(t, nil, "retries")
+	f.runner.hold = true
+	f.runner.running = make(chan struct{})
+	d := &driver{t: t, m: m, f: f}
+	d.keys("n", "1", "n")
+	_, cmd := m.Update(keyMsg("enter"))
+	msgs := make(chan tea.Msg, 10)
+	go func() {
+		for _, msg := range run(cmd) {
+			msgs <- msg
+		}
+	}()
+	<-f.runner.running
+	m.Update(keyMsg("ctrl+c"))
+	_, stop := m.Update(keyMsg("y"))
+	for _, msg := range run(stop) {
+		m.Update(msg)
+	}
+	for {
+		select {
+		case msg := <-msgs:
+			_, next := m.Update(msg)
+			if _, ok := msg.(runDoneMsg); ok {
+				if next == nil {
+					t.Fatal("no quit after the run was torn down")
+				}
+				if _, quit := next().(tea.QuitMsg); !quit || !m.stoppedQuit || !f.runner.tornDown.Load() {
+					t.Fatalf("quit %T stoppedQuit %v tornDown %v", next(), m.stoppedQuit, f.runner.tornDown.Load())
+				}
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the run never returned")
+		}
+	}
+}
+
+func TestHelpDuringARun(t *testing.T) {
+	m, f := newModel(t, nil, "retries")
+	f.runner.hold = true
+	d := &driver{t: t, m: m, f: f}
+	d.keys("n", "1", "n")
+	m.Update(keyMsg("enter"))
+	if m.Page() != "run" {
+		t.Fatalf("page %s", m.Page())
+	}
+	m.Update(keyMsg("?"))
+	if v := m.View(); !strings.Contains(v, "close help") {
+		t.Errorf("? during a run shows no help:\n%s", v)
+	}
+	m.Update(keyMsg("?"))
+	if v := m.View(); !strings.Contains(v, "? more keys") {
+		t.Errorf("? again does not close it:\n%s", v)
+	}
+	m.Shutdown()
+}
+
+func TestBrowserOpensOnTheLabUsedLast(t *testing.T) {
+	a, b := fixture.Lab(), fixture.Lab()
+	b.Name, b.Title, b.Order = "canary", "Canary", 5
+	p := &labs.Progress{Labs: map[string]*labs.LabProgress{
+		"retries": {Current: "run", UpdatedAt: fixture.T0},
+		"canary":  {Current: "predict", UpdatedAt: fixture.T0.Add(time.Hour)},
+	}}
+	m := New(Config{Labs: []*labs.Lab{a, b}, Progress: p})
+	if got := m.browser.Selected().Name; got != "canary" {
+		t.Errorf("cursor on %s, want canary (used last)", got)
+	}
+}
+
+// After a run that failed a check, the before/after view says what to do
+// instead of "n to continue".
+func TestBeforeAfterOfAFailedStep(t *testing.T) {
+	m, f := newModel(t, nil, "retries")
+	d := &driver{t: t, m: m, f: f}
+	bad := fixture.Result()
+	bad.After = bad.Before // the after phase fails as before: 25% of users
+	f.runner.res = bad
+	d.keys("n", "2", "n", "enter")
+	if m.Page() != "compare" {
+		t.Fatalf("page %s", m.Page())
+	}
+	v := m.View()
+	if strings.Contains(v, "n to continue") || !strings.Contains(v, "press esc, change retry.attempts") {
+		t.Errorf("before/after of a failed step:\n%s", v)
+	}
 }
 
 func TestShutdownWaitsForARunningEngine(t *testing.T) {
 	m, f := newModel(t, nil, "retries")
 	f.runner.hold = true
 	f.runner.running = make(chan struct{})
-	cmd := m.startRun(fixture.Scenario())
+	cmd := m.startRun(fixture.Scenario(), nil)
 	go run(cmd)
 	<-f.runner.running
 	m.Shutdown()

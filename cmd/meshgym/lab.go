@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -17,6 +19,7 @@ import (
 
 	"meshgym/engine"
 	"meshgym/labs"
+	"meshgym/report"
 	"meshgym/results"
 	"meshgym/scenarios"
 	"meshgym/tui"
@@ -121,14 +124,15 @@ func printLabList(w io.Writer) {
 }
 
 // printLabText prints a lab's steps as plain text with the equivalent CLI
-// command of each run step.
+// command of each run step. Measured placeholders read "(measured in your
+// run)"; knob placeholders and commands use labs.Lab.CLISettings (earlier
+// run steps at their solution values).
 func printLabText(w io.Writer, l *labs.Lab) {
 	fmt.Fprintf(w, "%s — %s (about %d min)\n", l.Title, l.Summary, l.Minutes)
 	fmt.Fprintf(w, "Open it in a terminal with: meshgym lab %s\n", l.Name)
-	knobs := map[string]string{}
 	for i, st := range l.Steps {
 		fmt.Fprintf(w, "\n── Step %d of %d: %s (%s)\n\n", i+1, len(l.Steps), st.Title, st.Kind)
-		fmt.Fprintln(w, strings.TrimSpace(st.Body))
+		fmt.Fprintln(w, strings.TrimSpace(l.PlainBody(i)))
 		switch st.Kind {
 		case labs.KindPredict:
 			fmt.Fprintf(w, "\n%s\n", st.Question)
@@ -137,16 +141,21 @@ func printLabText(w io.Writer, l *labs.Lab) {
 			}
 		case labs.KindRun:
 			for _, k := range st.Knobs {
-				knobs[k.Key] = k.Default
-				fmt.Fprintf(w, "\nKnob %s (%s): one of %s; the lab starts at %s.\n", k.Key, k.Label, strings.Join(k.Values, ", "), k.Default)
+				fmt.Fprintf(w, "\nKnob %s — %s: one of %s; the lab starts at %s.\n", k.Key, k.Label, strings.Join(k.Values, ", "), k.Default)
 			}
 			if len(st.Checks) > 0 {
-				fmt.Fprintln(w, "\nThe run passes when:")
+				fmt.Fprintln(w, "\nThe lab's checks (the step is done when every one holds):")
 				for _, c := range st.Checks {
-					fmt.Fprintf(w, "  %s\n", c.Condition)
+					ph := c.Phase
+					if ph == "" {
+						ph = "after"
+					}
+					fmt.Fprintf(w, "  %s   (%s phase)\n", c.Condition, ph)
 				}
 			}
-			fmt.Fprintf(w, "\nRun it with the CLI:\n  %s\n", labCommand(l, knobs))
+			fmt.Fprintf(w, "\nRun it with the CLI:\n  %s\n", labCommand(l, l.CLISettings(i)))
+			fmt.Fprintln(w, "(meshgym run judges the scenario's own conditions, the book's, not the lab's")
+			fmt.Fprintln(w, "checks above: compare the checks with the numbers of its report by hand.)")
 			if len(st.Solution) > 0 {
 				fmt.Fprintf(w, "Solution: --set %s\n", strings.Join(st.Solution, " --set "))
 			}
@@ -155,33 +164,13 @@ func printLabText(w io.Writer, l *labs.Lab) {
 }
 
 // labCommand is the `meshgym run` command line of a lab's run with the
-// given knob values.
-func labCommand(l *labs.Lab, knobs map[string]string) string {
+// given Set assignments (labs.Lab.CLISettings).
+func labCommand(l *labs.Lab, settings []string) string {
 	parts := []string{"meshgym run", l.Scenario}
-	for _, s := range l.Setup {
+	for _, s := range settings {
 		parts = append(parts, "--set "+s)
 	}
-	var keys []string
-	for _, st := range l.Steps {
-		for _, k := range st.Knobs {
-			if _, ok := knobs[k.Key]; ok && !contains(keys, k.Key) {
-				keys = append(keys, k.Key)
-			}
-		}
-	}
-	for _, k := range keys {
-		parts = append(parts, "--set "+k+"="+knobs[k])
-	}
 	return strings.Join(parts, " ")
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // openTUI runs the TUI on the terminal, at lab name ("" = the browser).
@@ -218,18 +207,41 @@ func openTUI(c *cobra.Command, name string, f *labFlags) error {
 		Progress: progress,
 		Start:    name,
 		Runner: tui.RunnerFunc(func(ctx context.Context, sc *scenarios.Scenario, events chan<- engine.Event) (*engine.Result, error) {
-			return engine.Run(ctx, sc, opts, events)
+			res, err := engine.Run(ctx, sc, opts, events)
+			writeReport(res)
+			return res, err
 		}),
 		Saver:         saver,
 		Results:       results.Open(""),
 		MarkdownStyle: style,
 	}
-	err := tui.Run(c.Context(), cfg)
+	return tuiExit(tui.Run(c.Context(), cfg))
+}
+
+// tuiExit maps the TUI's end to the CLI's exit: a run the learner
+// stopped with ctrl+c, or a signal, exits 130 with one line on stderr
+// (as any interrupted run does); a terminal failure exits 3.
+func tuiExit(err error) error {
 	switch {
+	case errors.Is(err, tui.ErrRunStopped):
+		return &exitError{code: exitInterrupted, err: errors.New("run stopped; everything it started was torn down")}
 	case errors.Is(err, tea.ErrProgramKilled), errors.Is(err, tea.ErrInterrupted):
 		return &exitError{code: exitInterrupted, err: errors.New("interrupted; every run was torn down")}
 	case err != nil:
 		return &exitError{code: exitPlatform, err: fmt.Errorf("terminal UI: %w", err)}
 	}
 	return nil
+}
+
+// writeReport writes the human report beside result.json in the run
+// directory, as `meshgym run` does (also for a run that stopped early:
+// what was measured until then). It runs inside the TUI's runner
+// command, never in the UI's Update.
+func writeReport(res *engine.Result) {
+	if res == nil || res.RunDir == "" {
+		return
+	}
+	var buf bytes.Buffer
+	report.Text(&buf, res, report.TextOptions{})
+	_ = os.WriteFile(filepath.Join(res.RunDir, "report.txt"), buf.Bytes(), 0o644)
 }

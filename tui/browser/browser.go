@@ -7,10 +7,12 @@ package browser
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"meshgym/labs"
 	"meshgym/tui/common"
@@ -28,11 +30,29 @@ type Model struct {
 }
 
 // New is a browser over ls (labs.All() in the program) with the learner's
-// progress p (may be nil: nothing started).
+// progress p (may be nil: nothing started). The cursor starts on the lab
+// used last (the latest LabProgress.UpdatedAt), else on the first.
 func New(ls []*labs.Lab, p *labs.Progress) Model {
 	m := Model{Labs: ls, Progress: p, keys: common.DefaultKeys(), styles: common.DefaultStyles(), help: help.New()}
+	m.Cursor = LastUsed(ls, p)
 	m.SetSize(common.MinWidth, common.MinHeight)
 	return m
+}
+
+// LastUsed is the index in ls of the lab whose progress was updated last
+// (0 when none was started).
+func LastUsed(ls []*labs.Lab, p *labs.Progress) int {
+	best := 0
+	var at time.Time
+	if p == nil {
+		return 0
+	}
+	for i, l := range ls {
+		if lp := p.Labs[l.Name]; lp != nil && lp.UpdatedAt.After(at) {
+			best, at = i, lp.UpdatedAt
+		}
+	}
+	return best
 }
 
 // SetSize lays the browser out for a w×h screen.
@@ -98,8 +118,10 @@ func (m Model) View() string {
 	if len(m.Labs) == 0 {
 		b.WriteString("No labs are built into this meshgym.\n")
 	}
-	// Each lab takes two lines; keep the cursor visible on short screens.
-	rows := max((m.size.Height-7)/2, 1)
+	hv := common.HelpView(m.help, m.helpMap())
+	// Each lab takes two lines; keep the cursor visible on short screens
+	// and the whole help (4 rows when open) on screen.
+	rows := max((m.size.Height-6-lipgloss.Height(hv))/2, 1)
 	first := 0
 	if m.Cursor >= rows {
 		first = m.Cursor - rows + 1
@@ -122,6 +144,10 @@ func (m Model) View() string {
 	if l := m.Selected(); l != nil {
 		b.WriteString(fmt.Sprintf("Press Enter to open %q, ↑/↓ to choose another lab, q to quit.\n", l.Title))
 	}
-	b.WriteString(common.HelpView(m.help, common.HelpMap{m.keys.Up, m.keys.Down, m.keys.Open, m.keys.Quit, m.keys.Help}))
+	b.WriteString(hv)
 	return b.String()
+}
+
+func (m Model) helpMap() common.HelpMap {
+	return common.HelpMap{m.keys.Up, m.keys.Down, m.keys.Open, m.keys.Quit, common.HelpKey(m.help.ShowAll), m.keys.ForceQuit}
 }

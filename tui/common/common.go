@@ -40,6 +40,9 @@ type (
 	// labs.Session.Scenario from the lab's setup and the chosen knobs).
 	RunMsg struct {
 		Scenario *scenarios.Scenario
+		// Settings are the knob values it runs with ("retry.attempts=0",
+		// labs.Session.Settings), for the live view's header.
+		Settings []string
 	}
 	// SaveMsg says the learner's progress changed and should be saved.
 	SaveMsg struct{}

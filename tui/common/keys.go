@@ -1,6 +1,8 @@
 package common
 
 import (
+	"fmt"
+
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
@@ -32,7 +34,7 @@ func DefaultKeys() Keys {
 		Run:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run")),
 		Hint:       key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hint")),
 		Solve:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "solution")),
-		Observe:    key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "before/after of last run")),
+		Observe:    key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "before/after")),
 		KnobUp:     key.NewBinding(key.WithKeys("up"), key.WithHelp("↑/↓", "knob")),
 		KnobDown:   key.NewBinding(key.WithKeys("down"), key.WithHelp("↓", "next knob")),
 		KnobLess:   key.NewBinding(key.WithKeys("left", "-"), key.WithHelp("←/→", "value")),
@@ -107,4 +109,24 @@ func HelpView(h help.Model, km HelpMap) string {
 		}
 	}
 	return ""
+}
+
+// HelpKey is the ? binding as the help bar shows it: "? more keys" while
+// the short help shows, "? close help" while the full help is open.
+func HelpKey(open bool) key.Binding {
+	if open {
+		return key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "close help"))
+	}
+	return key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more keys"))
+}
+
+// ChooseKey is the answer binding of a predict step with n choices:
+// "1–5 answer" (digits above n are not bound).
+func ChooseKey(n int) key.Binding {
+	n = min(max(n, 1), 9)
+	var ks []string
+	for i := 1; i <= n; i++ {
+		ks = append(ks, string(rune('0'+i)))
+	}
+	return key.NewBinding(key.WithKeys(ks...), key.WithHelp(fmt.Sprintf("1–%d", n), "answer"))
 }

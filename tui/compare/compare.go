@@ -31,11 +31,14 @@ const barWidth = 10
 type Model struct {
 	Result   *engine.Result
 	Feedback *labs.Feedback // nil when the run was not judged by a lab
-	size     common.Size
-	keys     common.Keys
-	styles   common.Styles
-	help     help.Model
-	body     viewport.Model
+	// Next says what to do after looking ("" = go back to the lab and
+	// continue); the root sets it from the lab step's status.
+	Next   string
+	size   common.Size
+	keys   common.Keys
+	styles common.Styles
+	help   help.Model
+	body   viewport.Model
 }
 
 // New shows res with the lab's feedback fb (may be nil).
@@ -58,7 +61,20 @@ func (m *Model) SetSize(w, h int) {
 func (m *Model) ShowAll(on bool) { m.help.ShowAll = on; m.SetSize(m.size.Width, m.size.Height) }
 
 func (m Model) footerHeight() int {
-	return 1 + len(strings.Split(common.HelpView(m.help, m.helpMap()), "\n"))
+	return len(m.nextLines(true)) + len(strings.Split(common.HelpView(m.help, m.helpMap()), "\n"))
+}
+
+// nextLines say what to do next (Next, or go back to the lab), after
+// "↓ more below" while the body scrolls; at most 2 rows.
+func (m Model) nextLines(more bool) []string {
+	next := "Press esc to go back to the lab."
+	if m.Next != "" {
+		next = m.Next
+	}
+	if more {
+		next = "↓ more below (pgdn) · " + next
+	}
+	return common.Wrap(next, m.size.Width, 2)
 }
 
 func (m Model) helpMap() common.HelpMap {
@@ -107,11 +123,12 @@ func (m Model) View() string {
 	b.WriteString(s.Title.Render(common.Truncate(title, m.size.Width)) + "\n")
 	body := m.body.View()
 	b.WriteString(body + "\n")
-	more := "Press esc to go back to the lab (then n to continue)."
-	if !m.body.AtBottom() {
-		more = "↓ more below · " + more
+	lines := m.nextLines(!m.body.AtBottom())
+	// Keep the layout's height when the scroll note goes away.
+	for len(lines) < len(m.nextLines(true)) {
+		lines = append(lines, "")
 	}
-	b.WriteString(common.Truncate(more, m.size.Width) + "\n")
+	b.WriteString(strings.Join(lines, "\n") + "\n")
 	b.WriteString(common.HelpView(m.help, m.helpMap()))
 	return b.String()
 }

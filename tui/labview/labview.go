@@ -12,6 +12,7 @@ package labview
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/glamour"
+	"github.com/charmbracelet/glamour/ansi"
+	"github.com/charmbracelet/glamour/styles"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
@@ -36,8 +39,19 @@ const (
 	StyleDark = "dark"
 )
 
-// listWidth is the step list's width in cells (the Markdown gets the rest).
-const listWidth = 26
+// listWidth is the step list's width in cells on a screen w cells wide
+// (the Markdown gets the rest): 24 below 100 columns, so that at 80 the
+// text has 55 columns and a step title of up to 17 characters fits
+// (TestEveryEmbeddedLabFits holds the labs to that), 30 on wider screens.
+func listWidth(w int) int {
+	if w < 100 {
+		return 24
+	}
+	return 30
+}
+
+// Marks explains the step list's marks (shown with the full help).
+const Marks = "Marks: ✓ done  » skipped (solution)  ✗ failed  · open  - locked  ▸ you are here"
 
 // confirm is a question waiting for y/n.
 type confirm int
@@ -91,8 +105,9 @@ func (m *Model) SetSize(w, h int) {
 // ShowAll toggles the full help (the ? key, handled by the root).
 func (m *Model) ShowAll(on bool) { m.help.ShowAll = on; m.refresh() }
 
-// SetStatus shows a feedback line (err marks it as a problem).
-func (m *Model) SetStatus(s string, err bool) { m.Status, m.StatusErr = s, err }
+// SetStatus shows a feedback line (err marks it as a problem) and lays
+// the view out again (a longer status leaves the text fewer rows).
+func (m *Model) SetStatus(s string, err bool) { m.Status, m.StatusErr = s, err; m.refresh() }
 
 // Recorded shows the outcome of a run Session.Record judged.
 func (m *Model) Recorded(fb labs.Feedback) {
@@ -158,10 +173,17 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		m.SetStatus("", false)
 		cmd = save
 	case key.Matches(km, k.Next):
+		last := m.Session.Index() == len(m.Session.Lab.Steps)-1
+		if last && m.Session.Progress().Completed {
+			return m, common.Send(common.BackMsg{})
+		}
 		if err := m.Session.Next(); err != nil {
 			m.SetStatus(err.Error(), true)
 		} else {
 			m.SetStatus("", false)
+			if last {
+				m.SetStatus("Lab complete ✓ — every step of "+m.Session.Lab.Title+" is done.", false)
+			}
 			m.Knob = 0
 			cmd = save
 		}
@@ -184,7 +206,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		} else if err := m.Session.Choose(i); err != nil {
 			m.SetStatus(err.Error(), true)
 		} else {
-			m.SetStatus(fmt.Sprintf("You chose %d. The next run checks it against what it measures.", i+1), false)
+			m.SetStatus("Answer saved: the next run judges it against what it measures.", false)
 			cmd = save
 		}
 	case st != nil && st.Kind == labs.KindRun && key.Matches(km, k.Run):
@@ -193,7 +215,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 			m.SetStatus(err.Error(), true)
 		} else {
 			m.SetStatus("", false)
-			cmd = common.Send(common.RunMsg{Scenario: sc})
+			cmd = common.Send(common.RunMsg{Scenario: sc, Settings: m.Session.Settings()})
 		}
 	case key.Matches(km, k.Hint):
 		if h := m.Session.Hint(); h != "" {
@@ -212,10 +234,10 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 	case key.Matches(km, k.Reset):
 		m.confirm = confirmReset
 	case key.Matches(km, k.ScrollUp):
-		m.body.HalfPageUp()
+		m.body.PageUp()
 		return m, nil
 	case key.Matches(km, k.ScrollDown):
-		m.body.HalfPageDown()
+		m.body.PageDown()
 		return m, nil
 	case !knobs && key.Matches(km, k.Up):
 		m.body.ScrollUp(1)
@@ -229,6 +251,9 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 	m.refresh()
 	return m, cmd
 }
+
+// Complete is the next-action line once the lab is complete.
+const Complete = "Lab complete ✓ — press esc (or n) to go back to the labs."
 
 // answer handles y/n for a pending confirmation.
 func (m Model) answer(km tea.KeyMsg) (Model, tea.Cmd) {
@@ -254,19 +279,39 @@ func (m Model) answer(km tea.KeyMsg) (Model, tea.Cmd) {
 	return m, nil
 }
 
+// StyleConfig is glamour's standard style name (StyleASCII, StyleDark)
+// adjusted for reading in a terminal: inline code without the padding
+// spaces glamour puts around it (a background colour shows it in colour
+// styles), and in the ASCII style, which cannot show bold or italics,
+// emphasis without its literal "**" and "*" markers. An unknown name is
+// the ASCII style.
+func StyleConfig(name string) ansi.StyleConfig {
+	base, ok := styles.DefaultStyles[name]
+	if !ok {
+		base = &styles.ASCIIStyleConfig
+	}
+	c := *base
+	c.Code.Prefix, c.Code.Suffix = "", ""
+	if name != StyleDark {
+		c.Strong.BlockPrefix, c.Strong.BlockSuffix = "", ""
+		c.Emph.BlockPrefix, c.Emph.BlockSuffix = "", ""
+	}
+	return c
+}
+
 // markdown renders md at width w with the view's glamour style (cached).
 func (m Model) markdown(md string, w int) string {
 	k := fmt.Sprintf("%s|%d|%s", m.mdStyle, w, md)
 	if s, ok := m.rendered[k]; ok {
 		return s
 	}
-	opts := []glamour.TermRendererOption{glamour.WithStandardStyle(m.mdStyle), glamour.WithWordWrap(w)}
+	opts := []glamour.TermRendererOption{glamour.WithStyles(StyleConfig(m.mdStyle)), glamour.WithWordWrap(w)}
 	if m.mdStyle == StyleASCII {
 		opts = append(opts, glamour.WithColorProfile(termenv.Ascii))
 	} else {
 		opts = append(opts, glamour.WithColorProfile(lipgloss.ColorProfile()))
 	}
-	out := md
+	out := unwrapLists(md)
 	if r, err := glamour.NewTermRenderer(opts...); err == nil {
 		if s, err := r.Render(md); err == nil {
 			out = s
@@ -283,8 +328,39 @@ func (m Model) markdown(md string, w int) string {
 	return out
 }
 
+// unwrapLists joins the continuation lines of Markdown list items to
+// their item: glamour keeps a list item's source line breaks, so an item
+// wrapped in the source would be wrapped twice (a short line, then the
+// rest). Fenced code is left alone.
+func unwrapLists(md string) string {
+	lines := strings.Split(md, "\n")
+	var out []string
+	fence, inItem := false, false
+	for _, ln := range lines {
+		trim := strings.TrimSpace(ln)
+		if strings.HasPrefix(trim, "```") {
+			fence = !fence
+		}
+		switch {
+		case fence || trim == "":
+			inItem = false
+		case listItem.MatchString(ln):
+			inItem = true
+		case inItem && strings.HasPrefix(ln, "  "):
+			out[len(out)-1] += " " + trim
+			continue
+		default:
+			inItem = false
+		}
+		out = append(out, ln)
+	}
+	return strings.Join(out, "\n")
+}
+
+var listItem = regexp.MustCompile(`^\s*([-*+]|\d+\.)\s`)
+
 // bodyWidth is the Markdown column's width.
-func (m Model) bodyWidth() int { return max(m.size.Width-listWidth-1, 20) }
+func (m Model) bodyWidth() int { return max(m.size.Width-listWidth(m.size.Width)-1, 20) }
 
 // refresh re-renders the body into the viewport for the current step and
 // size (the Markdown column's height depends on the answers or knobs).
@@ -294,20 +370,49 @@ func (m *Model) refresh() {
 	}
 	w := m.bodyWidth()
 	h := max(m.size.Height-1-len(m.interaction())-m.footerHeight(), 3)
-	m.body.Width, m.body.Height = w, h
 	i := m.Session.Index()
 	md := m.Session.Body(i)
 	k := fmt.Sprintf("%d|%d|%s", i, w, md)
+	content := m.markdown(md, w)
+	// A text taller than its rows keeps the last row for "↓ more below".
+	if lipgloss.Height(content) > h {
+		h--
+	}
+	m.body.Width, m.body.Height = w, max(h, 2)
 	if k != m.bodyKey {
-		m.body.SetContent(m.markdown(md, w))
+		m.body.SetContent(content)
 		m.body.GotoTop()
 		m.bodyKey = k
 	}
 }
 
+// scrolls reports whether the step's text is taller than its rows.
+func (m Model) scrolls() bool { return m.body.TotalLineCount() > m.body.Height }
+
+// scrollLine is the row under a text taller than its rows: more below,
+// or how to get back up.
+func (m Model) scrollLine() string {
+	switch {
+	case !m.scrolls():
+		return ""
+	case !m.body.AtBottom():
+		return m.styles.Subtle.Render("↓ more below (pgdn)")
+	}
+	return m.styles.Subtle.Render("↑ end of the text (pgup scrolls back)")
+}
+
 // footerHeight counts the status, next-action and help lines.
 func (m Model) footerHeight() int {
-	return len(m.statusLines()) + 1 + lipgloss.Height(common.HelpView(m.help, m.helpMap()))
+	return len(m.statusLines()) + 1 + lipgloss.Height(m.helpView())
+}
+
+// helpView is the help bar: the keys that matter now on one line, or
+// every key and the marks' legend with the full help (?).
+func (m Model) helpView() string {
+	if m.help.ShowAll && m.confirm == confirmNone {
+		return m.styles.Subtle.Render(common.Truncate(Marks, m.size.Width)) + "\n" + common.HelpView(m.help, m.fullHelp())
+	}
+	return common.HelpView(m.help, m.helpMap())
 }
 
 // statusLines are the status line, word-wrapped to at most 3 rows (a
@@ -373,7 +478,12 @@ func (m Model) interaction() []string {
 			if i == m.Knob {
 				cur = "▸ "
 			}
-			line := common.Truncate(fmt.Sprintf("%s%s  ‹ %s ›  %s", cur, common.Pad(k.Knob.Label, lw), k.Value, m.styles.Subtle.Render("("+strings.Join(k.Knob.Values, " ")+")")), w)
+			line := fmt.Sprintf("%s%s  ‹ %s ›", cur, common.Pad(k.Knob.Label, lw), k.Value)
+			// The offered values when they fit (←/→ cycles them anyway).
+			if vals := "  (" + strings.Join(k.Knob.Values, " ") + ")"; lipgloss.Width(line+vals) <= w {
+				line += m.styles.Subtle.Render(vals)
+			}
+			line = common.Truncate(line, w)
 			if i == m.Knob {
 				line = m.styles.Selected.Render(line)
 			}
@@ -390,6 +500,9 @@ func (m Model) nextAction() string {
 	cont := "Press n to continue."
 	if last {
 		cont = "This is the last step: press n to finish the lab, esc to go back to the labs."
+		if m.Session.Progress().Completed {
+			return Complete
+		}
 	}
 	switch st.Kind {
 	case labs.KindPredict:
@@ -411,7 +524,7 @@ func (m Model) nextAction() string {
 		if m.Session.Last() == nil {
 			return "There is no run yet: press p to go back to the run step."
 		}
-		return "Press o to see the before/after view of your last run, then n to continue."
+		return "Press o for the before/after view of your last run, then n to continue."
 	}
 	return cont
 }
@@ -427,7 +540,21 @@ func (m Model) estimate() string {
 	return fmt.Sprintf("%.0f s", d.Seconds())
 }
 
-// helpMap is the keys valid now.
+// scrollKey is the key that scrolls the text now ("pgdn more" while
+// there is more below, "pgup up" at the end), disabled when it all fits.
+func (m Model) scrollKey() key.Binding {
+	switch {
+	case !m.scrolls():
+		return common.On(m.keys.ScrollDown, false)
+	case !m.body.AtBottom():
+		return key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdn", "more"))
+	}
+	return key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "up"))
+}
+
+// helpMap is the keys that matter now, most important first; the short
+// help bar shows as many as fit (at 80 columns: all of them) and ? shows
+// the rest (fullHelp).
 func (m Model) helpMap() common.HelpMap {
 	k := m.keys
 	if m.confirm != confirmNone {
@@ -437,6 +564,29 @@ func (m Model) helpMap() common.HelpMap {
 	if st == nil {
 		return common.HelpMap{k.Back, k.ForceQuit}
 	}
+	help := common.HelpKey(m.help.ShowAll)
+	hint := common.On(k.Hint, m.Session.Hint() != "")
+	switch st.Kind {
+	case labs.KindRun:
+		solve := common.On(k.Solve, len(st.Solution) > 0)
+		if m.hasKnobs() {
+			return common.HelpMap{k.Run, k.KnobUp, k.KnobLess, hint, solve, m.scrollKey(), help}
+		}
+		return common.HelpMap{k.Run, k.Next, k.Prev, hint, solve, m.scrollKey(), help}
+	case labs.KindPredict:
+		return common.HelpMap{common.ChooseKey(len(st.Choices)), k.Next, k.Prev, m.scrollKey(), hint, k.Back, help}
+	}
+	last := m.Session.Index() == len(m.Session.Lab.Steps)-1
+	if last && m.Session.Progress().Completed {
+		return common.HelpMap{k.Back, m.scrollKey(), common.On(k.Observe, m.Session.Last() != nil), help}
+	}
+	return common.HelpMap{k.Next, k.Prev, m.scrollKey(), common.On(k.Observe, m.Session.Last() != nil && st.Kind == labs.KindObserve), k.Back, help}
+}
+
+// fullHelp is every key valid on this step (the ? view).
+func (m Model) fullHelp() common.HelpMap {
+	k := m.keys
+	st := m.step()
 	knobs := m.hasKnobs()
 	isRun := st.Kind == labs.KindRun
 	next, prev := k.Next, k.Prev
@@ -444,16 +594,20 @@ func (m Model) helpMap() common.HelpMap {
 		next = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next"))
 		prev = key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "back"))
 	}
+	scroll := key.NewBinding(key.WithKeys("pgup", "pgdown"), key.WithHelp("pgup/pgdn", "scroll"))
+	if !knobs {
+		scroll = key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ pgup/pgdn", "scroll"))
+	}
 	return common.HelpMap{
-		common.On(k.Choose, st.Kind == labs.KindPredict),
+		common.On(common.ChooseKey(len(st.Choices)), st.Kind == labs.KindPredict),
 		common.On(k.Run, isRun),
 		common.On(k.KnobUp, knobs),
 		common.On(k.KnobLess, knobs),
-		next, prev, k.Back, k.Help,
+		next, prev, scroll, k.Back,
 		common.On(k.Hint, m.Session.Hint() != ""),
 		common.On(k.Solve, isRun && len(st.Solution) > 0),
-		common.On(k.Observe, m.Session.Last() != nil),
-		k.Reset, k.ForceQuit,
+		common.On(key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "before/after")), m.Session.Last() != nil),
+		k.Reset, k.ForceQuit, common.HelpKey(true),
 	}
 }
 
@@ -478,7 +632,7 @@ func (m Model) View() string {
 		if j == i {
 			cur = "▸"
 		}
-		line := common.Pad(fmt.Sprintf("%s %s %d %s", cur, common.Mark(status), j+1, step.Title), listWidth-1)
+		line := common.Pad(fmt.Sprintf("%s %s %d %s", cur, common.Mark(status), j+1, step.Title), listWidth(m.size.Width)-1)
 		switch {
 		case j == i:
 			line = s.Selected.Render(line)
@@ -492,9 +646,12 @@ func (m Model) View() string {
 		first = i - midH + 1
 	}
 	list = list[first:min(len(list), first+midH)]
-	left := lipgloss.NewStyle().Width(listWidth).Render(strings.Join(list, "\n"))
+	left := lipgloss.NewStyle().Width(listWidth(m.size.Width)).Render(strings.Join(list, "\n"))
 
 	right := m.body.View()
+	if sl := m.scrollLine(); sl != "" {
+		right += "\n" + sl
+	}
 	if in := m.interaction(); len(in) > 0 {
 		right += "\n" + strings.Join(in, "\n")
 	}
@@ -509,6 +666,6 @@ func (m Model) View() string {
 	}
 	b.WriteString(strings.Join(m.statusLines(), "\n") + "\n")
 	b.WriteString(common.Truncate(m.nextAction(), m.size.Width) + "\n")
-	b.WriteString(common.HelpView(m.help, m.helpMap()))
+	b.WriteString(m.helpView())
 	return b.String()
 }

@@ -1,11 +1,13 @@
 package labview
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"meshgym/labs"
 	"meshgym/tui/common"
@@ -61,7 +63,7 @@ func TestLabViewKeys(t *testing.T) {
 		{name: "p goes back", step: "predict", keys: []string{"p"}, wantStep: "problem", wantMsg: common.SaveMsg{}},
 		{name: "p on the first step", step: "problem", keys: []string{"p"}, wantStep: "problem", wantStatus: "first step"},
 		{name: "n needs an answer", step: "predict", keys: []string{"n"}, wantStep: "predict", wantStatus: "choose an answer first"},
-		{name: "a number answers", step: "predict", keys: []string{"3"}, wantStep: "predict", wantMsg: common.SaveMsg{}, wantStatus: "You chose 3",
+		{name: "a number answers", step: "predict", keys: []string{"3"}, wantStep: "predict", wantMsg: common.SaveMsg{}, wantStatus: "Answer saved",
 			check: func(t *testing.T, m Model, p *labs.LabProgress) {
 				if p.Predictions["predict"] != 2 {
 					t.Errorf("prediction %d, want 2", p.Predictions["predict"])
@@ -204,6 +206,126 @@ func TestEveryEmbeddedLabFits(t *testing.T) {
 			if m.nextAction() == "" {
 				t.Errorf("%s step %d: no next action", l.Name, i+1)
 			}
+			// Nothing is cut: step titles, knob lines and the key line fit.
+			for _, line := range lines[1 : len(lines)-1] {
+				if strings.Contains(line, "…") && !strings.Contains(line, "waiting") {
+					t.Errorf("%s step %d: a cut line %q", l.Name, i+1, line)
+				}
+			}
+			keys := lines[len(lines)-1]
+			if strings.Contains(keys, "…") || !strings.Contains(keys, "? more keys") {
+				t.Errorf("%s step %d: key line %q", l.Name, i+1, keys)
+			}
+			if st := l.Steps[i]; st.Kind == labs.KindRun {
+				for _, want := range []string{"enter run", "↑/↓ knob", "←/→ value", "h hint", "s solution"} {
+					if !strings.Contains(keys, want) {
+						t.Errorf("%s step %d: key line %q lacks %q", l.Name, i+1, keys, want)
+					}
+				}
+			}
+			if st := l.Steps[i]; st.Kind == labs.KindPredict && !strings.Contains(keys, fmt.Sprintf("1–%d answer", len(st.Choices))) {
+				t.Errorf("%s step %d: key line %q does not offer 1–%d", l.Name, i+1, keys, len(st.Choices))
+			}
+			// Text taller than its rows says so and scrolls to its end.
+			if m.scrolls() {
+				if !strings.Contains(v, "↓ more below (pgdn)") || !strings.Contains(keys, "pgdn more") {
+					t.Errorf("%s step %d: the text scrolls but the view does not say so:\n%s", l.Name, i+1, v)
+				}
+				for range 20 {
+					m, _ = m.Update(tea.KeyMsg{Type: tea.KeyPgDown})
+				}
+				if !m.body.AtBottom() || strings.Contains(m.View(), "more below") {
+					t.Errorf("%s step %d: pgdn does not reach the end:\n%s", l.Name, i+1, m.View())
+				}
+			}
 		}
+	}
+}
+
+func TestScrollKeys(t *testing.T) {
+	l := fixture.Lab()
+	l.Steps[0].Body = "# The problem\n\n" + strings.Repeat("A line of the problem that goes on.\n\n", 30) + "THE END\n"
+	m := New(labs.NewSession(l, nil), StyleASCII)
+	m.SetSize(80, 24)
+	v := m.View()
+	if !strings.Contains(v, "↓ more below (pgdn)") || strings.Contains(v, "THE END") {
+		t.Fatalf("a long text does not say there is more:\n%s", v)
+	}
+	for _, k := range []tea.KeyMsg{{Type: tea.KeyDown}, {Type: tea.KeyRunes, Runes: []rune("j")}, {Type: tea.KeyPgDown}, {Type: tea.KeySpace}} {
+		before := m.body.YOffset
+		m, _ = m.Update(k)
+		if m.body.YOffset <= before {
+			t.Errorf("%s did not scroll down (offset %d → %d)", k, before, m.body.YOffset)
+		}
+	}
+	for range 10 {
+		m, _ = m.Update(tea.KeyMsg{Type: tea.KeyPgDown})
+	}
+	if v := m.View(); !strings.Contains(v, "THE END") || !strings.Contains(v, "pgup up") {
+		t.Errorf("at the end:\n%s", v)
+	}
+	m, _ = m.Update(tea.KeyMsg{Type: tea.KeyPgUp})
+	if !strings.Contains(m.View(), "↓ more below") {
+		t.Errorf("pgup did not scroll back")
+	}
+}
+
+func TestFinishingTheLab(t *testing.T) {
+	m, p := at(t, "explain")
+	m, cmd := m.Update(press("n"))
+	if !p.Completed || !strings.Contains(m.Status, "Lab complete ✓") || m.nextAction() != Complete || cmd == nil {
+		t.Fatalf("n on the last step: completed %v status %q", p.Completed, m.Status)
+	}
+	if v := m.View(); !strings.Contains(v, "Lab complete ✓") || !strings.Contains(v, "✓ 5 Why") {
+		t.Errorf("no completion shown:\n%s", v)
+	}
+	_, cmd = m.Update(press("n"))
+	if cmd == nil {
+		t.Fatal("n on a completed lab does nothing")
+	}
+	if _, ok := cmd().(common.BackMsg); !ok {
+		t.Errorf("n on a completed lab: %T, want BackMsg", cmd())
+	}
+}
+
+func TestFullHelpShowsTheMarks(t *testing.T) {
+	m, _ := at(t, "run")
+	m.ShowAll(true)
+	v := m.View()
+	for _, want := range []string{"✓ done", "✗ failed", "- locked", "r", "reset lab", "close help", "▸ retries per call"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("full help lacks %q:\n%s", want, v)
+		}
+	}
+	if n := len(strings.Split(v, "\n")); n > 24 {
+		t.Errorf("%d lines", n)
+	}
+}
+
+// A long status (a run stopped, a hint) leaves the knobs on screen.
+func TestLongStatusKeepsTheKnobs(t *testing.T) {
+	m, _ := at(t, "run")
+	m.SetStatus("The run was stopped and everything it started was torn down; nothing was judged. Press Enter to run again. "+strings.Repeat("More words. ", 12), false)
+	if v := m.View(); !strings.Contains(v, "▸ retries per call  ‹ 0 ›") {
+		t.Errorf("the knob row is gone:\n%s", v)
+	}
+}
+
+func TestMarkdownHasNoLiteralMarkersOrPadding(t *testing.T) {
+	md := "one name: `currency_v1` is **healthy** and *flaky*"
+	for _, style := range []string{StyleASCII, StyleDark} {
+		m := New(labs.NewSession(fixture.Lab(), nil), style)
+		got := ansi.Strip(m.markdown(md, 60))
+		if !strings.Contains(got, "one name: currency_v1 is healthy and flaky") {
+			t.Errorf("%s: %q", style, got)
+		}
+	}
+}
+
+func TestUnwrapLists(t *testing.T) {
+	md := "Text\nmore text.\n\n- an item that\n  goes on: {{x}}\n  and on.\n- next\n  - nested\n\n```\n- code\n  stays\n```\n"
+	want := "Text\nmore text.\n\n- an item that goes on: {{x}} and on.\n- next\n  - nested\n\n```\n- code\n  stays\n```\n"
+	if got := unwrapLists(md); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }

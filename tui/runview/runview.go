@@ -13,6 +13,7 @@ package runview
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"meshgym/engine"
 	"meshgym/scenarios"
@@ -46,6 +48,9 @@ type Model struct {
 	// Scenario and Lab name the run in the header.
 	Scenario string
 	Pattern  string
+	// Settings are the knob values of the run ("retry.attempts=0"),
+	// named in the after phase's header (nil: none).
+	Settings []string
 	// Order is the topology's component order (apps), for the counters.
 	Order []string
 
@@ -61,7 +66,8 @@ type Model struct {
 	RPS, Errors, Ejections []float64
 	// Events are the latest policy event lines, oldest first.
 	Events []EventLine
-	// Totals counts policy decisions by kind over the run.
+	// Totals counts policy decisions by kind in the current measuring
+	// phase (the one number of retries the view shows).
 	Totals map[string]int64
 	// Logs holds the engine's latest note (LogEvent).
 	Logs []string
@@ -100,7 +106,7 @@ func New(sc *scenarios.Scenario) Model {
 func (m *Model) SetSize(w, h int) {
 	m.size = common.Size{Width: w, Height: h}
 	m.help.Width = w
-	m.barWidth = max(w-45, 10)
+	m.barWidth = max(w-58, 10)
 }
 
 // ShowAll toggles the full help.
@@ -117,13 +123,15 @@ func (m *Model) Apply(ev engine.Event) {
 		if e.Phase == engine.PhaseBefore || e.Phase == engine.PhaseAfter {
 			m.RPS, m.Errors, m.Ejections = nil, nil, nil
 			m.Last = nil
+			m.Totals = map[string]int64{}
+			m.Events = nil
 			m.prevReq, m.prevErr, m.prevElapsed = 0, 0, 0
 		}
 	case *engine.ProgressEvent:
 		if e.Total > 0 {
 			m.PhaseTotal = e.Total
 		}
-		sec := int(e.Elapsed / time.Second)
+		sec := second(e.Elapsed)
 		if dt := (e.Elapsed - m.prevElapsed).Seconds(); dt > 0 {
 			m.grow(sec)
 			m.RPS[sec] = float64(e.Requests-m.prevReq) / dt
@@ -161,6 +169,13 @@ func (m *Model) Apply(ev engine.Event) {
 			m.Logs = m.Logs[len(m.Logs)-1:]
 		}
 	}
+}
+
+// second is the timeline index of a progress report at elapsed: the
+// second that just ended (reports come about once a second, a little
+// early or late: 0.98 s and 1.02 s both close second 0).
+func second(elapsed time.Duration) int {
+	return max(int(math.Round(elapsed.Seconds()))-1, 0)
 }
 
 // grow makes the timeline long enough for second sec.
@@ -219,6 +234,21 @@ func (m Model) remaining() time.Duration {
 	return max(d, 0)
 }
 
+// leftText says how much of the run is left: the rest of this phase and
+// the phases after it, or what comes next when this phase is measured.
+func (m Model) leftText() string {
+	left := m.remaining()
+	switch {
+	case m.Phase == engine.PhaseBefore && m.Last != nil && m.Last.Elapsed >= m.PhaseTotal:
+		return fmt.Sprintf("after phase next (%.0f s)", left.Seconds())
+	case m.Phase == engine.PhaseAfter && m.Last != nil && m.Last.Elapsed >= m.PhaseTotal:
+		return "measured; judging"
+	case m.Phase == engine.PhaseTeardown:
+		return "measured; tearing down"
+	}
+	return fmt.Sprintf("about %.0f s left", left.Seconds())
+}
+
 // phaseText says what the phase does in words.
 func (m Model) phaseText() string {
 	switch m.Phase {
@@ -229,6 +259,9 @@ func (m Model) phaseText() string {
 	case engine.PhaseBefore:
 		return "before phase: measuring with the pattern off"
 	case engine.PhaseAfter:
+		if len(m.Settings) > 0 {
+			return "after phase: the lab's " + m.Pattern + " policy (" + strings.Join(m.Settings, ", ") + ")"
+		}
 		return "after phase: measuring with " + m.Pattern + " on"
 	case engine.PhaseTeardown:
 		return "tearing down"
@@ -251,19 +284,25 @@ func (m Model) View() string {
 			pct = min(float64(elapsed)/float64(m.PhaseTotal), 1)
 		}
 	}
-	add(fmt.Sprintf("%s %3.0f%%  %.0f s / %.0f s   about %.0f s left", common.Bar(pct, 1, m.barWidth), 100*pct, elapsed.Seconds(), m.PhaseTotal.Seconds(), m.remaining().Seconds()))
+	add(fmt.Sprintf("%s %3.0f%%  %.0f s / %.0f s of this phase · %s", common.Bar(pct, 1, m.barWidth), 100*pct, min(elapsed, m.PhaseTotal).Seconds(), m.PhaseTotal.Seconds(), m.leftText()))
 	if p := m.Last; p != nil {
 		rate := 0.0
 		if p.Requests > 0 {
 			rate = 100 * float64(p.Errors) / float64(p.Requests)
 		}
-		add(fmt.Sprintf("%.1f req/s   %d requests   %d errors (%.1f%%)   %d retries", p.RPS, p.Requests, p.Errors, rate, p.Retries))
+		add(fmt.Sprintf("%.1f req/s   %d requests   %d errors (%.1f%%)", p.RPS, p.Requests, p.Errors, rate) + s.Subtle.Render("   load generator, live"))
 	} else {
 		add(s.Subtle.Render("waiting for the first measurements…"))
 	}
-	add("")
+	// The engine's notes (a port taken …) on their own line.
+	note := ""
+	for _, l := range m.Logs {
+		note = s.Subtle.Render(common.Truncate("note: "+l, w))
+	}
+	add(note)
 
 	// Per-service counters.
+	add(s.Subtle.Render(common.Truncate("Each component as the services counted it (a scrape each second):", w)))
 	add(s.Title.Render(fmt.Sprintf("%-16s %10s %8s %7s", "component", "requests", "errors", "error%")))
 	names := m.components()
 	for _, n := range names {
@@ -280,7 +319,7 @@ func (m Model) View() string {
 	}
 	add("")
 
-	// Timeline.
+	// Timeline: every row has the same number of marks (one a second).
 	tw := max(w-24, 10)
 	add(s.Title.Render("Timeline") + s.Subtle.Render(" (one mark a second, this phase)"))
 	add(fmt.Sprintf("  %-9s %s %s", "rps", common.Sparkline(m.RPS, tw), peak(m.RPS)))
@@ -289,7 +328,7 @@ func (m Model) View() string {
 	add("")
 
 	// Policy events.
-	add(s.Title.Render("Policy events") + s.Subtle.Render(" "+totalsText(m.Totals)))
+	add(s.Title.Render("Policy events this phase") + s.Subtle.Render(" "+totalsText(m.Totals)))
 	if len(m.Events) == 0 {
 		add(s.Subtle.Render("  none yet (retries and ejections show here as they happen)"))
 	}
@@ -303,9 +342,6 @@ func (m Model) View() string {
 		}
 		add(common.Truncate(l, w))
 	}
-	for _, l := range m.Logs {
-		add(s.Subtle.Render(common.Truncate("  note: "+l, w)))
-	}
 
 	var foot []string
 	switch {
@@ -316,7 +352,7 @@ func (m Model) View() string {
 	default:
 		foot = append(foot, "The run goes on by itself; the before/after view opens when it ends.")
 	}
-	hm := common.HelpMap{m.keys.Stop, m.keys.ForceQuit}
+	hm := common.HelpMap{m.keys.Stop, m.keys.ForceQuit, common.HelpKey(m.help.ShowAll)}
 	if m.Confirming {
 		hm = common.HelpMap{m.keys.Yes, m.keys.No}
 	}
@@ -325,7 +361,7 @@ func (m Model) View() string {
 	}
 	foot = append(foot, common.HelpView(m.help, hm))
 	// Keep the footer on screen: drop body lines that do not fit.
-	room := m.size.Height - len(foot)
+	room := m.size.Height - lipgloss.Height(strings.Join(foot, "\n"))
 	if len(lines) > room {
 		lines = lines[:max(room, 0)]
 	}
@@ -378,5 +414,5 @@ func totalsText(t map[string]int64) string {
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s %d", k, t[k]))
 	}
-	return "(so far: " + strings.Join(parts, ", ") + ")"
+	return "(" + strings.Join(parts, ", ") + ")"
 }

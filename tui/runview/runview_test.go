@@ -20,11 +20,12 @@ func TestApplyEvents(t *testing.T) {
 	if m.Phase != engine.PhaseAfter || m.Last == nil || m.Last.Requests != 300 {
 		t.Fatalf("phase %s last %+v", m.Phase, m.Last)
 	}
-	if got := m.RPS; len(got) != 4 || got[1] != 100 || got[2] != 100 || got[3] != 100 {
-		t.Errorf("rps timeline %v, want [0 100 100 100]", got)
+	// A report at 1 s closes second 0: the timeline starts at once.
+	if got := m.RPS; len(got) != 3 || got[0] != 100 || got[1] != 100 || got[2] != 100 {
+		t.Errorf("rps timeline %v, want [100 100 100]", got)
 	}
-	if got := m.Errors; got[2] != 4 || got[3] != 0 {
-		t.Errorf("errors timeline %v, want 4 errors in second 2", got)
+	if got := m.Errors; got[1] != 4 || got[2] != 0 {
+		t.Errorf("errors timeline %v, want 4 errors in second 1 (the report at 2 s)", got)
 	}
 	if got := m.Ejections; got[2] != 1 {
 		t.Errorf("ejections timeline %v, want 1 in second 2 (4.5 s − phase start 2 s)", got)
@@ -39,10 +40,10 @@ func TestApplyEvents(t *testing.T) {
 	if got := m.remaining(); got != 5*time.Second {
 		t.Errorf("remaining %s, want 5s", got)
 	}
-	// A new phase starts a new timeline.
+	// A new phase starts a new timeline and new counts.
 	m.Apply(&engine.PhaseEvent{Phase: engine.PhaseBefore, Start: true, At: fixture.T0})
-	if len(m.RPS) != 0 || m.Last != nil {
-		t.Errorf("timeline not reset: %v", m.RPS)
+	if len(m.RPS) != 0 || m.Last != nil || len(m.Totals) != 0 || len(m.Events) != 0 {
+		t.Errorf("phase not reset: rps %v totals %v events %v", m.RPS, m.Totals, m.Events)
 	}
 	if got := m.remaining(); got != 16*time.Second {
 		t.Errorf("remaining at the start of before %s, want 16s (both phases)", got)
@@ -120,10 +121,84 @@ func TestViewFits(t *testing.T) {
 		if n := len(strings.Split(v, "\n")); n != size.Height {
 			t.Errorf("%v: %d lines", size, n)
 		}
-		for _, want := range []string{"currency_v2             180       90   50.0%", "retry      payments_sidecar → currency_v2 (500) ×2", "about 5 s left"} {
+		for _, want := range []string{"currency_v2             180       90   50.0%", "retry      payments_sidecar → currency_v2 (500) ×2", "about 5 s left",
+			"\nnote: entry service on 127.0.0.1:8200\n", "as the services counted it", "Policy events this phase (ejection 1, retry 2)"} {
 			if !strings.Contains(v, want) {
 				t.Errorf("%v: no %q in\n%s", size, want, v)
 			}
 		}
+	}
+}
+
+// Report jitter (0.98 s, 2.03 s …) never shifts a row: every timeline row
+// has as many marks as seconds reported, starting at second 0.
+func TestTimelineRowsAlign(t *testing.T) {
+	for _, elapsed := range [][]float64{{0.98, 1.97, 3.02}, {1.02, 2.01, 2.99}} {
+		m := New(fixture.Scenario())
+		m.Apply(&engine.PhaseEvent{Phase: engine.PhaseAfter, Start: true, At: fixture.T0})
+		for i, e := range elapsed {
+			m.Apply(&engine.ProgressEvent{Phase: "after", Elapsed: time.Duration(e * float64(time.Second)), Total: 8 * time.Second, Requests: int64(100 * (i + 1)), Errors: int64(i)})
+		}
+		if len(m.RPS) != 3 || m.RPS[0] == 0 || len(m.Errors) != 3 {
+			t.Errorf("elapsed %v: rps %v errors %v", elapsed, m.RPS, m.Errors)
+		}
+		// The "max" column is the same on every row.
+		col := map[int]bool{}
+		for _, l := range strings.Split(m.View(), "\n") {
+			for _, row := range []string{"  rps ", "  errors/s ", "  ejections "} {
+				if strings.HasPrefix(l, row) {
+					col[len([]rune(l[:strings.Index(l, " max ")]))] = true
+				}
+			}
+		}
+		if len(col) != 1 || !col[2+9+1+3] {
+			t.Errorf("elapsed %v: the rows' max columns %v, want one at %d:\n%s", elapsed, col, 2+9+1+3, m.View())
+		}
+	}
+}
+
+func TestHeaderAndTimeLeft(t *testing.T) {
+	tests := []struct {
+		name     string
+		phase    string
+		elapsed  time.Duration
+		settings []string
+		want     []string
+		not      string
+	}{
+		{"the after phase names the knobs", engine.PhaseAfter, 3 * time.Second, []string{"retry.attempts=0"},
+			[]string{"after phase: the lab's retries policy (retry.attempts=0)", "about 5 s left"}, "with retries on"},
+		{"without knobs the pattern is on", engine.PhaseAfter, 3 * time.Second, nil,
+			[]string{"measuring with retries on"}, ""},
+		{"the before phase at 100% says what comes next", engine.PhaseBefore, 8 * time.Second, nil,
+			[]string{"100%  8 s / 8 s of this phase · after phase next (8 s)"}, "about 8 s left"},
+		{"the after phase at 100% is measured", engine.PhaseAfter, 8 * time.Second, nil,
+			[]string{"100%  8 s / 8 s of this phase · measured; judging"}, "left"},
+	}
+	for _, tc := range tests {
+		m := New(fixture.Scenario())
+		m.Settings = tc.settings
+		m.Apply(&engine.PhaseEvent{Phase: tc.phase, Start: true, At: fixture.T0})
+		m.Apply(&engine.ProgressEvent{Phase: tc.phase, Elapsed: tc.elapsed, Total: 8 * time.Second, Requests: 100})
+		v := m.View()
+		for _, w := range tc.want {
+			if !strings.Contains(v, w) {
+				t.Errorf("%s: no %q in\n%s", tc.name, w, v)
+			}
+		}
+		if tc.not != "" && strings.Contains(v, tc.not) {
+			t.Errorf("%s: %q in\n%s", tc.name, tc.not, v)
+		}
+	}
+}
+
+func TestHelpToggles(t *testing.T) {
+	m := New(fixture.Scenario())
+	if v := m.View(); !strings.Contains(v, "? more keys") {
+		t.Fatalf("no ? in the key line:\n%s", v)
+	}
+	m.ShowAll(true)
+	if v := m.View(); !strings.Contains(v, "close help") || len(strings.Split(v, "\n")) != 24 {
+		t.Errorf("full help:\n%s", v)
 	}
 }
