@@ -295,7 +295,10 @@ func (b *builder) istioRetries(r *scenarios.RetryPolicy, perTry scenarios.Durati
 		out.PerTryTimeout = dur(perTry)
 	}
 	if b.ver.atLeast(1, 26) {
-		v := !r.PreferNewHost
+		// true adds Envoy's previous_hosts retry predicate: a retry
+		// avoids the hosts already tried (istio pilot route/retry
+		// ConvertPolicy; HTTPRetry.retryIgnorePreviousHosts, default true).
+		v := r.PreferNewHost
 		out.RetryIgnorePreviousHosts = &v
 		if r.BackoffBase > 0 {
 			out.Backoff = dur(r.BackoffBase)

@@ -230,6 +230,15 @@ func TestIstioRetries(t *testing.T) {
 			if got := get(r, "backoff"); fmt.Sprint(got) != fmt.Sprint(tt.backoff) {
 				t.Errorf("backoff %v, want %v", got, tt.backoff)
 			}
+			// preferNewHost: true is Istio's retryIgnorePreviousHosts: true
+			// (the previous_hosts predicate), from 1.26 on.
+			wantIgnore := "<nil>"
+			if tt.backoff != nil {
+				wantIgnore = "true"
+			}
+			if got := fmt.Sprint(get(r, "retryIgnorePreviousHosts")); got != wantIgnore {
+				t.Errorf("retryIgnorePreviousHosts %s, want %s (the scenario prefers a new host)", got, wantIgnore)
+			}
 			if !hasNote(out, "replaces Istio's default list") {
 				t.Errorf("no note on retryOn replacing the default list: %q", out.Notes)
 			}
