@@ -14,7 +14,7 @@ all: build
 
 ## build: meshgym and its lean component executables into ./bin
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
 ## run: the retry exercise on the embedded local platform, 20 s per phase
 run: build

@@ -97,6 +97,14 @@ func repeatFlags(res *engine.Result) string {
 	case res.Profile != "" && res.Profile != "book":
 		s += " --mesh " + res.Profile
 	}
+	// The phases' length and the platform, so the hint repeats the run
+	// as it was (a shortened run is the common case).
+	if res.Scenario != nil && res.Scenario.Load.Duration > 0 {
+		s += " -d " + res.Scenario.Load.Duration.D().String()
+	}
+	if res.Platform != "" && res.Platform != "local" {
+		s += " --platform " + res.Platform
+	}
 	return s
 }
 

@@ -126,14 +126,18 @@ func TestTextMeshAndRepeat(t *testing.T) {
 		mesh, profile string
 		header, hint  string
 	}{
-		{"builtin", "book", "· mesh builtin, profile book ·", "(repeat with --seed 42)"},
-		{"builtin", "", "· mesh builtin ·", "(repeat with --seed 42)"},
-		{"builtin", "envoy@1.26", "· mesh builtin, profile envoy@1.26 ·", "(repeat with --seed 42 --mesh envoy@1.26)"},
-		{"linkerd-lab", "", "· mesh linkerd-lab ·", "(repeat with --seed 42 --mesh linkerd-lab)"},
-		{"", "", "(builtin:retries) · platform local", "(repeat with --seed 42)"},
+		{"builtin", "book", "· mesh builtin, profile book ·", "(repeat with --seed 42 -d 3m20s)"},
+		{"builtin", "", "· mesh builtin ·", "(repeat with --seed 42 -d 3m20s)"},
+		{"builtin", "envoy@1.26", "· mesh builtin, profile envoy@1.26 ·", "(repeat with --seed 42 --mesh envoy@1.26 -d 3m20s)"},
+		{"linkerd-lab", "", "· mesh linkerd-lab ·", "(repeat with --seed 42 --mesh linkerd-lab -d 3m20s)"},
+		{"", "", "(builtin:retries) · platform local", "(repeat with --seed 42 -d 3m20s)"},
+		{"docker", "", "(builtin:retries) · platform docker", "(repeat with --seed 42 -d 3m20s --platform docker)"},
 	} {
 		res := fixture(t)
 		res.Mesh, res.Profile = tc.mesh, tc.profile
+		if tc.mesh == "docker" {
+			res.Mesh, res.Platform = "", "docker"
+		}
 		var buf bytes.Buffer
 		Text(&buf, res, TextOptions{})
 		out := buf.String()

@@ -102,10 +102,13 @@ type Summary struct {
 	Warn int `json:"warn"`
 }
 
-// Outcome is the one-word result of the run: ERROR when it stopped early,
-// else PASS or FAIL.
+// Outcome is the one-word result of the run: STOPPED when the user
+// interrupted it (Ctrl-C, SIGTERM), ERROR when it stopped early for another
+// reason, else PASS or FAIL.
 func (s Summary) Outcome() string {
 	switch {
+	case strings.HasPrefix(s.Error, "interrupted"):
+		return "STOPPED"
 	case s.Error != "":
 		return "ERROR"
 	case s.Passed:

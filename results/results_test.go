@@ -406,3 +406,19 @@ func TestBadStoreDir(t *testing.T) {
 		}
 	}
 }
+
+func TestOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		s    Summary
+		want string
+	}{
+		{Summary{Passed: true}, "PASS"},
+		{Summary{}, "FAIL"},
+		{Summary{Error: "interrupted (interrupt signal received); everything meshgym started was stopped"}, "STOPPED"},
+		{Summary{Error: "component currency_v2-0 (pid 7) exited: signal: killed"}, "ERROR"},
+	} {
+		if got := tc.s.Outcome(); got != tc.want {
+			t.Errorf("Outcome(%q, passed %v) = %s, want %s", tc.s.Error, tc.s.Passed, got, tc.want)
+		}
+	}
+}

@@ -59,8 +59,9 @@ func newResultsListCmd(store func() *results.Store) *cobra.Command {
 		Use:   "list",
 		Short: "List the runs, newest first",
 		Long: `List the runs in the results store, newest first: ID, start time,
-scenario, mesh, platform and result (PASS, FAIL, or ERROR for a run that
-stopped early, with the verdict counts). Run directories without a readable
+scenario, mesh, platform and result (PASS, FAIL, STOPPED for a run the
+user interrupted, or ERROR for a run that stopped early for another reason,
+with the verdict counts). Run directories without a readable
 result.json (a run that crashed) are left out with a note on stderr.`,
 		Example: "  meshgym results list\n  meshgym results list --output json | jq '.[0].id'",
 		Args:    exactArgs(0, "no arguments"),
