@@ -3,8 +3,10 @@ package sampleapps
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"meshgym/tracing/tracelite"
@@ -19,8 +21,11 @@ import (
 //     HTTP semantic-convention attributes (http.request.method, url.path,
 //     server.address, server.port, http.response.status_code, error.type)
 //     and events rate_limited and error_injected (ERROR_RATE);
-//   - one client span per upstream call, "GET SERVICE-HOST", whose
-//     context is the traceparent the upstream receives.
+//   - one client span per upstream call, named after the upstream
+//     service when the URI says it (see upstreamTarget): "GET currency",
+//     with attribute meshgym.cluster; else after the host, "GET
+//     127.0.0.1:39131". Its context is the traceparent the upstream
+//     receives.
 
 // SetTracer makes the server record spans of sampled requests with t (nil
 // = off). Call it before serving.
@@ -59,11 +64,39 @@ func (s *Server) startClientSpan(parent *tracelite.Span, req *http.Request) *tra
 		return nil
 	}
 	u := req.URL
-	sp := s.tracer.StartSpan(parent.Context(), req.Method+" "+u.Host, tracelite.KindClient, time.Now(),
+	target, cluster := upstreamTarget(u)
+	sp := s.tracer.StartSpan(parent.Context(), req.Method+" "+target, tracelite.KindClient, time.Now(),
 		tracelite.HTTPAttrs(req.Method, u.Path, u.Host)...)
 	sp.SetAttr(tracelite.String("url.full", (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()))
+	if cluster != "" {
+		sp.SetAttr(tracelite.String(attrCluster, cluster))
+	}
 	req.Header[tracelite.TraceparentHeader] = []string{sp.Context().Traceparent()}
 	return sp
+}
+
+// attrCluster is the client span's attribute naming the upstream service
+// (meshgym/tracing.AttrCluster; the app does not import that package).
+const attrCluster = "meshgym.cluster"
+
+// upstreamTarget is what a client span to u is named after, and the
+// upstream service when known:
+//   - a URI fragment names the service ("http://127.0.0.1:39131/#currency":
+//     the platform calls the app's sidecar listener for currency; the
+//     fragment is never sent) → "currency", "currency";
+//   - a host name (not an IP address or localhost), as in fake-service's
+//     own examples ("http://currency:9090") → the host without its port,
+//     "currency" (the service is not certain: no cluster);
+//   - else the host and port, "127.0.0.1:39131", no cluster.
+func upstreamTarget(u *url.URL) (target, cluster string) {
+	if f := strings.TrimSpace(u.Fragment); f != "" && !strings.ContainsAny(f, " /?#") {
+		return f, f
+	}
+	host := u.Hostname()
+	if host != "" && host != "localhost" && net.ParseIP(host) == nil {
+		return host, ""
+	}
+	return u.Host, ""
 }
 
 // endClientSpan ends a call's span: status code (0 = no response, err

@@ -14,8 +14,8 @@ import (
 // WaterfallOptions choose how a waterfall is drawn.
 type WaterfallOptions struct {
 	// ASCII draws with ASCII characters only: '#' bars, '.' back-off,
-	// "|-" tree lines, "->" arrows and words for event marks (the CLI
-	// sets it under NO_COLOR, or with --ascii). Otherwise Unicode block
+	// "+-", "\-" and "| " tree lines, "->" arrows and words for event
+	// marks (the CLI sets it under NO_COLOR, or with --ascii). Otherwise Unicode block
 	// and box-drawing characters and a few symbols (⚡ ejection,
 	// ✗ timeout) are used.
 	ASCII bool
@@ -43,17 +43,24 @@ const MinWidth = 48
 //	31.40ms  6.00ms    └ attempt 2 → currency_v1 200  backoff 25ms │  ░░░░░░░░░███  │
 //
 // Columns: the span's start offset from the trace's start and its
-// duration, both in ms; the span, indented by depth under its parent
-// (one column per level instead of two when a deep trace does not fit),
-// with its service when it differs from its parent's, its name (an
-// upstream attempt — a client span with meshgym.attempt — as "attempt N
-// → ENDPOINT CODE", then "backoff Nms" when it waited), its HTTP status
-// code, and its events inline (⚡ ejection, ✗ timeout, ⊘ retry budget
-// exhausted / limit exceeded / rate limited, ↯ fault or error injected,
-// with their detail in parentheses when there is room); and a time bar
-// scaled to the trace's duration, with the back-off before an attempt
-// shaded (░) and events marked (◆). Labels longer than their column drop
-// their details, then are cut with "…". The only error returned is w's.
+// duration, both in ms (below 100 columns without the unit); the span,
+// indented by depth under its parent (one column per level instead of
+// two when a deep trace does not fit), with its service when it differs
+// from its parent's, its name (an upstream attempt — a client span with
+// meshgym.attempt — as "attempt N → ENDPOINT CODE"), its HTTP status
+// code, then its facts: "backoff Nms" when an attempt waited, and its
+// events (⚡ ejection, ✗ timeout, ⊘ retry budget exhausted / limit
+// exceeded / rate limited, ↯ fault or error injected, with their detail
+// in parentheses when there is room); and a time bar scaled to the
+// trace's duration, with the back-off before an attempt shaded (░) and
+// events marked (◆). The bar keeps at least a fifth of the width (8 to
+// 24 columns): facts that do not fit beside the span's name go on a
+// continuation line of their own, indented under it, with blank time
+// columns (testdata/retried-80.golden); only when the names themselves
+// do not fit is the bar narrowed, then left out, and then names wrapped
+// at spaces. Nothing is cut except a single word wider than the label
+// column. ASCII trees use "+-", "\-" and "| ". The only error returned is
+// w's.
 func Waterfall(w io.Writer, t Trace, width int, opts WaterfallOptions) error {
 	var b bytes.Buffer
 	render(&b, t, width, opts)
@@ -101,6 +108,57 @@ func (t Trace) Headline() string {
 	return sanitize(strings.Join(parts, "  "))
 }
 
+// HeadlineLines is Headline broken into lines of at most width terminal
+// columns (DefaultWidth when width ≤ 0), at the two spaces between its
+// parts; later lines are indented two spaces.
+func (t Trace) HeadlineLines(width int) []string {
+	return WrapText(t.Headline(), width, "  ")
+}
+
+// WrapText breaks the one-line text s into lines of at most width
+// terminal columns (DefaultWidth when width ≤ 0), the second and later
+// lines starting with indent. It breaks at double spaces (between the
+// parts of a headline) where it can, else at spaces; a word longer than
+// a line stays whole on its own line.
+func WrapText(s string, width int, indent string) []string {
+	if width <= 0 {
+		width = DefaultWidth
+	}
+	if textWidth(s) <= width {
+		return []string{s}
+	}
+	var out []string
+	cur := ""
+	add := func(piece, sep string) {
+		switch {
+		case cur == "":
+			if len(out) > 0 {
+				cur = indent
+			}
+			cur += piece
+		case textWidth(cur)+textWidth(sep)+textWidth(piece) <= width:
+			cur += sep + piece
+		default:
+			out = append(out, cur)
+			cur = indent + piece
+		}
+	}
+	for _, part := range strings.Split(s, "  ") {
+		if textWidth(indent)+textWidth(part) <= width {
+			add(part, "  ")
+			continue
+		}
+		for i, word := range strings.Fields(part) {
+			sep := " "
+			if i == 0 {
+				sep = "  "
+			}
+			add(word, sep)
+		}
+	}
+	return append(out, cur)
+}
+
 func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
@@ -113,8 +171,12 @@ type glyphs struct {
 	fill, backoff, empty, mark, edge string
 	tee, last, pipe, blank           string
 	arrow, ellipsis                  string
-	events                           map[string]string
-	otherEvent                       string
+	// wideBranch keeps the branch two columns wide ("+-", "\-") in a
+	// compact tree, where only the guides shrink to one column: a lone
+	// "+" or "\" does not read as a branch.
+	wideBranch bool
+	events     map[string]string
+	otherEvent string
 }
 
 var unicodeGlyphs = glyphs{
@@ -131,8 +193,8 @@ var unicodeGlyphs = glyphs{
 
 var asciiGlyphs = glyphs{
 	fill: "#", backoff: ".", empty: " ", mark: "*", edge: "|",
-	tee: "|-", last: "`-", pipe: "| ", blank: "  ",
-	arrow: "->", ellipsis: "...",
+	tee: "+-", last: "\\-", pipe: "| ", blank: "  ",
+	arrow: "->", ellipsis: "...", wideBranch: true,
 	events: map[string]string{
 		"ejection": "!", "timeout": "x", "retry_budget_exhausted": "!",
 		"rate_limited": "!", "fault_injected": "!", "backoff": "~",
@@ -239,7 +301,33 @@ type row struct {
 	node, parent *Node
 	guides       []bool
 	last         bool
-	label        line // without the tree lines
+	// head is the span's service, name (or attempt) and status; facts
+	// are what follows it (back-off, events, notes), each with its
+	// optional detail.
+	head  line
+	facts []line
+}
+
+// full is the row's label with every fact and detail; essential leaves
+// out the details.
+func (r row) full() line {
+	l := append(line(nil), r.head...)
+	for _, f := range r.facts {
+		l = append(append(l, seg{"  ", sgrNone, false}), f...)
+	}
+	return l
+}
+
+func (r row) essential() line { return r.full().essential() }
+
+// level returns one tree level's piece in the style: two columns, or
+// its first column when compact.
+func level(s string, compact bool) string {
+	if compact {
+		_, size := utf8.DecodeRuneInString(s)
+		return s[:size]
+	}
+	return s
 }
 
 // prefix is the row's tree lines, two columns per level, or one when
@@ -248,34 +336,71 @@ func (r row) prefix(g glyphs, compact bool) string {
 	if r.parent == nil {
 		return ""
 	}
-	cut := func(s string) string {
-		if compact {
-			_, size := utf8.DecodeRuneInString(s)
-			return s[:size]
-		}
-		return s
-	}
 	var b strings.Builder
 	for _, more := range r.guides {
 		if more {
-			b.WriteString(cut(g.pipe))
+			b.WriteString(level(g.pipe, compact))
 		} else {
-			b.WriteString(cut(g.blank))
+			b.WriteString(level(g.blank, compact))
 		}
 	}
+	branch := g.tee
 	if r.last {
-		b.WriteString(cut(g.last))
+		branch = g.last
+	}
+	b.WriteString(level(branch, compact && !g.wideBranch))
+	return b.String()
+}
+
+// contPrefix is the tree lines of a row's continuation line (its facts
+// on a line of their own): the guides running past the row, and one
+// level deeper, so the facts sit under the span's name (the caller adds
+// a space before them).
+func (r row) contPrefix(g glyphs, compact bool) string {
+	var b strings.Builder
+	if r.parent != nil {
+		for _, more := range r.guides {
+			if more {
+				b.WriteString(level(g.pipe, compact))
+			} else {
+				b.WriteString(level(g.blank, compact))
+			}
+		}
+		if r.last {
+			b.WriteString(level(g.blank, compact))
+		} else {
+			b.WriteString(level(g.pipe, compact))
+		}
+	}
+	if len(r.node.Children) > 0 {
+		b.WriteString(level(g.pipe, compact))
 	} else {
-		b.WriteString(cut(g.tee))
+		b.WriteString(level(g.blank, compact))
 	}
 	return b.String()
 }
 
-// Bar widths, in columns: the bar gets at least barMin (a fifth of the
-// width, 10 to 24) and at most barMax; the label column takes the rest.
+// Layout bounds, in columns: the bar gets at least a fifth of the width
+// (barLow to barHigh) while labels fit, never more than barMax; labels
+// whose facts do not fit put them on continuation lines; a bar narrower
+// than barFloor is not drawn (the facts matter more than the picture).
 const (
+	barLow   = 8
+	barHigh  = 24
 	barMax   = 60
-	labelMin = 12
+	barFloor = 8
+	// narrowWidth: below it the time columns leave out the unit "ms"
+	// (the axis and the headline still say it).
+	narrowWidth = 100
+)
+
+// labelMode is how much of the labels the label column is sized for.
+type labelMode int
+
+const (
+	modeFull      labelMode = iota // every fact and detail inline
+	modeEssential                  // facts inline, details left out
+	modeHead                       // facts on continuation lines where needed
 )
 
 func render(b *bytes.Buffer, t Trace, width int, opts WaterfallOptions) {
@@ -294,7 +419,8 @@ func render(b *bytes.Buffer, t Trace, width int, opts WaterfallOptions) {
 	var rows []row
 	var walk func(n, parent *Node, guides []bool, last bool)
 	walk = func(n, parent *Node, guides []bool, last bool) {
-		rows = append(rows, row{node: n, parent: parent, guides: guides, last: last, label: spanLabel(n, parent, g)})
+		head, facts := spanLabel(n, parent, g)
+		rows = append(rows, row{node: n, parent: parent, guides: guides, last: last, head: head, facts: facts})
 		var childGuides []bool
 		if parent != nil {
 			childGuides = append(append([]bool(nil), guides...), !last)
@@ -305,87 +431,203 @@ func render(b *bytes.Buffer, t Trace, width int, opts WaterfallOptions) {
 	}
 	walk(t.Root, nil, nil, true)
 
-	// Column widths: offsets and durations as wide as their widest value.
+	// Time columns: offsets and durations as wide as their widest value;
+	// on a narrow terminal without the unit.
+	ms := fmtMS
+	if width < narrowWidth {
+		ms = fmtMSBare
+	}
 	startW, durW := textWidth("start"), textWidth("took")
 	for _, r := range rows {
-		startW = max(startW, len(fmtMS(r.node.Start.Sub(t.Start))))
-		durW = max(durW, len(fmtMS(r.node.Duration())))
+		startW = max(startW, len(ms(r.node.Start.Sub(t.Start))))
+		durW = max(durW, len(ms(r.node.Duration())))
 	}
-	fixed := startW + 1 + durW + 2 + 1 + 2 // gaps, and the bar's edges
-	barMin := min(max(width/5, 10), 24)
-	need := func(compact, essential bool) int {
+	fixed := startW + 1 + durW + 2
+	const frame = 3 // " │" before the bar, "│" after it
+	need := func(compact bool, m labelMode) int {
 		n := textWidth("span")
 		for _, r := range rows {
-			l := r.label
-			if essential {
-				l = l.essential()
+			var l line
+			switch m {
+			case modeFull:
+				l = r.full()
+			case modeEssential:
+				l = r.essential()
+			default:
+				l = r.head
 			}
 			n = max(n, textWidth(r.prefix(g, compact))+l.width())
 		}
 		return n
 	}
-	// The label column takes what the labels need, details included when
-	// they fit; the bar gets the rest (at least barMin, or down to
-	// barFloor when even the essential labels need the room). Deep traces
-	// whose essential labels do not fit get one column per tree level
-	// instead of two.
-	const barFloor = 10
-	avail := width - fixed - barMin
-	maxDepth := 0
-	for _, r := range rows {
-		maxDepth = max(maxDepth, len(r.guides)+1)
-	}
-	compact := false
-	labelNeed := need(false, false)
-	switch {
-	case labelNeed <= avail:
-	case need(false, true) <= avail || maxDepth < 6:
-		labelNeed = need(false, true)
-	default:
-		compact = true
-		if labelNeed = need(true, false); labelNeed > avail {
-			labelNeed = need(true, true)
+	// The label column takes what the labels need, facts and details
+	// inline when they fit beside a bar of at least barMin; else deep
+	// trees get one column per level instead of two; else the facts go
+	// on continuation lines. Only when even the span names do not fit is
+	// the bar narrowed (to barFloor) and then left out, before any name
+	// is cut.
+	barMin := min(max(width/5, barLow), barHigh)
+	avail := width - fixed - frame - barMin
+	compact, labelW := true, 0
+	for _, c := range []struct {
+		compact bool
+		m       labelMode
+	}{{false, modeFull}, {false, modeEssential}, {true, modeFull}, {true, modeEssential}, {true, modeHead}} {
+		if n := need(c.compact, c.m); n <= avail {
+			compact, labelW = c.compact, n
+			if c.m == modeHead {
+				labelW = avail // room for as many facts inline as fit
+			}
+			break
 		}
 	}
-	labelW := max(min(labelNeed, width-fixed-barFloor), labelMin)
-	barW := max(min(width-fixed-labelW, barMax), 6)
-	labelW = width - fixed - barW
+	barW := 0
+	switch {
+	case labelW > 0:
+		barW = min(width-fixed-frame-labelW, barMax)
+		labelW = width - fixed - frame - barW
+	case need(true, modeHead) <= width-fixed-frame-barFloor:
+		labelW = need(true, modeHead) // facts on continuation lines
+		barW = width - fixed - frame - labelW
+	default:
+		labelW = width - fixed // no bar; names cut with "…" if still too long
+	}
 
 	// Header: column names and the time axis.
-	axisL, axisR := "0", fmtMS(t.Duration)
-	axis := axisL + strings.Repeat(" ", max(barW-len(axisL)-len(axisR), 1)) + axisR
-	if len(axis) > barW {
-		axis = strings.Repeat(" ", max(barW-len(axisR), 0)) + axisR
-		if len(axis) > barW {
-			axis = axis[:barW]
-		}
-	}
 	hdr := line{
 		{padLeft("start", startW) + " " + padLeft("took", durW) + "  ", sgrDim, false},
 	}
 	hdr = append(hdr, line{{"span", sgrDim, false}}.fit(labelW, g.ellipsis)...)
-	hdr = append(hdr, seg{" " + g.edge + axis + g.edge, sgrDim, false})
+	if barW > 0 {
+		axisL, axisR := "0", fmtMS(t.Duration)
+		axis := axisL + strings.Repeat(" ", max(barW-len(axisL)-len(axisR), 1)) + axisR
+		if len(axis) > barW {
+			axis = strings.Repeat(" ", max(barW-len(axisR), 0)) + axisR
+			if len(axis) > barW {
+				axis = axis[:barW]
+			}
+		}
+		hdr = append(hdr, seg{" " + g.edge + axis + g.edge, sgrDim, false})
+	}
 	hdr.write(b, opts.Color)
 	b.WriteByte('\n')
 
+	blankTimes := strings.Repeat(" ", fixed)
 	for _, r := range rows {
 		n := r.node
-		l := line{{padLeft(fmtMS(n.Start.Sub(t.Start)), startW) + " " + padLeft(fmtMS(n.Duration()), durW) + "  ", sgrDim, false}}
-		label := append(line{{r.prefix(g, compact), sgrDim, false}}, r.label...)
-		l = append(l, label.fit(labelW, g.ellipsis)...)
-		l = append(l, seg{" " + g.edge, sgrDim, false})
-		l = append(l, bar(t, n, barW, g)...)
-		l = append(l, seg{g.edge, sgrDim, false})
+		pre := r.prefix(g, compact)
+		room := labelW - textWidth(pre)
+		label, rest := r.full(), []line(nil)
+		switch {
+		case label.width() <= room:
+		case r.essential().width() <= room:
+			label = r.essential()
+		default:
+			contW := labelW - textWidth(r.contPrefix(g, compact)) - 1
+			label = r.head
+			if label.width() > room {
+				// Even the name does not fit (a deep trace on a very
+				// narrow terminal): wrap it at spaces.
+				heads := wrapWords(r.head, room, contW)
+				label, rest = heads[0], heads[1:]
+			}
+			rest = append(rest, packFacts(r.facts, contW)...)
+		}
+		l := line{{padLeft(ms(n.Start.Sub(t.Start)), startW) + " " + padLeft(ms(n.Duration()), durW) + "  ", sgrDim, false}}
+		l = append(l, append(line{{pre, sgrDim, false}}, label...).fit(labelW, g.ellipsis)...)
+		if barW > 0 {
+			l = append(l, seg{" " + g.edge, sgrDim, false})
+			l = append(l, bar(t, n, barW, g)...)
+			l = append(l, seg{g.edge, sgrDim, false})
+		}
 		l.write(b, opts.Color)
 		b.WriteByte('\n')
+		for _, facts := range rest {
+			l := line{{blankTimes, sgrNone, false}}
+			l = append(l, append(line{{r.contPrefix(g, compact) + " ", sgrDim, false}}, facts...).fit(labelW, g.ellipsis)...)
+			if barW > 0 {
+				l = append(l, seg{" " + g.edge, sgrDim, false}, seg{strings.Repeat(g.empty, barW), sgrNone, false}, seg{g.edge, sgrDim, false})
+			}
+			l.write(b, opts.Color)
+			b.WriteByte('\n')
+		}
 	}
 }
 
-// spanLabel is the text of a span's row after the tree lines.
-func spanLabel(n *Node, parent *Node, g glyphs) line {
+// wrapWords breaks l at spaces into lines of at most first columns (the
+// first line) and rest columns (the others), keeping each word's colour.
+// A word wider than its line is left for fit to cut.
+func wrapWords(l line, first, rest int) []line {
+	var out []line
+	var cur line
+	w, limit := 0, first
+	for _, s := range l {
+		for i, word := range strings.Split(s.text, " ") {
+			if i > 0 && len(cur) > 0 {
+				// the space before this word, unless it starts a line
+				if w+1 <= limit {
+					cur = append(cur, seg{" ", sgrNone, false})
+					w++
+				}
+			}
+			if word == "" {
+				continue
+			}
+			ww := textWidth(word)
+			if w+ww > limit && len(cur) > 0 {
+				out = append(out, trimRight(cur))
+				cur, w, limit = nil, 0, rest
+			}
+			cur = append(cur, seg{word, s.sgr, s.opt})
+			w += ww
+		}
+	}
+	return append(out, trimRight(cur))
+}
+
+// trimRight drops trailing space segments of l.
+func trimRight(l line) line {
+	for len(l) > 0 && strings.TrimSpace(l[len(l)-1].text) == "" {
+		l = l[:len(l)-1]
+	}
+	return l
+}
+
+// packFacts lays facts out on continuation lines of at most w columns,
+// as many per line as fit (two spaces apart), each with its detail when
+// that fits too. A fact wider than w alone is cut by the caller.
+func packFacts(facts []line, w int) []line {
+	var out []line
+	var cur line
+	for _, f := range facts {
+		if f.width() > w {
+			if f = f.essential(); len(f) == 0 {
+				continue // only a detail, and it does not fit
+			}
+		}
+		switch {
+		case len(cur) == 0:
+			cur = append(line(nil), f...)
+		case cur.width()+2+f.width() <= w:
+			cur = append(append(cur, seg{"  ", sgrNone, false}), f...)
+		default:
+			out = append(out, cur)
+			cur = append(line(nil), f...)
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// spanLabel is the text of a span's row after the tree lines: its head
+// (service where it changes, name or attempt, status) and its facts
+// (back-off, events with their details, the orphan note).
+func spanLabel(n *Node, parent *Node, g glyphs) (head line, facts []line) {
 	if n.Synthetic {
 		// The note is long; the orphans' rows say "(parent not recorded)".
-		return line{{"? incomplete trace", sgrYellow, false}}
+		return line{{"? incomplete trace", sgrYellow, false}}, nil
 	}
 	var l line
 	if parent == nil || parent.Synthetic || parent.Service != n.Service {
@@ -429,7 +671,7 @@ func spanLabel(n *Node, parent *Node, g glyphs) line {
 	hasBackoffAttr := false
 	if ms, ok := attrFloat(n.Attributes, AttrBackoffMS); ok && ms > 0 {
 		hasBackoffAttr = true
-		l = append(l, seg{"  ", sgrNone, false}, seg{"backoff " + fmtBackoff(ms), sgrYellow, false})
+		facts = append(facts, line{{"backoff " + fmtBackoff(ms), sgrYellow, false}})
 	}
 	// A back-off event on a sidecar's outbound span repeats what the
 	// next attempt's row says; its mark stays in the bar.
@@ -444,15 +686,16 @@ func spanLabel(n *Node, parent *Node, g glyphs) line {
 			continue
 		}
 		text, detail := eventText(ev, n.Span, g)
-		l = append(l, seg{"  ", sgrNone, false}, seg{text, sgrYellow, false})
+		f := line{{text, sgrYellow, false}}
 		if detail != "" {
-			l = append(l, seg{" (" + detail + ")", sgrYellow, true})
+			f = append(f, seg{" (" + detail + ")", sgrYellow, true})
 		}
+		facts = append(facts, f)
 	}
 	if n.Orphan {
-		l = append(l, seg{"  (parent not recorded)", sgrDim, true})
+		facts = append(facts, line{{"(parent not recorded)", sgrDim, true}})
 	}
-	return l
+	return l, facts
 }
 
 // eventText is "⚡ ejection currency_v2" and a detail: the event's glyph,
@@ -551,6 +794,11 @@ func bar(t Trace, n *Node, barW int, g glyphs) line {
 // fmtMS is d in milliseconds with two decimals and the unit: "12.40ms".
 func fmtMS(d time.Duration) string {
 	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
+
+// fmtMSBare is fmtMS without the unit: "12.40".
+func fmtMSBare(d time.Duration) string {
+	return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond))
 }
 
 // fmtBackoff is a back-off in ms without needless decimals: "25ms",

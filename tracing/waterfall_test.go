@@ -53,6 +53,21 @@ func TestWaterfallGolden(t *testing.T) {
 				{Name: "timeout", Time: wfAt(7.9)}}, Status: "error", Attributes: map[string]any{AttrErrorType: "timeout"}},
 		{TraceID: "aa", SpanID: "03", Service: "loadgen", Kind: "client", Name: "GET /", Start: wfAt(0), End: wfAt(10), Attributes: wfCode(503)},
 	})[0]
+	// An app that injected an error, on a sidecar that retried it with a
+	// long back-off: the facts the newcomer saw cut at 80 columns.
+	injected := Group([]Span{
+		{TraceID: "bb", SpanID: "01", Service: "loadgen", Kind: "client", Name: "GET /", Start: wfAt(0), End: wfAt(60), Attributes: wfCode(200)},
+		{TraceID: "bb", SpanID: "02", ParentID: "01", Service: "payments_sidecar", Kind: "server", Name: "outbound currency",
+			Start: wfAt(1), End: wfAt(59), Attributes: wfCode(200, AttrCluster, "currency")},
+		{TraceID: "bb", SpanID: "03", ParentID: "02", Service: "payments_sidecar", Kind: "client", Name: "attempt 1 currency",
+			Start: wfAt(2), End: wfAt(6), Attributes: wfCode(503, AttrAttempt, 1.0, AttrEndpoint, "currency_v2")},
+		{TraceID: "bb", SpanID: "04", ParentID: "03", Service: "currency_v2", Kind: "server", Name: "GET /", Start: wfAt(2.5), End: wfAt(5.5),
+			Attributes: wfCode(503), Status: "error",
+			Events: []SpanEvent{{Name: "error_injected", Time: wfAt(5.4), Attributes: map[string]any{AttrDetail: "ERROR_RATE 0.3"}}}},
+		{TraceID: "bb", SpanID: "05", ParentID: "02", Service: "payments_sidecar", Kind: "client", Name: "attempt 2 currency",
+			Start: wfAt(28.5), End: wfAt(58), Attributes: wfCode(200, AttrAttempt, 2.0, AttrEndpoint, "currency_v1", AttrBackoffMS, 22.5),
+			Events: []SpanEvent{{Name: "timeout", Time: wfAt(50), Attributes: map[string]any{"meshgym.timeout": "per_try"}}}},
+	})[0]
 	for _, tc := range []struct {
 		name  string
 		tr    Trace
@@ -62,8 +77,12 @@ func TestWaterfallGolden(t *testing.T) {
 		{"retried-120.golden", tr, 120, WaterfallOptions{}},
 		{"retried-120-ascii.golden", tr, 120, WaterfallOptions{ASCII: true}},
 		{"retried-80.golden", tr, 80, WaterfallOptions{}},
+		{"retried-80-ascii.golden", tr, 80, WaterfallOptions{ASCII: true}},
+		{"retried-48.golden", tr, 48, WaterfallOptions{}},
 		{"retried-100-color.golden", tr, 100, WaterfallOptions{Color: true}},
 		{"incomplete-100.golden", incomplete, 100, WaterfallOptions{}},
+		{"incomplete-80.golden", incomplete, 80, WaterfallOptions{}},
+		{"injected-80.golden", injected, 80, WaterfallOptions{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := WaterfallString(tc.tr, tc.width, tc.opts)
@@ -75,11 +94,19 @@ func TestWaterfallGolden(t *testing.T) {
 			if tc.opts.Color {
 				return
 			}
-			// Every line is exactly the width (the layout fills it), one
-			// line per span plus the header.
+			// Every line is exactly the width (the layout fills it): the
+			// header, one line per span (its times first), and
+			// continuation lines (blank time columns) for facts that do
+			// not fit beside the span's name.
 			lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
-			if len(lines) != len(tc.tr.Spans)+1+wfBoolInt(tc.tr.Root.Synthetic) {
-				t.Errorf("%d lines for %d spans", len(lines), len(tc.tr.Spans))
+			spanLines := 0
+			for _, l := range lines[1:] {
+				if !strings.HasPrefix(l, "       ") {
+					spanLines++
+				}
+			}
+			if want := len(tc.tr.Spans) + wfBoolInt(tc.tr.Root.Synthetic); spanLines != want {
+				t.Errorf("%d span lines, want %d", spanLines, want)
 			}
 			for i, l := range lines {
 				if w := textWidth(l); w != tc.width {
@@ -95,6 +122,57 @@ func TestWaterfallGolden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWaterfallNarrowKeepsFacts: at 80 and 64 columns the facts a
+// learner reads are whole (at MinWidth, wrapped at spaces) — attempt, endpoint,
+// status, back-off, events — and nothing is cut with an ellipsis; the bar
+// keeps at least a fifth of 80 columns.
+func TestWaterfallNarrowKeepsFacts(t *testing.T) {
+	for _, width := range []int{80, 64, MinWidth} {
+		got := WaterfallString(wfRetriedTrace(t), width, WaterfallOptions{})
+		for _, want := range []string{"attempt 1 → currency_v2 500", "⚡ ejection", "attempt 2 → currency_v1 200", "backoff 25ms",
+			"currency_v1_sidecar inbound GET / 200", "payments_sidecar outbound currency 200"} {
+			if width == MinWidth {
+				// So deep a tree so narrow wraps names at spaces: every
+				// word is there, none cut.
+				for _, w := range strings.Fields(want) {
+					if !strings.Contains(got, w) {
+						t.Errorf("width %d: %q of %q is missing in\n%s", width, w, want, got)
+					}
+				}
+				continue
+			}
+			if !strings.Contains(got, want) {
+				t.Errorf("width %d: %q is not whole in\n%s", width, want, got)
+			}
+		}
+		if strings.Contains(got, "…") {
+			t.Errorf("width %d: something was cut:\n%s", width, got)
+		}
+		hdr := strings.SplitN(got, "\n", 2)[0]
+		if width == 80 {
+			bar := hdr[strings.Index(hdr, "│")+len("│") : strings.LastIndex(hdr, "│")]
+			if n := textWidth(bar); n < 16 {
+				t.Errorf("width 80: the bar is %d columns, want at least 16:\n%s", n, got)
+			}
+		}
+	}
+}
+
+// TestWaterfallASCIITree: ASCII trees use "+-" and "\-" for branches and
+// "| " for the line running past, so a branch never looks like a
+// continuation.
+func TestWaterfallASCIITree(t *testing.T) {
+	got := WaterfallString(wfRetriedTrace(t), 120, WaterfallOptions{ASCII: true})
+	for _, want := range []string{"+-attempt 1 -> currency_v2 500", "\\-attempt 2 -> currency_v1 200", "| \\-currency_v2_sidecar inbound GET / 500"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ASCII tree lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "|-") || strings.Contains(got, "`-") {
+		t.Errorf("ASCII tree uses |- or `- branches:\n%s", got)
 	}
 }
 
@@ -201,5 +279,35 @@ func TestRuneWidth(t *testing.T) {
 		if got := textWidth(s); got != want {
 			t.Errorf("textWidth(%q) = %d, want %d", s, got, want)
 		}
+	}
+}
+
+func TestHeadlineLinesFit(t *testing.T) {
+	tr := wfRetriedTrace(t)
+	got := tr.HeadlineLines(80)
+	want := []string{
+		"trace 4bf92f3577b34da6a3ce929d0e0e4736  40.00 ms  200  retried at currency",
+		"  after phase  16 spans",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("HeadlineLines(80) = %q, want %q", got, want)
+	}
+	if got := tr.HeadlineLines(120); len(got) != 1 || got[0] != tr.Headline() {
+		t.Errorf("HeadlineLines(120) = %q, want the one-line headline", got)
+	}
+	// A summary without double spaces breaks at spaces; a word longer
+	// than the width stays whole on its own line.
+	s := "run 20261129-140538-retries: 412 traces recorded (4120 spans), 18 failed, 37 retried, 2 incomplete (before 206, after 206)"
+	lines := WrapText(s, 80, "  ")
+	if len(lines) != 2 || strings.Join(strings.Fields(strings.Join(lines, " ")), " ") != s {
+		t.Errorf("WrapText = %q", lines)
+	}
+	for _, l := range lines {
+		if textWidth(l) > 80 {
+			t.Errorf("line %q is wider than 80", l)
+		}
+	}
+	if got := WrapText("a "+strings.Repeat("x", 30)+" b", 10, "  "); strings.Join(got, "|") != "a|  "+strings.Repeat("x", 30)+"|  b" {
+		t.Errorf("long word: %q", got)
 	}
 }

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path"
 	"text/tabwriter"
 
 	"github.com/moby/moby/client"
@@ -28,9 +35,11 @@ needed.
 
 For a room without network: build once, 'meshgym images save FILE', copy
 FILE onto USB sticks, and 'meshgym images load FILE' on every machine.
+'images save' does not overwrite an existing FILE unless --force is given.
 
-Exit codes: 0 done, 2 bad input (a file that cannot be read or written),
-3 Docker is not reachable or failed.`,
+Exit codes: 0 done, 2 bad input (a file that cannot be read or written, an
+existing FILE to save to without --force, a file to load that is not an
+image archive), 3 Docker is not reachable or failed.`,
 		Example: `  meshgym images build
   meshgym images save meshgym-images.tar
   meshgym images load /media/usb/meshgym-images.tar
@@ -61,33 +70,18 @@ Exit codes: 0 done, 2 bad input (a file that cannot be read or written),
 				})
 			},
 		},
-		&cobra.Command{
-			Use:   "save FILE",
-			Short: "Write both images to one tarball (docker save), e.g. for USB sticks",
-			Args:  exactArgs(1, "FILE, the tarball to write"),
-			RunE: func(c *cobra.Command, args []string) error {
-				return withDocker(c, func(cli *client.Client, _ string) error {
-					if err := images.Save(c.Context(), cli, args[0]); err != nil {
-						return fileErr(err)
-					}
-					st, _ := os.Stat(args[0])
-					app, sc := images.Refs()
-					size := 0.0
-					if st != nil {
-						size = float64(st.Size()) / (1 << 20)
-					}
-					fmt.Fprintf(c.OutOrStdout(), "saved %s and %s to %s (%.1f MB)\n", app, sc, args[0], size)
-					return nil
-				})
-			},
-		},
+		newImagesSaveCmd(),
 		&cobra.Command{
 			Use:   "load FILE",
 			Short: "Load images from a tarball written by 'meshgym images save'",
-			Args:  exactArgs(1, "FILE, a tarball written by 'meshgym images save'"),
+			Long: `Load the images in FILE, a tarball written by 'meshgym images save' (or
+'docker save', also gzip- or bzip2-compressed), into Docker. FILE is
+checked first: a file that is not a complete image archive exits 2 naming
+it, before Docker is asked.`,
+			Args: exactArgs(1, "FILE, a tarball written by 'meshgym images save'"),
 			RunE: func(c *cobra.Command, args []string) error {
-				if _, err := os.Stat(args[0]); err != nil {
-					return usageErr("load %s: %v", args[0], errors.Unwrap(err))
+				if err := checkImageArchive(args[0]); err != nil {
+					return &exitError{code: exitUsage, err: err}
 				}
 				return withDocker(c, func(cli *client.Client, _ string) error {
 					refs, err := images.Load(c.Context(), cli, args[0])
@@ -148,4 +142,114 @@ func fileErr(err error) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	return &exitError{code: exitPlatform, err: err}
+}
+
+// newImagesSaveCmd is `meshgym images save FILE [--force]`.
+func newImagesSaveCmd() *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "save FILE",
+		Short: "Write both images to one tarball (docker save), e.g. for USB sticks",
+		Long: `Write meshgym's sample-app and sidecar images to FILE as one 'docker save'
+tarball, for 'meshgym images load FILE' on machines without network.
+
+An existing FILE is not overwritten: that exits 2 naming it, unless --force
+is given. The tarball is written next to FILE first and renamed onto it
+when complete, so an interrupted save leaves no half-written FILE.`,
+		Args: exactArgs(1, "FILE, the tarball to write"),
+		RunE: func(c *cobra.Command, args []string) error {
+			file := args[0]
+			if st, err := os.Stat(file); err == nil {
+				if st.IsDir() {
+					return usageErr("save %s: is a directory; give the path of the tarball to write", file)
+				}
+				if !force {
+					return usageErr("save %s: the file exists; give another name, or --force to overwrite it", file)
+				}
+			}
+			return withDocker(c, func(cli *client.Client, _ string) error {
+				if err := images.Save(c.Context(), cli, file); err != nil {
+					return fileErr(err)
+				}
+				st, _ := os.Stat(file)
+				app, sc := images.Refs()
+				size := 0.0
+				if st != nil {
+					size = float64(st.Size()) / (1 << 20)
+				}
+				fmt.Fprintf(c.OutOrStdout(), "saved %s and %s to %s (%.1f MB)\n", app, sc, file, size)
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&force, "force", false, "overwrite FILE when it exists")
+	return c
+}
+
+// checkImageArchive checks that file is a complete image archive as
+// 'docker save' writes it (and 'docker load' reads it): a tar file,
+// plain or gzip/bzip2-compressed, with a top-level manifest.json (Docker's
+// format) or index.json (OCI image layout), readable to its end. The error
+// is one line naming file. xz- and zstd-compressed files, which the
+// standard library cannot read, are left to Docker.
+func checkImageArchive(file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("load %s: %v", file, err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return fmt.Errorf("load %s: is a directory, not an image archive", file)
+	}
+	notArchive := func(why string) error {
+		return fmt.Errorf("load %s: not an image archive (%s); give a tarball written by 'meshgym images save' or 'docker save'", file, why)
+	}
+	br := bufio.NewReader(f)
+	magic, _ := br.Peek(6)
+	var r io.Reader = br
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return notArchive("damaged gzip: " + err.Error())
+		}
+		defer zr.Close()
+		r = zr
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		r = bzip2.NewReader(br)
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}), bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return nil // xz, zstd: Docker checks them
+	}
+	tr := tar.NewReader(r)
+	found, entries := false, 0
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if entries == 0 {
+				return notArchive("not a tar file")
+			}
+			return notArchive(fmt.Sprintf("damaged or cut off after %d entries: %v", entries, err))
+		}
+		entries++
+		if name := path.Clean(h.Name); name == "manifest.json" || name == "index.json" {
+			found = true
+		}
+		if _, err := io.Copy(io.Discard, tr); err != nil {
+			return notArchive(fmt.Sprintf("damaged or cut off in %s: %v", h.Name, err))
+		}
+	}
+	switch {
+	case entries == 0:
+		return notArchive("empty, or not a tar file")
+	case !found:
+		return notArchive("a tar file without manifest.json or index.json")
+	}
+	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +25,7 @@ func init() { moreCommands = append(moreCommands, newTraceCmd) }
 type traceFlags struct {
 	failed, retried, slowest bool
 	n                        int
+	nSet                     bool // -n was given
 	id                       string
 	output                   string
 	resultsDir               string
@@ -71,20 +71,27 @@ Choosing traces (they combine; without one, traces in start order):
   --failed    the entry (the first server span) answered non-2xx or failed
   --retried   some span is an attempt ≥ 2
   --slowest   longest first
-  -n N        how many waterfalls (default 1; 0 = all chosen)
+  -n N        how many waterfalls (default 1; 0 = all chosen); with
+              --output json every chosen trace unless -n is given
   --id ID     one trace by ID or a unique start of one
+
+The waterfall fits the terminal's width (100 columns when the output is
+not a terminal; --width sets it). On a narrow terminal the tree indents
+one column per level and the facts of a span that do not fit beside it
+(back-off, events) go on an indented line of their own below it.
 
 RUN is a run ID, a unique start of one, or "last" (the default); see
 'meshgym results list'. A run without traces (made before tracing
-existed, or with --trace-sample -1) is said so on stderr with exit 0: it
-is a fact about that run, not an error. Bad flags, an unknown run or
-trace ID, and a damaged spans file exit 2. With NO_COLOR set (or
+existed, with --trace-sample 0, or stopped before any request was
+traced) is said so on stderr with exit 0: it is a fact about that run,
+not an error. Bad flags, an unknown run or trace ID, and a damaged spans
+file exit 2. With NO_COLOR set (or
 --ascii) the waterfall uses ASCII only.`,
 		Example: `  meshgym run retries -d 10s
   meshgym trace --retried                 the first retried request of the last run
   meshgym trace --failed --slowest -n 3   the three slowest failed requests
   meshgym trace 20261129-1405 --id 4bf92f35
-  meshgym trace --retried --output json | jq '.traces[0].spans | length'`,
+  meshgym trace --retried --output json | jq '.traces | length'   every retried trace`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usageErr("%s expects at most one RUN (got %s); see '%s --help'", c.CommandPath(), plural(len(args), "argument"), c.CommandPath())
@@ -96,6 +103,7 @@ trace ID, and a damaged spans file exit 2. With NO_COLOR set (or
 			if len(args) == 1 {
 				ref = args[0]
 			}
+			f.nSet = c.Flags().Changed("number")
 			return runTrace(c, ref, &f)
 		},
 	}
@@ -103,11 +111,11 @@ trace ID, and a damaged spans file exit 2. With NO_COLOR set (or
 	fl.BoolVar(&f.failed, "failed", false, "only traces whose entry answered non-2xx or failed")
 	fl.BoolVar(&f.retried, "retried", false, "only traces with a retry (an attempt ≥ 2)")
 	fl.BoolVar(&f.slowest, "slowest", false, "longest traces first")
-	fl.IntVarP(&f.n, "number", "n", 1, "how many waterfalls to print (0 = every chosen trace)")
+	fl.IntVarP(&f.n, "number", "n", 1, "how many waterfalls to print (0 = every chosen trace); with -o json, every chosen trace unless given")
 	fl.StringVar(&f.id, "id", "", "print the trace with this ID (or a unique start of one)")
-	fl.StringVarP(&f.output, "output", "o", "text", "text (waterfalls) or json (the chosen traces' spans)")
+	fl.StringVarP(&f.output, "output", "o", "text", "text (waterfalls) or json (every chosen trace's spans, or the first -n)")
 	fl.StringVar(&f.resultsDir, "results-dir", "", "directory of run directories (default $"+results.EnvDir+", else "+results.DefaultDir+")")
-	fl.IntVar(&f.width, "width", 0, "width of the waterfall in columns (default: the terminal's, else $COLUMNS, else 100)")
+	fl.IntVar(&f.width, "width", 0, "width of the output in columns (default: the terminal's, else 100)")
 	fl.BoolVar(&f.ascii, "ascii", false, "draw with ASCII only (also when NO_COLOR is set)")
 	return c
 }
@@ -135,7 +143,10 @@ func runTrace(c *cobra.Command, ref string, f *traceFlags) error {
 	var lineErr *tracing.LineError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		msg := fmt.Sprintf("run %s recorded no traces: it ran before tracing existed, or with --trace-sample -1", id)
+		msg := fmt.Sprintf("run %s recorded no traces: it ran before tracing existed, or with --trace-sample 0", id)
+		if stopped := traceStopped(store, id); stopped != "" {
+			msg = stopped
+		}
 		return traceNothing(c, f, id, path, msg)
 	case errors.As(err, &lineErr):
 		return usageErr("run %s: damaged spans file: %v", id, err)
@@ -145,6 +156,9 @@ func runTrace(c *cobra.Command, ref string, f *traceFlags) error {
 	traces := tracing.Group(spans)
 	if len(traces) == 0 {
 		msg := fmt.Sprintf("run %s recorded no spans (%s is empty: no request was sampled)", id, tracing.SpansFile)
+		if stopped := traceStopped(store, id); stopped != "" {
+			msg = stopped
+		}
 		return traceNothing(c, f, id, path, msg)
 	}
 
@@ -180,7 +194,8 @@ func runTrace(c *cobra.Command, ref string, f *traceFlags) error {
 		}
 	}
 	shown := chosen
-	if f.n > 0 && len(shown) > f.n {
+	// -o json returns every chosen trace unless -n is given.
+	if f.n > 0 && len(shown) > f.n && (f.output != "json" || f.nSet) {
 		shown = shown[:f.n]
 	}
 
@@ -204,32 +219,58 @@ func runTrace(c *cobra.Command, ref string, f *traceFlags) error {
 	opts := tracing.WaterfallOptions{ASCII: f.ascii || os.Getenv("NO_COLOR") != "", Color: color}
 	width := traceWidth(c.OutOrStdout(), f.width)
 	for _, t := range shown {
-		head := t.Headline()
-		if color {
-			head = "\x1b[1m" + head + "\x1b[0m"
+		for _, head := range t.HeadlineLines(width) {
+			if color {
+				head = "\x1b[1m" + head + "\x1b[0m"
+			}
+			fmt.Fprintln(out, head)
 		}
-		fmt.Fprintln(out, head)
 		if err := tracing.Waterfall(out, t, width, opts); err != nil {
 			return out.fail(err)
 		}
 		fmt.Fprintln(out)
 	}
-	fmt.Fprintln(out, sum.line())
+	println := func(s string) {
+		for _, l := range tracing.WrapText(s, width, "  ") {
+			fmt.Fprintln(out, l)
+		}
+	}
+	// The summary breaks between its parts only.
+	for i, l := range tracing.WrapText(strings.Join(sum.parts(), "  "), width, "  ") {
+		if i > 0 {
+			l = "  " + strings.ReplaceAll(l[2:], "  ", " ")
+		} else {
+			l = strings.ReplaceAll(l, "  ", " ")
+		}
+		fmt.Fprintln(out, l)
+	}
 	switch {
 	case len(chosen) == 0:
-		fmt.Fprintf(out, "no %s among them\n", what)
+		println(fmt.Sprintf("no %s among them", what))
 	case f.id == "":
 		order := "in start order"
 		if f.slowest {
 			order = "slowest first"
 		}
-		fmt.Fprintf(out, "shown: %d of %d %s (%s)", len(shown), len(chosen), what, order)
+		l := fmt.Sprintf("shown: %d of %d %s (%s)", len(shown), len(chosen), what, order)
 		if len(shown) < len(chosen) {
-			fmt.Fprint(out, "; -n N shows more, --id ID one of them")
+			l += "; -n N shows more, --id ID one of them"
 		}
-		fmt.Fprintln(out)
+		println(l)
 	}
 	return out.fail(nil)
+}
+
+// traceStopped is the message for a run without spans whose result.json
+// says it stopped early (interrupted, or failed before or while
+// measuring): "run ID stopped before any request was traced (why)"; ""
+// when it completed or its result cannot be read.
+func traceStopped(store *results.Store, id string) string {
+	res, err := store.Load(id)
+	if err != nil || res.Error == "" {
+		return ""
+	}
+	return fmt.Sprintf("run %s stopped before any request was traced (%s)", id, oneLine(res.Error))
 }
 
 // traceNothing reports a run without spans: msg on stderr (exit 0); with
@@ -314,11 +355,16 @@ func traceSummarize(id, path string, spans []tracing.Span, traces []tracing.Trac
 	return s
 }
 
-// line is the text summary: "run ID: 412 traces recorded (4120 spans), 18 failed, 37 retried".
-func (s *traceSummary) line() string {
-	l := fmt.Sprintf("run %s: %s recorded (%s), %d failed, %d retried", s.Run, plural(s.Recorded, "trace"), plural(s.Spans, "span"), s.Failed, s.Retried)
+// parts is the text summary ("run ID: 412 traces recorded (4120 spans),
+// 18 failed, 37 retried") in the pieces a narrow terminal may break it
+// between: "run ID: 412 traces recorded (4120 spans),", "18 failed,",
+// "37 retried", "(before 206, after 206)".
+func (s *traceSummary) parts() []string {
+	out := []string{fmt.Sprintf("run %s: %s recorded (%s),", s.Run, plural(s.Recorded, "trace"), plural(s.Spans, "span")),
+		fmt.Sprintf("%d failed,", s.Failed), fmt.Sprintf("%d retried", s.Retried)}
 	if s.Incomplete > 0 {
-		l += fmt.Sprintf(", %d incomplete", s.Incomplete)
+		out[2] += ","
+		out = append(out, fmt.Sprintf("%d incomplete", s.Incomplete))
 	}
 	if len(s.Phases) > 0 {
 		var parts []string
@@ -337,9 +383,9 @@ func (s *traceSummary) line() string {
 		for _, p := range other {
 			parts = append(parts, fmt.Sprintf("%s %d", oneLine(p), s.Phases[p]))
 		}
-		l += " (" + strings.Join(parts, ", ") + ")"
+		out = append(out, "("+strings.Join(parts, ", ")+")")
 	}
-	return l
+	return out
 }
 
 // listCut is the first n of list joined with ", ", and "and K more".
@@ -350,8 +396,8 @@ func listCut(list []string, n int) string {
 	return strings.Join(list[:n], ", ") + fmt.Sprintf(" and %d more", len(list)-n)
 }
 
-// traceWidth is the waterfall's width: the flag, else the terminal's,
-// else $COLUMNS, else tracing.DefaultWidth.
+// traceWidth is the output's width: the flag, else the terminal's (when
+// w is one), else tracing.DefaultWidth.
 func traceWidth(w io.Writer, flag int) int {
 	if flag > 0 {
 		return flag
@@ -363,9 +409,6 @@ func traceWidth(w io.Writer, flag int) int {
 		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
 			return cols
 		}
-	}
-	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
-		return n
 	}
 	return tracing.DefaultWidth
 }

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"meshgym/engine"
+	"meshgym/results"
+	"meshgym/scenarios"
 	"meshgym/tracing"
 )
 
@@ -63,11 +66,29 @@ func traceSpans() []tracing.Span {
 	}
 }
 
-// traceStore is a results store with one run whose spans file holds
-// body (nil: no spans file); it returns the store directory.
+// traceStore is a results store with one completed run whose spans file
+// holds body (nil: no spans file); it returns the store directory.
 func traceStore(t *testing.T, body []byte) string {
 	t.Helper()
+	return traceStoreRun(t, body, "")
+}
+
+// traceStoreRun is traceStore with the run's result.json Error (""
+// = the run completed).
+func traceStoreRun(t *testing.T, body []byte, runErr string) string {
+	t.Helper()
 	dir := resultsStore(t, "", nil)
+	sc, err := scenarios.Builtin("retries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := json.Marshal(&engine.Result{Scenario: sc, Source: sc.Source, Platform: "local", Mesh: "builtin", Seed: 7, Error: runErr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, traceRun, results.ResultFile), res, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if body != nil {
 		p := filepath.Join(dir, traceRun, filepath.FromSlash(tracing.SpansFile))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -114,7 +135,7 @@ func TestTraceRetried(t *testing.T) {
 	for _, want := range []string{
 		"attempt 1 → currency_v2 500  ⚡ ejection",
 		"attempt 2 → currency_v1 200  backoff 25ms",
-		"run " + traceRun + ": 4 traces recorded (9 spans), 1 failed, 1 retried, 1 incomplete (before 1, after 1)\n",
+		"run " + traceRun + ": 4 traces recorded (9 spans), 1 failed, 1 retried, 1 incomplete\n  (before 1, after 1)\n",
 		"shown: 1 of 1 retried traces (in start order)\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -157,7 +178,7 @@ func TestTraceNoColorIsASCII(t *testing.T) {
 	if got := strings.Join(heads, ","); got != "4bf92f35,0af76519,0af76519,7c1b2d0e" {
 		t.Errorf("traces shown %s", got)
 	}
-	if !strings.Contains(out, "? incomplete trace") || !strings.Contains(out, "`-currency_v1_sidecar inbound GET / 200  (parent not recorded)") {
+	if !strings.Contains(out, "? incomplete trace") || !strings.Contains(out, `\-currency_v1_sidecar inbound GET / 200  (parent not recorded)`) {
 		t.Errorf("incomplete trace not explained:\n%s", out)
 	}
 }
@@ -201,7 +222,7 @@ func TestTraceByID(t *testing.T) {
 func TestTraceNoSpans(t *testing.T) {
 	missing := traceStore(t, nil)
 	out, stderr, code := traceCLI(t, "trace", "--results-dir", missing)
-	want := "run " + traceRun + " recorded no traces: it ran before tracing existed, or with --trace-sample -1\n"
+	want := "run " + traceRun + " recorded no traces: it ran before tracing existed, or with --trace-sample 0\n"
 	if code != 0 || out != "" || stderr != want {
 		t.Errorf("missing file: exit %d, stdout %q, stderr %q; want 0, nothing, %q", code, out, stderr, want)
 	}
@@ -258,9 +279,102 @@ func TestTraceBadInput(t *testing.T) {
 
 func TestTraceHelp(t *testing.T) {
 	out, _, code := traceCLI(t, "trace", "--help")
-	for _, want := range []string{"attempt 2 → currency_v1 200  backoff 25ms", "meshgym trace --retried", "--trace-sample -1", "exit 0"} {
+	for _, want := range []string{"attempt 2 → currency_v1 200  backoff 25ms", "meshgym trace --retried", "--trace-sample 0", "exit 0",
+		"with\n              --output json every chosen trace unless -n is given", "100 columns when the output is\nnot a terminal"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("help lacks %q (exit %d)", want, code)
 		}
+	}
+	if strings.Contains(out, "-sample -1") {
+		t.Errorf("help still says --trace-sample -1 turns tracing off")
+	}
+}
+
+// TestTraceStoppedRun: a run interrupted before any request was traced
+// says so (whether the receiver created the spans file or not), instead
+// of "no request was sampled".
+func TestTraceStoppedRun(t *testing.T) {
+	const why = "interrupted (signal: interrupt); everything meshgym started was stopped"
+	for name, body := range map[string][]byte{"empty file": {}, "no file": nil} {
+		store := traceStoreRun(t, body, why)
+		out, stderr, code := traceCLI(t, "trace", "--results-dir", store)
+		want := "run " + traceRun + " stopped before any request was traced (" + why + ")\n"
+		if code != 0 || out != "" || stderr != want {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 0, nothing, %q", name, code, out, stderr, want)
+		}
+	}
+	// A stopped run with spans shows them as usual.
+	store := traceStoreRun(t, traceFile(t, traceSpans()), why)
+	if out, stderr, code := traceCLI(t, "trace", "--results-dir", store, "--retried"); code != 0 || stderr != "" || !strings.Contains(out, "attempt 2") {
+		t.Errorf("stopped run with spans: exit %d, stderr %q:\n%s", code, stderr, out)
+	}
+}
+
+// TestTraceJSONAll: -o json without -n returns every chosen trace; -n
+// still limits it.
+func TestTraceJSONAll(t *testing.T) {
+	store := traceStore(t, traceFile(t, traceSpans()))
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 4},
+		{[]string{"--failed"}, 1},
+		{[]string{"-n", "2"}, 2},
+		{[]string{"-n", "1"}, 1},
+		{[]string{"-n", "0"}, 4},
+	} {
+		out, stderr, code := traceCLI(t, append([]string{"trace", "--results-dir", store, "-o", "json"}, tc.args...)...)
+		var doc traceSummary
+		if err := json.Unmarshal([]byte(out), &doc); code != 0 || stderr != "" || err != nil {
+			t.Fatalf("%v: exit %d, stderr %q, %v", tc.args, code, stderr, err)
+		}
+		if len(doc.Traces) != tc.want {
+			t.Errorf("-o json %v: %d traces, want %d", tc.args, len(doc.Traces), tc.want)
+		}
+	}
+	// Text output still shows one waterfall by default.
+	out, _, _ := traceCLI(t, "trace", "--results-dir", store)
+	if !strings.Contains(out, "shown: 1 of 4 traces (in start order)") {
+		t.Errorf("text default:\n%s", out)
+	}
+}
+
+// TestTraceWidth80: at --width 80 no line of the output is wider than
+// 80 columns (headline and summary wrap), and the attempt lines are
+// whole.
+func TestTraceWidth80(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	store := traceStore(t, traceFile(t, traceSpans()))
+	out, _, code := traceCLI(t, "trace", "--results-dir", store, "--retried", "--width", "80")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if n := len([]rune(l)) + strings.Count(l, "⚡"); n > 80 {
+			t.Errorf("line of %d columns: %q", n, l)
+		}
+	}
+	for _, want := range []string{"attempt 1 → currency_v2 500", "⚡ ejection", "attempt 2 → currency_v1 200", "backoff 25ms",
+		"run " + traceRun + ": 4 traces recorded (9 spans), 1 failed, 1 retried,\n  1 incomplete (before 1, after 1)\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "…") {
+		t.Errorf("something was cut:\n%s", out)
+	}
+}
+
+// TestTraceWidthDefault: not a terminal and no --width: 100 columns,
+// whatever $COLUMNS says.
+func TestTraceWidthDefault(t *testing.T) {
+	t.Setenv("COLUMNS", "60")
+	var b bytes.Buffer
+	if got := traceWidth(&b, 0); got != 100 {
+		t.Errorf("traceWidth = %d, want 100", got)
+	}
+	if got := traceWidth(&b, 72); got != 72 {
+		t.Errorf("traceWidth(--width 72) = %d", got)
 	}
 }
