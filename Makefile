@@ -8,7 +8,7 @@ RUN_ARGS ?= --duration 20s
 export TESTCONTAINERS_HOST_OVERRIDE = 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED = true
 
-.PHONY: all build run test test-short test-docker doctor cross bench lint fuzz clean
+.PHONY: all build run test test-short test-soak test-docker doctor cross bench lint fuzz clean
 
 all: build
 
@@ -26,6 +26,11 @@ run: build
 test: build cross
 	$(GO) vet ./...
 	$(GO) test -timeout 15m $(GOTESTFLAGS) ./...
+
+## test-soak: long tests behind the soak build tag (every built-in scenario
+## on local and on Docker, about 4 minutes; they skip without a daemon)
+test-soak:
+	$(GO) test -count=1 -timeout 30m -tags soak -run 'AllScenarios' -v ./sandbox/docker/
 
 ## test-docker: only the Docker tests (named TestDocker*), verbose, then one
 ## line saying how many ran and how many skipped (and why)

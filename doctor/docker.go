@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"meshgym/sandbox/docker"
 )
 
 // Docker is what the doctor asks of a Docker daemon. DockerClient
@@ -107,9 +109,9 @@ type ContainerState struct {
 // its objects, so that `meshgym down` and the next deployment's sweep find
 // a leftover even if meshgym was killed mid-check.
 const (
-	labelManaged  = "dev.meshgym.managed"
-	labelRun      = "dev.meshgym.run"
-	labelOwnerPID = "dev.meshgym.owner-pid"
+	labelManaged  = docker.LabelManaged
+	labelRun      = docker.LabelRun
+	labelOwnerPID = docker.LabelOwnerPID
 )
 
 // reachTimeout bounds calling the probe container's published port (the
@@ -119,7 +121,7 @@ var reachTimeout = 2 * time.Second
 // probeAppPort is where the probe container's sample app listens.
 const probeAppPort = 9090
 
-const envHostOverride = "TESTCONTAINERS_HOST_OVERRIDE"
+const envHostOverride = docker.EnvHostOverride
 
 // checkDocker runs the Docker checks and the kind check (which needs the
 // daemon's image list). It returns the Docker checks, the Docker
@@ -342,27 +344,12 @@ type address struct {
 	source string // how it was chosen, for the detail line
 }
 
-// publishedAddress is TESTCONTAINERS_HOST_OVERRIDE when set, else
-// 127.0.0.1 for a local daemon, else DOCKER_HOST's host (as
-// sandbox/docker.HostAddress decides).
+// publishedAddress is where published ports are reached, as
+// sandbox/docker.HostAddressFrom decides (TESTCONTAINERS_HOST_OVERRIDE when
+// set, else 127.0.0.1 for a local daemon, else DOCKER_HOST's host).
 func publishedAddress(o Options) address {
-	if h := o.Getenv(envHostOverride); h != "" {
-		return address{host: h, source: envHostOverride + " is set"}
-	}
-	dh := o.Getenv("DOCKER_HOST")
-	if dh == "" || strings.HasPrefix(dh, "unix://") || strings.HasPrefix(dh, "npipe://") {
-		return address{host: "127.0.0.1", source: "the daemon is local"}
-	}
-	if i := strings.Index(dh, "://"); i >= 0 {
-		hostPort := strings.TrimSuffix(dh[i+3:], "/")
-		if h, _, err := net.SplitHostPort(hostPort); err == nil && h != "" {
-			if h == "localhost" || h == "::1" {
-				h = "127.0.0.1"
-			}
-			return address{host: h, source: "the host of DOCKER_HOST"}
-		}
-	}
-	return address{host: "127.0.0.1", source: "default"}
+	host, source := docker.HostAddressFrom(o.Getenv)
+	return address{host: host, source: source}
 }
 
 // isLoopback reports whether the address is this machine.

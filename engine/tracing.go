@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -68,6 +69,24 @@ func traceSample(opt float64, getenv func(string) string) float64 {
 	return DefaultTraceSample
 }
 
+// ComponentHostAddresser is implemented by platforms whose components do
+// not share this machine's loopback (the Docker platform: each container
+// has its own network namespace). ComponentHostAddress says where the
+// run's OTLP trace receiver must listen for the components to reach it
+// without it being exposed beyond this machine (listenIP, an address of
+// this machine, e.g. the Docker bridge's 172.17.0.1), and the host name or
+// address the components reach it by (componentHost, e.g.
+// "host.docker.internal"). An error means they cannot reach this machine
+// (a remote Docker daemon): the run then records only the load
+// generator's spans and says so. Platforms without it (local processes)
+// get a receiver on 127.0.0.1.
+type ComponentHostAddresser interface {
+	ComponentHostAddress(ctx context.Context) (listenIP, componentHost string, err error)
+}
+
+// componentHostTimeout bounds ComponentHostAddress (a daemon round trip).
+const componentHostTimeout = 5 * time.Second
+
 // runTracing is a run's tracing: the OTLP receiver the components export
 // to, and the load generator's tracer. A nil *runTracing is tracing off.
 type runTracing struct {
@@ -77,10 +96,18 @@ type runTracing struct {
 	file    string
 	forward string
 	seed    uint64
+	// componentURL is the receiver's base URL as the components reach it
+	// ("" = the receiver's own, rcv.Endpoint()).
+	componentURL string
+	// noComponents: the components cannot reach the receiver; only the
+	// load generator's spans are recorded.
+	noComponents bool
 }
 
 // startTracing starts the receiver (writing <run dir>/traces/spans.jsonl
-// and forwarding to the user's endpoint, if any) unless tracing is off.
+// and forwarding to the user's endpoint, if any) unless tracing is off. On
+// a platform that implements ComponentHostAddresser the receiver listens
+// where the components can reach it; otherwise on 127.0.0.1.
 func startTracing(opts Options, em emitter) (*runTracing, error) {
 	sample := traceSample(opts.TraceSample, os.Getenv)
 	if sample <= 0 {
@@ -88,14 +115,30 @@ func startTracing(opts Options, em emitter) (*runTracing, error) {
 	}
 	t := &runTracing{sample: sample, file: filepath.Join(opts.RunDir, tracing.SpansFile), seed: uint64(opts.Seed)}
 	t.forward = tracing.ForwardURL(opts.OTLPEndpoint, os.Getenv)
+	listen, compHost := "", ""
+	if ha, ok := opts.Platform.(ComponentHostAddresser); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), componentHostTimeout)
+		ip, host, err := ha.ComponentHostAddress(ctx)
+		cancel()
+		if err != nil {
+			t.noComponents = true
+			em.log(fmt.Sprintf("traces: the %s components cannot send spans to this machine (%v); only the load generator's spans are recorded", opts.Platform.Name(), err))
+		} else {
+			listen, compHost = net.JoinHostPort(ip, "0"), host
+		}
+	}
 	rcv, err := tracing.StartReceiver(tracing.ReceiverOptions{
-		SpansPath: t.file, ForwardURL: t.forward,
+		Addr: listen, SpansPath: t.file, ForwardURL: t.forward,
 		Logf: func(f string, a ...any) { em.log(fmt.Sprintf(f, a...)) },
 	})
 	if err != nil {
 		return nil, err
 	}
 	t.rcv = rcv
+	if compHost != "" {
+		_, port, _ := net.SplitHostPort(rcv.Addr())
+		t.componentURL = "http://" + net.JoinHostPort(compHost, port)
+	}
 	if t.loadgen, err = tracelite.New(tracelite.Config{Service: LoadgenService, URL: rcv.TracesURL()}); err != nil {
 		rcv.Close(context.Background())
 		return nil, err
@@ -109,16 +152,21 @@ func startTracing(opts Options, em emitter) (*runTracing, error) {
 }
 
 // env is what the platform passes to every component: where to export
-// (the receiver), or that tracing is off. Both OTLP variables are set so
-// that a user's own OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, inherited by the
-// children, does not win over the receiver.
+// (the receiver, as the components reach it), or that tracing is off. Both
+// OTLP variables are set so that a user's own
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, inherited by the children, does not
+// win over the receiver.
 func (t *runTracing) env() map[string]string {
-	if t == nil {
+	if t == nil || t.noComponents {
 		return map[string]string{tracelite.EnvSDKDisabled: "true"}
 	}
+	base := t.rcv.Endpoint()
+	if t.componentURL != "" {
+		base = t.componentURL
+	}
 	return map[string]string{
-		tracelite.EnvEndpoint:       t.rcv.Endpoint(),
-		tracelite.EnvTracesEndpoint: t.rcv.TracesURL(),
+		tracelite.EnvEndpoint:       base,
+		tracelite.EnvTracesEndpoint: base + tracelite.TracesPath,
 		tracelite.EnvSDKDisabled:    "false",
 	}
 }

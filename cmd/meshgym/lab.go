@@ -46,9 +46,10 @@ var onTerminal = func(c *cobra.Command) bool {
 }
 
 type labFlags struct {
-	list bool
-	port int
-	mesh string
+	list     bool
+	port     int
+	mesh     string
+	platform *string // --platform (nil: the local platform)
 }
 
 func newLabCmd() *cobra.Command {
@@ -65,6 +66,7 @@ the list of labs, or NAME's steps as text with the equivalent CLI commands.`,
 		Example: `  meshgym lab                  the lab browser
   meshgym lab retries          the retries lab
   meshgym lab retries --port 0 when port 8200 is taken
+  meshgym lab retries --platform docker   runs in containers (see 'meshgym doctor')
   meshgym lab --list           the labs, one a line`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -75,6 +77,9 @@ the list of labs, or NAME's steps as text with the equivalent CLI commands.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if f.port < 0 || f.port > 65535 {
 				return usageErr("--port: must be from 0 to 65535 (got %d); 0 picks a free port", f.port)
+			}
+			if _, err := newPlatform(*f.platform, c); err != nil {
+				return err
 			}
 			if f.list || (len(args) == 0 && !onTerminal(c)) {
 				printLabList(c.OutOrStdout())
@@ -98,6 +103,7 @@ the list of labs, or NAME's steps as text with the equivalent CLI commands.`,
 	fl := c.Flags()
 	fl.BoolVar(&f.list, "list", false, "print the labs (name, title, minutes, summary) and exit")
 	fl.IntVar(&f.port, "port", 0, "port of the entry service; 0 = any free port (default: 8200, or a free one when 8200 is taken)")
+	f.platform = addPlatformFlag(c)
 	fl.StringVar(&f.mesh, "mesh", "", "mesh to apply the pattern with: a semantics profile of the builtin mesh (book, envoy, istio, linkerd, consul, kuma; a release with @, e.g. istio@1.23) or a plugin's name (default: book)")
 	return c
 }
@@ -191,6 +197,13 @@ func openTUI(c *cobra.Command, name string, f *labFlags) error {
 	}
 	opts := engine.Options{OpenMesh: openMesh}
 	setMesh(&opts, f.mesh)
+	if f.platform != nil {
+		p, err := newPlatform(*f.platform, c)
+		if err != nil {
+			return err
+		}
+		opts.Platform = p
+	}
 	switch {
 	case c.Flags().Changed("port") && f.port == 0:
 		opts.EntryPort = -1

@@ -23,7 +23,9 @@ const PingTimeout = 2 * time.Second
 // https://golang.testcontainers.org/features/configuration/).
 const (
 	envRyukDisabled = "TESTCONTAINERS_RYUK_DISABLED"
-	envHostOverride = "TESTCONTAINERS_HOST_OVERRIDE"
+	// EnvHostOverride is the address of published container ports as
+	// testcontainers-go reads it; meshgym reads it too (HostAddress).
+	EnvHostOverride = "TESTCONTAINERS_HOST_OVERRIDE"
 )
 
 // newClient returns a Docker Engine API client configured from the
@@ -48,15 +50,18 @@ func configureTestcontainers() {
 	if os.Getenv(envRyukDisabled) == "" {
 		os.Setenv(envRyukDisabled, "true")
 	}
-	if os.Getenv(envHostOverride) == "" && daemonIsLocal() {
-		os.Setenv(envHostOverride, "127.0.0.1")
+	if os.Getenv(EnvHostOverride) == "" && daemonIsLocal() {
+		os.Setenv(EnvHostOverride, "127.0.0.1")
 	}
 }
 
 // daemonIsLocal reports whether DOCKER_HOST names a local socket (or is
 // unset), so that ports the daemon publishes are reached on 127.0.0.1.
-func daemonIsLocal() bool {
-	h := os.Getenv("DOCKER_HOST")
+func daemonIsLocal() bool { return daemonIsLocalFrom(os.Getenv) }
+
+// daemonIsLocalFrom is daemonIsLocal reading the environment through getenv.
+func daemonIsLocalFrom(getenv func(string) string) bool {
+	h := getenv("DOCKER_HOST")
 	if h == "" {
 		return true
 	}
@@ -74,21 +79,45 @@ func daemonIsLocal() bool {
 	return false
 }
 
+// Sources of the address HostAddressFrom returns, as `meshgym doctor`
+// shows them.
+const (
+	HostSourceOverride = EnvHostOverride + " is set"
+	HostSourceLocal    = "the daemon is local"
+	HostSourceRemote   = "the host of DOCKER_HOST"
+	HostSourceDefault  = "default"
+)
+
 // HostAddress is the address published container ports are reached on from
 // this machine: TESTCONTAINERS_HOST_OVERRIDE when set, else 127.0.0.1 for a
 // local daemon, else the host of DOCKER_HOST (tcp://HOST:PORT). `meshgym
-// doctor` shows it.
+// doctor` shows it. It never guesses a gateway address.
 func HostAddress() string {
-	if h := os.Getenv(envHostOverride); h != "" {
-		return h
+	addr, _ := HostAddressFrom(os.Getenv)
+	return addr
+}
+
+// HostAddressFrom is HostAddress reading the environment through getenv,
+// with the reason it was chosen (source: one of HostSourceOverride,
+// HostSourceLocal for an unset DOCKER_HOST or a unix/npipe socket,
+// HostSourceRemote for tcp://HOST:PORT, where localhost and ::1 read as
+// 127.0.0.1, HostSourceDefault for a DOCKER_HOST without a host).
+func HostAddressFrom(getenv func(string) string) (addr, source string) {
+	if h := getenv(EnvHostOverride); h != "" {
+		return h, HostSourceOverride
 	}
-	if daemonIsLocal() {
-		return "127.0.0.1"
+	dh := getenv("DOCKER_HOST")
+	u, err := url.Parse(dh)
+	if dh == "" || (err == nil && (u.Scheme == "unix" || u.Scheme == "npipe")) {
+		return "127.0.0.1", HostSourceLocal
 	}
-	if u, err := url.Parse(os.Getenv("DOCKER_HOST")); err == nil && u.Hostname() != "" {
-		return u.Hostname()
+	if err == nil && u.Hostname() != "" {
+		if h := u.Hostname(); h == "localhost" || h == "::1" {
+			return "127.0.0.1", HostSourceRemote
+		}
+		return u.Hostname(), HostSourceRemote
 	}
-	return "127.0.0.1"
+	return "127.0.0.1", HostSourceDefault
 }
 
 // bindAddress is the host IP published ports are bound to: 127.0.0.1 for a

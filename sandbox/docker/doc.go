@@ -14,5 +14,11 @@
 // pipe; and, at the start of every deployment, a sweep of leftovers whose
 // owner process is gone. `meshgym down` removes every managed object.
 //
+// Containers do not share this machine's loopback, so whatever meshgym
+// serves them (the OTLP trace receiver) listens on this machine's address
+// on Docker's default bridge (ComponentHostAddress) and every app
+// container maps host.docker.internal to it (ExtraHosts host-gateway);
+// nothing is published beyond this machine.
+//
 // This package knows nothing of patterns or meshes.
 package docker

@@ -116,7 +116,9 @@ func (p *Provider) Name() string { return "docker" }
 // leftovers of dead meshgym processes, builds or reuses the images
 // (progress through spec.Logf), starts a watchdog, creates the run's
 // network and starts every container, waiting for each one's READY line
-// (spec.ReadyTimeout, default 60 s). On error it returns the partial
+// (spec.ReadyTimeout, default 60 s); spec.Logf hears what is being done
+// (images built, containers starting, how long they took to be ready).
+// App containers map ComponentHost to this machine (Docker 20.10+). On error it returns the partial
 // deployment (when something was created), which the caller must tear
 // down. A taken entry port with EntryPortStrict is a *local.PortInUseError.
 func (p *Provider) Deploy(ctx context.Context, spec sandbox.DeploySpec) (sandbox.Deployment, error) {
@@ -172,7 +174,8 @@ func (p *Provider) Deploy(ctx context.Context, spec sandbox.DeploySpec) (sandbox
 			LabelManaged: "true", LabelRun: runID, LabelOwnerPID: strconv.Itoa(os.Getpid()),
 			LabelOwnerHost: host, LabelDeployment: deployID,
 		},
-		prefix: "meshgym-" + trimTo(runID, 40) + "-" + deployID,
+		prefix:      "meshgym-" + trimTo(runID, 40) + "-" + deployID,
+		hostGateway: apiAtLeast(ver.APIVersion, hostGatewayMinAPI),
 	}
 	d.waitCtx, d.waitCancel = context.WithCancel(context.Background())
 
@@ -198,9 +201,23 @@ func (p *Provider) Deploy(ctx context.Context, spec sandbox.DeploySpec) (sandbox
 	if err != nil {
 		return d, err
 	}
+	apps, sidecars := 0, 0
+	for _, pl := range plans {
+		apps++
+		if pl.sidecar != nil {
+			sidecars++
+		}
+	}
+	what := fmt.Sprintf("%d app containers", apps)
+	if sidecars > 0 {
+		what += fmt.Sprintf(" and %d sidecars (each in its app's network namespace, as in a pod)", sidecars)
+	}
+	logf("starting %s on network %s; waiting until each is ready", what, d.network)
+	started := time.Now()
 	if err := d.start(ctx, spec, plans, logf); err != nil {
 		return d, err
 	}
+	logf("containers ready in %.1fs", time.Since(started).Seconds())
 	d.mu.Lock()
 	d.running = true
 	d.mu.Unlock()
@@ -558,6 +575,11 @@ func (d *deployment) run(ctx context.Context, pl *ctrPlan, joinID string) (*ctr,
 			hc.NetworkMode = container.NetworkMode("container:" + joinID)
 			return
 		}
+		if d.hostGateway {
+			// host.docker.internal: this machine, where the trace
+			// receiver listens (ComponentHostAddress).
+			hc.ExtraHosts = append(hc.ExtraHosts, hostGatewayEntry)
+		}
 		hc.PortBindings = network.PortMap{}
 		for _, p := range pl.exposed {
 			hp := pl.fixed[p]
@@ -706,6 +728,8 @@ type deployment struct {
 	entry     string
 	endpoints map[string][]sandbox.Endpoint
 	wd        *watchdog
+	// hostGateway: the daemon maps "host-gateway" (ComponentHost).
+	hostGateway bool
 
 	waitCtx    context.Context
 	waitCancel context.CancelFunc

@@ -98,7 +98,7 @@ func TestDockerImagesBuildReuse(t *testing.T) {
 		t.Errorf("after changing the app executable: %+v; want the app rebuilt, the sidecar reused", built)
 	}
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], "building image meshgym/sample-app:") || !strings.Contains(lines[0], changed) || !strings.Contains(lines[0], " MB)") {
-		t.Errorf("progress lines %q; want \"building image meshgym/sample-app:… from %s (… MB)\"", lines, changed)
+		t.Errorf("progress lines %q; want \"building image meshgym/sample-app:… FROM scratch with %s (… MB)…\"", lines, changed)
 	}
 	listed, err := images.List(ctx, cli)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net"
 	"os"
@@ -24,7 +23,6 @@ import (
 	"time"
 
 	"meshgym/sandbox"
-	"meshgym/scenarios"
 )
 
 // DefaultEntryPort is where the entry service listens when free.
@@ -190,133 +188,96 @@ func plan(spec sandbox.DeploySpec, logf func(string, ...any)) ([]procPlan, strin
 	}
 
 	type inst struct {
-		svc       scenarios.Service
-		ver       scenarios.Version
-		idx       int
+		sandbox.Instance
 		inbound   int // what callers reach
 		app       int
 		admin     int
 		outbounds map[string]int
 	}
+	instances, err := sandbox.Instances(topo)
+	if err != nil {
+		return nil, "", err
+	}
 	var insts []*inst
 	byService := map[string][]*inst{}
-	for _, svc := range topo.Services {
-		for _, ver := range svc.Versions {
-			n := max(ver.Instances, 1)
-			for i := 0; i < n; i++ {
-				in := &inst{svc: svc, ver: ver, idx: i, outbounds: map[string]int{}}
-				var err error
-				isEntry := svc.Name == topo.Entry && len(byService[svc.Name]) == 0
-				if isEntry {
-					in.inbound, err = entryPort()
-				} else {
-					in.inbound, err = free()
-				}
-				if err != nil {
+	for _, si := range instances {
+		in := &inst{Instance: si, outbounds: map[string]int{}}
+		svc := si.Service
+		var err error
+		if si.Entry {
+			in.inbound, err = entryPort()
+		} else {
+			in.inbound, err = free()
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if si.Entry {
+			entryAddr = "127.0.0.1:" + strconv.Itoa(in.inbound)
+		}
+		if svc.Sidecar {
+			if in.app, err = free(); err != nil {
+				return nil, "", err
+			}
+			if in.admin, err = free(); err != nil {
+				return nil, "", err
+			}
+			for _, up := range svc.Upstreams {
+				if in.outbounds[up], err = free(); err != nil {
 					return nil, "", err
 				}
-				if isEntry {
-					entryAddr = "127.0.0.1:" + strconv.Itoa(in.inbound)
-				}
-				if svc.Sidecar {
-					if in.app, err = free(); err != nil {
-						return nil, "", err
-					}
-					if in.admin, err = free(); err != nil {
-						return nil, "", err
-					}
-					for _, up := range svc.Upstreams {
-						if in.outbounds[up], err = free(); err != nil {
-							return nil, "", err
-						}
-					}
-				} else {
-					in.app = in.inbound
-				}
-				insts = append(insts, in)
-				byService[svc.Name] = append(byService[svc.Name], in)
 			}
+		} else {
+			in.app = in.inbound
 		}
-	}
-	if entryAddr == "" {
-		return nil, "", fmt.Errorf("topology: entry service %q is not among the services", topo.Entry)
+		insts = append(insts, in)
+		byService[svc.Name] = append(byService[svc.Name], in)
 	}
 	addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
 	for _, in := range insts {
-		instName := in.ver.Name
-		if in.ver.Instances > 1 {
-			instName = fmt.Sprintf("%s-%d", in.ver.Name, in.idx)
-		}
-		seed := componentSeed(spec.Seed, instName)
+		instName := in.Name
+		ver, svc := in.Version, in.Service
+		seed := sandbox.ComponentSeed(spec.Seed, instName)
 		// Upstream URIs the app calls: its own sidecar's outbound listener,
 		// or without a sidecar the upstream's first endpoint.
 		var uris []string
-		for _, up := range in.svc.Upstreams {
-			if in.svc.Sidecar {
+		for _, up := range svc.Upstreams {
+			if svc.Sidecar {
 				uris = append(uris, "http://"+addr(in.outbounds[up])+"/")
 			} else if ups := byService[up]; len(ups) > 0 {
 				uris = append(uris, "http://"+addr(ups[0].inbound)+"/")
 			}
 		}
-		env := []string{
-			"NAME=" + in.ver.Name,
-			"LISTEN_ADDR=" + addr(in.app),
-			"UPSTREAM_URIS=" + strings.Join(uris, ","),
-			"ERROR_RATE=" + strconv.FormatFloat(in.ver.ErrorRate/100, 'g', -1, 64),
-			"ERROR_TYPE=http_error",
-			"SEED=" + strconv.FormatInt(seed, 10),
-		}
-		if in.ver.ErrorCode != 0 {
-			env = append(env, "ERROR_CODE="+strconv.Itoa(in.ver.ErrorCode))
-		}
-		if l := in.ver.Latency; l.P50 > 0 {
-			env = append(env, "TIMING_50_PERCENTILE="+l.P50.D().String())
-			if l.P90 > 0 {
-				env = append(env, "TIMING_90_PERCENTILE="+l.P90.D().String())
-			}
-			if l.P99 > 0 {
-				env = append(env, "TIMING_99_PERCENTILE="+l.P99.D().String())
-			}
-		}
-		ep := sandbox.Endpoint{Name: in.ver.Name, Address: addr(in.inbound)}
+		ep := sandbox.Endpoint{Name: ver.Name, Address: addr(in.inbound)}
 		appPlan := procPlan{
-			comp: sandbox.Component{Name: in.ver.Name, Instance: instName, Kind: sandbox.KindApp,
-				Service: in.svc.Name, Version: in.ver.Name},
-			service: in.svc.Name,
-			env:     env,
+			comp: sandbox.Component{Name: ver.Name, Instance: instName, Kind: sandbox.KindApp,
+				Service: svc.Name, Version: ver.Name},
+			service: svc.Name,
+			env:     sandbox.AppEnv(in.Instance, addr(in.app), uris, seed),
 		}
-		if !in.svc.Sidecar {
+		if !svc.Sidecar {
 			appPlan.endpoint = ep
 			appPlan.comp.MetricsURL = "http://" + addr(in.app) + "/metrics"
 			plans = append(plans, appPlan)
 			continue
 		}
 		plans = append(plans, appPlan)
-		args := []string{"--name", in.ver.Name, "--admin", addr(in.admin),
+		args := []string{"--name", ver.Name, "--admin", addr(in.admin),
 			"--inbound", addr(in.inbound), "--app", addr(in.app),
 			"--seed", strconv.FormatInt(seed+1, 10)}
-		for _, up := range in.svc.Upstreams {
+		for _, up := range svc.Upstreams {
 			args = append(args, "--outbound", up+"="+addr(in.outbounds[up]))
 		}
 		plans = append(plans, procPlan{
-			comp: sandbox.Component{Name: in.ver.Name + "_sidecar", Instance: instName + "_sidecar",
-				Kind: sandbox.KindSidecar, Service: in.svc.Name, Version: in.ver.Name,
+			comp: sandbox.Component{Name: ver.Name + "_sidecar", Instance: instName + "_sidecar",
+				Kind: sandbox.KindSidecar, Service: svc.Name, Version: ver.Name,
 				AdminURL: "http://" + addr(in.admin), MetricsURL: "http://" + addr(in.admin) + "/metrics"},
-			service:  in.svc.Name,
+			service:  svc.Name,
 			args:     args,
 			endpoint: ep,
 		})
 	}
 	return plans, entryAddr, nil
-}
-
-// componentSeed derives a per-component seed so that components do not share
-// a random sequence while the run stays repeatable from one seed.
-func componentSeed(seed int64, name string) int64 {
-	h := fnv.New64a()
-	io.WriteString(h, name)
-	// Non-negative: the components read their seed as an unsigned number.
-	return (seed ^ int64(h.Sum64())) & 0x7fffffffffffffff
 }
 
 type proc struct {

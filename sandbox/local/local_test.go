@@ -99,15 +99,6 @@ func TestPlanUnknownEntry(t *testing.T) {
 	}
 }
 
-func TestComponentSeedsDiffer(t *testing.T) {
-	if componentSeed(1, "currency_v1") == componentSeed(1, "currency_v2") {
-		t.Error("components share a seed")
-	}
-	if componentSeed(1, "a") != componentSeed(1, "a") {
-		t.Error("seed not repeatable")
-	}
-}
-
 // TestDeployRetriesBindFailures: a component that exits with the bind
 // failure code makes Deploy start over with new ports, three times at most,
 // and the error names the component.

@@ -165,7 +165,7 @@ func BuildOne(ctx context.Context, cli *client.Client, ref, component, path, arc
 	}
 	sum := sha256.Sum256(data)
 	name := "meshgym-" + component
-	logf("building image %s from %s (%.1f MB)", ref, path, float64(len(data))/(1<<20))
+	logf("building image %s FROM scratch with %s (%.1f MB); no registry needed, later runs reuse it", ref, path, float64(len(data))/(1<<20))
 	start := time.Now()
 	dockerfile := fmt.Sprintf("FROM scratch\nCOPY %s /%s\nENTRYPOINT [\"/%s\"]\n", name, name, name)
 	var buf bytes.Buffer
