@@ -410,8 +410,10 @@ func runProbe(ctx context.Context, d Docker, image string, imagePresent bool, ad
 	r.network = Check{Group: PlatformDocker, Name: "network", Status: StatusOK}
 	netErr := settle(ctx, func(c context.Context) error { return d.CreateNetwork(c, name, labels) })
 	if netErr != nil {
-		// A create that timed out may still be completed by the daemon.
-		removeEventually(ctx, func(c context.Context) (bool, error) { return d.RemoveNetwork(c, name) }, timedOut(netErr))
+		// A create that timed out or was interrupted may still be
+		// completed by the daemon (under load it finishes after the
+		// client gave up): look for it until CleanupTimeout.
+		removeEventually(ctx, func(c context.Context) (bool, error) { return d.RemoveNetwork(c, name) }, true)
 		r.network.Status = StatusFail
 		r.network.Detail = "cannot create a user-defined bridge network: " + oneLine(netErr.Error())
 		r.network.Fix = "check the daemon's networking (iptables/nftables available, bridge module loaded, free address pools: docker network ls / prune)"
@@ -446,7 +448,9 @@ func runProbe(ctx context.Context, d Docker, image string, imagePresent bool, ad
 		}
 		var startErr error
 		r.container, r.reach, startErr = probeContainer(ctx, d, spec, addr)
-		err := removeEventually(ctx, func(c context.Context) (bool, error) { return d.RemoveContainer(c, name) }, timedOut(startErr))
+		// Any failed start may leave a container the daemon completes
+		// later (a timeout, or an interrupt mid-create): look for it.
+		err := removeEventually(ctx, func(c context.Context) (bool, error) { return d.RemoveContainer(c, name) }, startErr != nil)
 		if err != nil {
 			r.container.Status = StatusFail
 			r.container.Detail += "; removing it failed: " + oneLine(err.Error())
