@@ -4,8 +4,9 @@
 // labs only through labs.Session.
 //
 // Update does no I/O. Every side effect (running the engine, saving
-// progress, loading the last run of a resumed lab) goes through the small
-// interfaces of Config (Runner, Saver, ResultLoader) and is invoked only
+// progress, loading the last run of a resumed lab, reading a run's traces
+// for the before/after view's waterfall) goes through the small
+// interfaces of Config (Runner, Saver, ResultLoader, TraceLoader) and is invoked only
 // inside the tea.Cmds Update returns, so the UI never blocks: a run's
 // events reach the model as messages, read from a buffered channel by a
 // command that re-arms itself.
@@ -15,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"meshgym/engine"
 	"meshgym/labs"
 	"meshgym/scenarios"
+	"meshgym/tracing"
 	"meshgym/tui/browser"
 	"meshgym/tui/common"
 	"meshgym/tui/compare"
@@ -56,6 +59,26 @@ type ResultLoader interface {
 	Load(ref string) (*engine.Result, error)
 }
 
+// TraceLoader reads the spans a run recorded, given its run directory
+// (engine.Result.RunDir). A run without a spans file returns an error
+// satisfying errors.Is(err, fs.ErrNotExist); a damaged file a
+// *tracing.LineError (tracing.ReadFile's errors).
+type TraceLoader interface {
+	LoadSpans(runDir string) ([]tracing.Span, error)
+}
+
+// TraceLoaderFunc adapts a function to TraceLoader.
+type TraceLoaderFunc func(runDir string) ([]tracing.Span, error)
+
+// LoadSpans implements TraceLoader.
+func (f TraceLoaderFunc) LoadSpans(runDir string) ([]tracing.Span, error) { return f(runDir) }
+
+// ReadRunSpans is the default TraceLoader's function: tracing.ReadFile of
+// runDir/traces/spans.jsonl (tracing.SpansFile).
+func ReadRunSpans(runDir string) ([]tracing.Span, error) {
+	return tracing.ReadFile(filepath.Join(runDir, filepath.FromSlash(tracing.SpansFile)))
+}
+
 // RunnerFunc adapts a function to Runner.
 type RunnerFunc func(ctx context.Context, sc *scenarios.Scenario, events chan<- engine.Event) (*engine.Result, error)
 
@@ -80,6 +103,10 @@ type Config struct {
 	Saver Saver
 	// Results loads a resumed lab's last run (nil: not loaded).
 	Results ResultLoader
+	// Traces reads a run's spans for the before/after view's trace
+	// sub-view (nil: TraceLoaderFunc(ReadRunSpans), the run directory's
+	// file).
+	Traces TraceLoader
 	// MarkdownStyle is the glamour style of step text: labview.StyleASCII
 	// (NO_COLOR, tests) or labview.StyleDark; "" is ASCII.
 	MarkdownStyle string
@@ -119,6 +146,14 @@ type (
 		res *engine.Result
 		err error
 	}
+	// tracesMsg carries the traces read for request seq (stale ones are
+	// dropped).
+	tracesMsg struct {
+		seq    int
+		runDir string
+		traces []tracing.Trace
+		err    error
+	}
 )
 
 // Model is the root model: it routes messages to the view on screen and
@@ -149,6 +184,8 @@ type Model struct {
 
 	runs  *tracker
 	saves *saveState
+	// traceSeq numbers trace loads; only the latest one's answer is used.
+	traceSeq int
 }
 
 // New builds the root model (no I/O: the progress is already loaded).
@@ -167,6 +204,9 @@ func New(cfg Config) *Model {
 	}
 	if cfg.MarkdownStyle == "" {
 		cfg.MarkdownStyle = labview.StyleASCII
+	}
+	if cfg.Traces == nil {
+		cfg.Traces = TraceLoaderFunc(ReadRunSpans)
 	}
 	m := &Model{cfg: cfg, browser: browser.New(cfg.Labs, cfg.Progress), runs: &tracker{}, saves: &saveState{}}
 	m.size = common.Size{Width: common.MinWidth, Height: common.MinHeight}
@@ -219,12 +259,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.saveCmd()
 	case common.ObserveMsg:
 		if m.session != nil && m.session.Last() != nil {
-			fb := m.feedback
-			c := compare.New(m.session.Last(), fb)
-			c.Next = m.afterCompare()
-			c.SetSize(m.size.Width, m.size.Height)
-			c.ShowAll(m.full)
-			m.cmp, m.page = &c, pageCompare
+			m.openCompare(m.session.Last(), m.feedback)
+		}
+		return m, nil
+	case common.LoadTracesMsg:
+		return m, m.loadTracesCmd(msg.RunDir)
+	case tracesMsg:
+		if msg.seq == m.traceSeq && m.cmp != nil {
+			m.cmp.SetTraces(msg.runDir, msg.traces, msg.err)
 		}
 		return m, nil
 	case common.RunMsg:
@@ -478,12 +520,35 @@ func (m *Model) runDone(msg runDoneMsg) tea.Cmd {
 	fb := m.session.Record(msg.res) // also remembers msg.res.ID as LastRun
 	m.feedback = &fb
 	m.lab.Recorded(fb)
-	c := compare.New(msg.res, &fb)
+	m.openCompare(msg.res, &fb)
+	return m.saveCmd()
+}
+
+// openCompare shows the before/after view of res. Its waterfalls are
+// ASCII without colour when the step text is (NO_COLOR, tests).
+func (m *Model) openCompare(res *engine.Result, fb *labs.Feedback) {
+	c := compare.New(res, fb)
 	c.Next = m.afterCompare()
+	ascii := m.cfg.MarkdownStyle == labview.StyleASCII
+	c.Waterfall = tracing.WaterfallOptions{ASCII: ascii, Color: !ascii}
 	c.SetSize(m.size.Width, m.size.Height)
 	c.ShowAll(m.full)
 	m.cmp, m.page = &c, pageCompare
-	return m.saveCmd()
+}
+
+// loadTracesCmd reads the spans of the run in runDir through the
+// TraceLoader and groups them into traces, in the command's goroutine.
+func (m *Model) loadTracesCmd(runDir string) tea.Cmd {
+	m.traceSeq++
+	seq, l := m.traceSeq, m.cfg.Traces
+	return func() tea.Msg {
+		spans, err := l.LoadSpans(runDir)
+		var traces []tracing.Trace
+		if err == nil {
+			traces = tracing.Group(spans)
+		}
+		return tracesMsg{seq: seq, runDir: runDir, traces: traces, err: err}
+	}
 }
 
 // afterCompare is the before/after view's line on what to do next: go

@@ -3,8 +3,11 @@ package tui
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +23,9 @@ import (
 	"meshgym/engine"
 	"meshgym/labs"
 	"meshgym/scenarios"
+	"meshgym/tracing"
+	"meshgym/tui/common"
+	"meshgym/tui/compare"
 	"meshgym/tui/internal/fixture"
 )
 
@@ -87,14 +93,32 @@ func (f *fakeResults) Load(ref string) (*engine.Result, error) {
 	return f.res, nil
 }
 
+// fakeTraces hands out fixed spans (or err) as a run's spans file.
+type fakeTraces struct {
+	calls atomic.Int32
+	spans []tracing.Span
+	err   error
+	mu    sync.Mutex
+	dirs  []string
+}
+
+func (f *fakeTraces) LoadSpans(runDir string) ([]tracing.Span, error) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	f.dirs = append(f.dirs, runDir)
+	f.mu.Unlock()
+	return f.spans, f.err
+}
+
 type fakes struct {
 	runner  *fakeRunner
 	saver   *fakeSaver
 	results *fakeResults
+	traces  *fakeTraces
 }
 
-func (f fakes) counts() [3]int32 {
-	return [3]int32{f.runner.calls.Load(), f.saver.calls.Load(), f.results.calls.Load()}
+func (f fakes) counts() [4]int32 {
+	return [4]int32{f.runner.calls.Load(), f.saver.calls.Load(), f.results.calls.Load(), f.traces.calls.Load()}
 }
 
 func newModel(t *testing.T, p *labs.Progress, start string) (*Model, fakes) {
@@ -103,10 +127,11 @@ func newModel(t *testing.T, p *labs.Progress, start string) (*Model, fakes) {
 		runner:  &fakeRunner{events: fixture.Events(), res: fixture.Result()},
 		saver:   &fakeSaver{},
 		results: &fakeResults{res: fixture.Result()},
+		traces:  &fakeTraces{spans: fixture.Spans()},
 	}
 	m := New(Config{
 		Labs: []*labs.Lab{fixture.Lab()}, Progress: p, Start: start,
-		Runner: f.runner, Saver: f.saver, Results: f.results,
+		Runner: f.runner, Saver: f.saver, Results: f.results, Traces: f.traces,
 		Now: func() time.Time { return fixture.T0 },
 	})
 	return m, f
@@ -126,7 +151,7 @@ func (d *driver) send(msg tea.Msg) {
 	before := d.f.counts()
 	_, cmd := d.m.Update(msg)
 	if after := d.f.counts(); after != before {
-		d.t.Fatalf("Update(%T %v) did I/O: runner/saver/results calls %v → %v", msg, msg, before, after)
+		d.t.Fatalf("Update(%T %v) did I/O: runner/saver/results/traces calls %v → %v", msg, msg, before, after)
 	}
 	for _, out := range run(cmd) {
 		if _, quit := out.(tea.QuitMsg); quit {
@@ -163,6 +188,8 @@ func keyMsg(k string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyPgDown}
 	case "pgup":
 		return tea.KeyMsg{Type: tea.KeyPgUp}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
 }
@@ -254,7 +281,7 @@ func TestWalkThroughTheLab(t *testing.T) {
 }
 
 func TestUpdateDoesNoIOForAnyKey(t *testing.T) {
-	keys := []string{"up", "down", "left", "right", "pgup", "pgdown", "n", "p", "1", "2", "3", "9", "+", "-", "h", "s", "y", "r", "n", "o", "?", "?", "x", "esc"}
+	keys := []string{"up", "down", "left", "right", "pgup", "pgdown", "n", "p", "1", "2", "3", "9", "+", "-", "h", "s", "y", "r", "n", "o", "t", "tab", "?", "?", "x", "esc"}
 	for _, start := range []string{"", "retries"} {
 		m, f := newModel(t, nil, start)
 		d := &driver{t: t, m: m, f: f}
@@ -267,6 +294,123 @@ func TestUpdateDoesNoIOForAnyKey(t *testing.T) {
 		d.send(runDoneMsg{id: 99})
 		d.send(savedMsg{err: errors.New("disk full")})
 		d.send(lastRunMsg{lab: "retries", id: "x", err: errors.New("gone")})
+		d.send(common.LoadTracesMsg{RunDir: "x"})
+		d.send(tracesMsg{seq: 99, runDir: "x", err: errors.New("gone")})
+	}
+	// The before/after view of a traced run, and its trace sub-view:
+	// every key there, and the loads t starts, go through commands.
+	m, f := newModel(t, nil, "retries")
+	f.runner.res = fixture.TracedResult()
+	d := &driver{t: t, m: m, f: f}
+	d.keys("n", "2", "n", "enter")
+	if m.Page() != "compare" {
+		t.Fatalf("page %s, want compare", m.Page())
+	}
+	for _, k := range append([]string{"t", "tab", "n", "down", "pgdown", "esc", "t"}, keys...) {
+		d.send(keyMsg(k))
+	}
+	d.send(tracesMsg{seq: m.traceSeq, runDir: fixture.Result().RunDir, traces: tracing.Group(fixture.Spans())})
+	if f.traces.calls.Load() == 0 {
+		t.Error("t never loaded the traces (through a command)")
+	}
+}
+
+// t on the before/after view of a traced run loads its spans once (in a
+// command, from its run directory), shows a retried request, tab cycles
+// the kinds, esc goes back to before/after, esc again to the lab.
+func TestTraceOfARequest(t *testing.T) {
+	m, f := newModel(t, nil, "retries")
+	f.runner.res = fixture.TracedResult()
+	d := &driver{t: t, m: m, f: f}
+	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	d.keys("n", "2", "n", "enter")
+	if v := m.View(); m.Page() != "compare" || !strings.Contains(v, "t trace") {
+		t.Fatalf("page %s; the key line offers no t:\n%s", m.Page(), v)
+	}
+	d.keys("t")
+	if got := f.traces.calls.Load(); got != 1 || f.traces.dirs[0] != fixture.Result().RunDir {
+		t.Fatalf("loads %d from %v, want 1 from %s", got, f.traces.dirs, fixture.Result().RunDir)
+	}
+	kind, tr, ok := m.cmp.Shown()
+	if m.Page() != "compare" || !ok || kind != compare.KindRetried || tr.ID != fixture.RetriedTraceID {
+		t.Fatalf("t shows %v %s (ok %v) on page %s, want the retried request", kind, tr.ID, ok, m.Page())
+	}
+	v := m.View()
+	for _, want := range []string{"Trace of a request · retried", `\-attempt 2 -> currency_v1 200`} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	d.keys("tab")
+	if kind, tr, _ := m.cmp.Shown(); kind != compare.KindFailed || tr.ID != fixture.FailedTraceID {
+		t.Errorf("tab shows %v %s, want the failed request", kind, tr.ID)
+	}
+	d.keys("n")
+	if kind, tr, _ := m.cmp.Shown(); kind != compare.KindSlowest || tr.ID != fixture.SlowTraceID {
+		t.Errorf("n shows %v %s, want the slowest request", kind, tr.ID)
+	}
+	d.keys("esc")
+	if m.Page() != "compare" || m.cmp.TraceOpen() || !strings.Contains(m.View(), "Before / after") {
+		t.Fatalf("esc from the trace: page %s, trace open %v", m.Page(), m.cmp.TraceOpen())
+	}
+	d.keys("t", "esc", "esc")
+	if f.traces.calls.Load() != 1 {
+		t.Errorf("t again read the spans again (%d loads)", f.traces.calls.Load())
+	}
+	if m.Page() != "lab" {
+		t.Errorf("esc esc: page %s, want lab", m.Page())
+	}
+	// An answer to an older load is dropped.
+	d.keys("o")
+	seq := m.traceSeq
+	d.send(tracesMsg{seq: seq - 1, runDir: fixture.Result().RunDir, traces: tracing.Group(fixture.Spans())})
+	if m.cmp.TraceOpen() {
+		t.Error("a stale answer opened the trace")
+	}
+}
+
+// The default TraceLoader reads RunDir/traces/spans.jsonl; a run with no
+// such file says plainly that it recorded no traces.
+func TestDefaultTraceLoader(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "traces"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for _, s := range fixture.Spans() {
+		line, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(append(line, '\n'))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "traces", "spans.jsonl"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spans, err := ReadRunSpans(dir)
+	if err != nil || len(spans) != len(fixture.Spans()) {
+		t.Fatalf("ReadRunSpans: %d spans, %v; want %d", len(spans), err, len(fixture.Spans()))
+	}
+	_, err = ReadRunSpans(t.TempDir())
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadRunSpans of a run without traces: %v, want fs.ErrNotExist", err)
+	}
+
+	for _, tc := range []struct {
+		dir, want string
+	}{{dir, "Trace of a request · retried"}, {t.TempDir(), compare.NoTraces}} {
+		m, f := newModel(t, nil, "retries")
+		cfg := m.cfg
+		cfg.Traces = nil // the default loader
+		m = New(cfg)
+		res := fixture.TracedResult()
+		res.RunDir = tc.dir
+		f.runner.res = res
+		d := &driver{t: t, m: m, f: f}
+		d.keys("n", "2", "n", "enter", "t")
+		if v := m.View(); !strings.Contains(v, tc.want) {
+			t.Errorf("run dir %s: view lacks %q:\n%s", tc.dir, tc.want, v)
+		}
 	}
 }
 
@@ -530,4 +674,33 @@ func TestGoldenLiveRun(t *testing.T) {
 func TestGoldenBeforeAfter(t *testing.T) {
 	r := &fakeRunner{events: fixture.Events(), res: fixture.Result()}
 	golden.RequireEqual(t, []byte(screen(t, r, []string{"enter", "n", "2", "n", "right", "right", "enter"}, "Before / after")))
+}
+
+// TestGoldenTrace is the trace sub-view at 80×24: t on the before/after
+// view of a traced run, with a fake TraceLoader handing out the fixture's
+// retried, failed and slow requests (the retried one shows).
+func TestGoldenTrace(t *testing.T) {
+	m, f := newModel(t, nil, "")
+	f.runner.res = fixture.TracedResult()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	wait := func(s string) {
+		t.Helper()
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(s)) },
+			teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	}
+	for _, k := range []string{"enter", "n", "2", "n", "right", "right", "enter"} {
+		tm.Send(keyMsg(k))
+	}
+	wait("Before / after")
+	tm.Send(keyMsg("t"))
+	wait("Trace of a request")
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	t.Cleanup(final.Shutdown)
+	if _, tr, ok := final.cmp.Shown(); !ok || tr.ID != fixture.RetriedTraceID {
+		t.Fatalf("shows %s (ok %v), want the retried request", tr.ID, ok)
+	}
+	golden.RequireEqual(t, []byte(final.View()))
 }

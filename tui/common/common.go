@@ -52,6 +52,10 @@ type (
 	// StopRunMsg asks the root to cancel the run in progress; Quit quits
 	// the program once the engine has torn everything down.
 	StopRunMsg struct{ Quit bool }
+	// LoadTracesMsg asks the root to read the traces a run recorded in
+	// its run directory (RunDir/traces/spans.jsonl, tracing.SpansFile)
+	// and hand them to the before/after view (compare.Model.SetTraces).
+	LoadTracesMsg struct{ RunDir string }
 )
 
 // Send returns a tea.Cmd that yields msg (the way components talk to the

@@ -5,6 +5,12 @@
 // and the scenario's condition table with PASS/FAIL verdicts
 // (verdict.Verdict). It reads engine.Result's public fields only, the same
 // numbers report.Text prints.
+//
+// Its trace sub-view (key t) draws one traced request of the run as the
+// waterfall `meshgym trace` prints (tracing.WaterfallString): a retried
+// one if any, else a failed one, else the slowest; tab cycles the kinds.
+// The view never reads the spans file itself: t asks the root with
+// common.LoadTracesMsg and the root hands the traces back with SetTraces.
 package compare
 
 import (
@@ -20,6 +26,7 @@ import (
 	"meshgym/labs"
 	"meshgym/load"
 	"meshgym/metrics"
+	"meshgym/tracing"
 	"meshgym/tui/common"
 	"meshgym/verdict"
 )
@@ -33,17 +40,21 @@ type Model struct {
 	Feedback *labs.Feedback // nil when the run was not judged by a lab
 	// Next says what to do after looking ("" = go back to the lab and
 	// continue); the root sets it from the lab step's status.
-	Next   string
-	size   common.Size
-	keys   common.Keys
-	styles common.Styles
-	help   help.Model
-	body   viewport.Model
+	Next string
+	// Waterfall is how the trace sub-view draws (the root sets ASCII and
+	// no colour under NO_COLOR); the zero value is Unicode, no colour.
+	Waterfall tracing.WaterfallOptions
+	size      common.Size
+	keys      common.Keys
+	styles    common.Styles
+	help      help.Model
+	body      viewport.Model
+	trace     traceView
 }
 
 // New shows res with the lab's feedback fb (may be nil).
 func New(res *engine.Result, fb *labs.Feedback) Model {
-	m := Model{Result: res, Feedback: fb, keys: common.DefaultKeys(), styles: common.DefaultStyles(), help: help.New(), body: viewport.New(80, 20)}
+	m := Model{Result: res, Feedback: fb, keys: common.DefaultKeys(), styles: common.DefaultStyles(), help: help.New(), body: viewport.New(80, 20), trace: traceView{body: viewport.New(80, 20)}}
 	m.SetSize(common.MinWidth, common.MinHeight)
 	return m
 }
@@ -55,6 +66,7 @@ func (m *Model) SetSize(w, h int) {
 	m.body.Width = w
 	m.body.Height = max(h-1-m.footerHeight(), 3)
 	m.body.SetContent(m.content())
+	m.layoutTrace()
 }
 
 // ShowAll toggles the full help.
@@ -79,38 +91,60 @@ func (m Model) nextLines(more bool) []string {
 
 func (m Model) helpMap() common.HelpMap {
 	up := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓ pgup/pgdn", "scroll"))
+	trace := key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "trace"))
+	trace.SetEnabled(TracesRecorded(m.Result))
 	back := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back to the lab"))
-	return common.HelpMap{up, back, m.keys.Help, m.keys.ForceQuit}
+	return common.HelpMap{up, trace, back, m.keys.Help, m.keys.ForceQuit}
 }
 
-// Update scrolls (↑/↓, pgup/pgdn) and goes back with esc (or q, o, n, p:
-// the lab view's keys lead back to it).
+// Update scrolls (↑/↓, pgup/pgdn), opens the trace sub-view with t (its
+// keys: tab/n next kind, esc back here) and goes back with esc (or q, o,
+// backspace). It does no I/O: t returns a command yielding
+// common.LoadTracesMsg the first time.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 	km, ok := msg.(tea.KeyMsg)
 	if !ok {
 		return m, nil
 	}
+	if m.TraceOpen() {
+		return m.updateTrace(km)
+	}
 	switch km.String() {
 	case "esc", "q", "o", "backspace":
 		return m, common.Send(common.BackMsg{})
-	case "up", "k":
-		m.body.ScrollUp(1)
-	case "down", "j":
-		m.body.ScrollDown(1)
-	case "pgup", "b":
-		m.body.HalfPageUp()
-	case "pgdown", " ", "f":
-		m.body.HalfPageDown()
-	case "home", "g":
-		m.body.GotoTop()
-	case "end", "G":
-		m.body.GotoBottom()
+	case "t":
+		cmd := m.openTrace()
+		return m, cmd
+	default:
+		scroll(&m.body, km.String())
 	}
 	return m, nil
 }
 
+// scroll moves vp for a scrolling key (↑/↓ k/j, pgup/pgdn b/f/space,
+// home/end g/G); other keys do nothing.
+func scroll(vp *viewport.Model, k string) {
+	switch k {
+	case "up", "k":
+		vp.ScrollUp(1)
+	case "down", "j":
+		vp.ScrollDown(1)
+	case "pgup", "b":
+		vp.HalfPageUp()
+	case "pgdown", " ", "f":
+		vp.HalfPageDown()
+	case "home", "g":
+		vp.GotoTop()
+	case "end", "G":
+		vp.GotoBottom()
+	}
+}
+
 // View draws the header, the scrolling body and the footer.
 func (m Model) View() string {
+	if m.TraceOpen() {
+		return m.traceScreen()
+	}
 	s := m.styles
 	title := "Before / after"
 	if r := m.Result; r != nil && r.Scenario != nil {
