@@ -136,11 +136,17 @@ func (s *Scenario) Set(assignment string) error {
 		if len(s.Pattern.RetryBudgets) == 0 {
 			return fmt.Errorf("--set %s: this scenario's pattern (%s) has no retry budget", key, s.Pattern.Kind)
 		}
-		b := &s.Pattern.RetryBudgets[0]
-		if key == "retryBudget.budgetPercent" {
-			b.BudgetPercent, err = num()
-		} else {
-			b.RetryRatio, err = num()
+		// Every budget of the pattern (a scenario may cap retries at
+		// several hops, as retry-budgets does): one knob, one size.
+		var v float64
+		if v, err = num(); err == nil {
+			for i := range s.Pattern.RetryBudgets {
+				if key == "retryBudget.budgetPercent" {
+					s.Pattern.RetryBudgets[i].BudgetPercent = v
+				} else {
+					s.Pattern.RetryBudgets[i].RetryRatio = v
+				}
+			}
 		}
 	case "timeout.request", "timeout.perTry":
 		tp := s.Pattern.Timeout

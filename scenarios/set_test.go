@@ -78,7 +78,9 @@ func TestSetPolicies(t *testing.T) {
 		{"fault-injection", "fault.delayPercent=0", func(s *Scenario) bool { return s.Pattern.Fault.Delay.Percent == 0 }, ""},
 		{"fault-injection", "fault.abortPercent=x", nil, "is not a number"},
 		{"retries", "fault.abortPercent=5", nil, "has no fault injection"},
-		{"retry-budgets", "retryBudget.budgetPercent=50", func(s *Scenario) bool { return s.Pattern.RetryBudgets[0].BudgetPercent == 50 }, ""},
+		{"retry-budgets", "retryBudget.budgetPercent=50", func(s *Scenario) bool {
+			return len(s.Pattern.RetryBudgets) == 2 && s.Pattern.RetryBudgets[0].BudgetPercent == 50 && s.Pattern.RetryBudgets[1].BudgetPercent == 50
+		}, ""},
 		{"retries", "retryBudget.budgetPercent=50", nil, "has no retry budget"},
 	}
 	for _, tc := range cases {
