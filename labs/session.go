@@ -51,8 +51,14 @@ type Progress struct {
 
 // Store keeps Progress in one JSON file per user:
 // <user config dir>/meshgym/labs/progress.json, or $MESHGYM_LABS_PROGRESS.
+// Use one Store for both Load and Save: it remembers a file Load could not
+// read, and Save then refuses to replace it.
 type Store struct {
 	Path string
+
+	// unreadable is why Load could not read Path (any error but
+	// not-exist); while set, Save refuses to touch the file.
+	unreadable error
 }
 
 // progressEnv overrides the progress file's path.
@@ -71,39 +77,59 @@ func DefaultStore() (*Store, error) {
 	return &Store{Path: filepath.Join(dir, "meshgym", "labs", "progress.json")}, nil
 }
 
-// Load reads the progress; a missing file is empty progress. A file that
-// cannot be read as progress is an error naming it (and is never
-// overwritten by Save: it is moved aside to progress.json.bad first).
-// After such an error the file is already moved aside, so the caller may
-// go on with the empty progress returned beside the error.
+// Load reads the progress; a missing file is empty progress. Decoding is
+// strict: the file must be one JSON object with a "labs" key and no field
+// Progress does not know (at any depth). A file that is not progress
+// (corrupt, or valid JSON of another shape such as a package.json) is
+// moved aside to the first free name of progress.json.bad,
+// progress.json.bad.1, … and Load returns an error naming both; it is
+// never overwritten in place. A file that cannot be read (permission
+// denied, a directory, …) is left alone, Load returns an error naming it,
+// and every later Save on this Store returns an error instead of
+// replacing it. After any error the caller may go on with the empty
+// progress returned beside it.
 func (s *Store) Load() (*Progress, error) {
 	empty := &Progress{Labs: map[string]*LabProgress{}}
-	data, err := os.ReadFile(s.Path)
+	s.unreadable = nil
+	data, err := readFile(s.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return empty, nil
 	}
 	if err != nil {
-		return empty, fmt.Errorf("read lab progress %s: %v; check the file's permissions, or set %s to another file", s.Path, err, progressEnv)
+		s.unreadable = err
+		return empty, fmt.Errorf("read lab progress %s: %v; it will not be saved over: check the file's permissions, or set %s to another file", s.Path, err, progressEnv)
 	}
 	p, perr := decodeProgress(data)
 	if perr == nil {
 		return p, nil
 	}
-	bad := s.Path + ".bad"
-	if err := os.Rename(s.Path, bad); err != nil {
+	bad, err := moveAside(s.Path)
+	if err != nil {
+		// Not moved: Save must not replace it either.
+		s.unreadable = fmt.Errorf("not valid progress (%v) and could not be moved aside (%v)", perr, err)
 		return empty, fmt.Errorf("lab progress %s is not valid progress (%v) and could not be moved aside (%v); move or delete it by hand", s.Path, perr, err)
 	}
 	return empty, fmt.Errorf("lab progress %s is not valid progress (%v); it was moved to %s and progress starts empty", s.Path, perr, bad)
 }
 
+// decodeProgress decodes data strictly: one JSON object, a "labs" key,
+// no unknown fields, nothing after it.
 func decodeProgress(data []byte) (*Progress, error) {
 	var p Progress
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
 		return nil, err
 	}
 	if dec.More() {
 		return nil, errors.New("data after the progress object")
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, err
+	}
+	if _, ok := top["labs"]; !ok {
+		return nil, errors.New(`no "labs" object at the top level`)
 	}
 	if p.Labs == nil {
 		p.Labs = map[string]*LabProgress{}
@@ -111,10 +137,58 @@ func decodeProgress(data []byte) (*Progress, error) {
 	return &p, nil
 }
 
-// Save writes the progress atomically (temp file + rename). An existing
-// file that is not valid progress is moved aside to progress.json.bad
-// first, so nothing is lost.
+// readFile is os.ReadFile; tests replace it to fake errors root cannot
+// get (permission denied).
+var readFile = os.ReadFile
+
+// maxBackups bounds the search for a free .bad name.
+const maxBackups = 1000
+
+// moveAside moves path to the first free name of path.bad, path.bad.1,
+// path.bad.2, … without overwriting an existing backup, and returns the
+// name it used.
+func moveAside(path string) (string, error) {
+	for i := 0; i < maxBackups; i++ {
+		bad := path + ".bad"
+		if i > 0 {
+			bad = fmt.Sprintf("%s.bad.%d", path, i)
+		}
+		if _, err := os.Lstat(bad); err == nil {
+			continue
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		// A hard link fails if bad appeared meanwhile, so no backup is
+		// ever replaced; file systems without links fall back to rename.
+		err := os.Link(path, bad)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err == nil {
+			if err := os.Remove(path); err != nil {
+				_ = os.Remove(bad)
+				return "", err
+			}
+			return bad, nil
+		}
+		if err := os.Rename(path, bad); err != nil {
+			return "", err
+		}
+		return bad, nil
+	}
+	return "", fmt.Errorf("%s.bad through %s.bad.%d all exist; delete old backups", path, path, maxBackups-1)
+}
+
+// Save writes the progress atomically (temp file + rename), keeping an
+// existing file's permission bits (a new file is 0600). An existing file
+// that is not valid progress is moved aside (as Load does) first, so
+// nothing is lost. Save returns an error without touching the file if
+// Load on this Store could not read it, or if it exists but cannot be
+// read now.
 func (s *Store) Save(p *Progress) error {
+	if s.unreadable != nil {
+		return fmt.Errorf("cannot save progress: %s could not be read (%v); fix its permissions or set %s to another file", s.Path, s.unreadable, progressEnv)
+	}
 	if p == nil {
 		p = &Progress{}
 	}
@@ -129,18 +203,28 @@ func (s *Store) Save(p *Progress) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save lab progress: %v; check that %s can be created, or set %s to another file", err, dir, progressEnv)
 	}
-	if old, err := os.ReadFile(s.Path); err == nil {
+	mode := fs.FileMode(0o600)
+	old, err := readFile(s.Path)
+	switch {
+	case err == nil:
 		if _, derr := decodeProgress(old); derr != nil {
-			if err := os.Rename(s.Path, s.Path+".bad"); err != nil {
+			if _, err := moveAside(s.Path); err != nil {
 				return fmt.Errorf("save lab progress: %s is not valid progress and could not be moved aside (%v); move it by hand", s.Path, err)
 			}
+		} else if fi, err := os.Stat(s.Path); err == nil {
+			mode = fi.Mode().Perm()
 		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("cannot save progress: %s could not be read (%v); fix its permissions or set %s to another file", s.Path, err, progressEnv)
 	}
 	tmp, err := os.CreateTemp(dir, ".progress-*.json")
 	if err != nil {
 		return fmt.Errorf("save lab progress in %s: %v; check the directory's permissions and free space", dir, err)
 	}
 	_, werr := tmp.Write(append(data, '\n'))
+	if werr == nil {
+		werr = tmp.Chmod(mode)
+	}
 	if werr == nil {
 		werr = tmp.Sync()
 	}

@@ -1,6 +1,7 @@
 package labs
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,5 +140,221 @@ func TestDefaultStore(t *testing.T) {
 	st, err = DefaultStore()
 	if err != nil || !strings.HasSuffix(st.Path, filepath.Join("meshgym", "labs", "progress.json")) {
 		t.Errorf("default: %+v, %v", st, err)
+	}
+}
+
+// writeFile writes content to path with mode (creating its directory).
+func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+}
+
+func readString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var someProgress = &Progress{Labs: map[string]*LabProgress{"retries": {Current: "explain"}}}
+
+// Valid JSON that is not progress (a package.json, unknown fields) is
+// moved aside by Load, never read as empty progress and saved over.
+func TestStoreStrictDecode(t *testing.T) {
+	cases := []struct{ name, content string }{
+		{"package.json", `{"name":"my-app","version":"1.0.0","dependencies":{}}`},
+		{"empty object", `{}`},
+		{"top-level null", `null`},
+		{"top-level array", `[]`},
+		{"unknown top-level field", `{"labs":{},"theme":"dark"}`},
+		{"unknown lab field", `{"labs":{"retries":{"current":"explain","colour":"red"}}}`},
+		{"unknown judged field", `{"labs":{"retries":{"current":"x","judged":{"p":{"step_id":"p","extra":1}}}}}`},
+		{"empty file", ``},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "package.json")
+			writeFile(t, path, c.content, 0o644)
+			st := &Store{Path: path}
+			p, err := st.Load()
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not valid progress") {
+				t.Fatalf("Load error %v, want one naming %s", err, path)
+			}
+			if p == nil || p.Labs == nil || len(p.Labs) != 0 {
+				t.Fatalf("progress %+v, want empty", p)
+			}
+			if got := readString(t, path+".bad"); got != c.content {
+				t.Errorf(".bad = %q, want the original %q", got, c.content)
+			}
+			if err := st.Save(someProgress); err != nil {
+				t.Fatal(err)
+			}
+			if got := readString(t, path+".bad"); got != c.content {
+				t.Errorf("after Save .bad = %q, want the original %q", got, c.content)
+			}
+		})
+	}
+
+	// Save alone (no Load) does not overwrite such a file either.
+	path := filepath.Join(t.TempDir(), "progress.json")
+	writeFile(t, path, `{"name":"my-app"}`, 0o644)
+	if err := (&Store{Path: path}).Save(someProgress); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, path+".bad"); got != `{"name":"my-app"}` {
+		t.Errorf("Save without Load: .bad = %q", got)
+	}
+}
+
+// A file Load could not read is never replaced by Save.
+func TestStoreUnreadableNotReplaced(t *testing.T) {
+	const content = `{"labs":{"retries":{"current":"run-retries"}}}`
+	t.Run("permission denied", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "progress.json")
+		writeFile(t, path, content, 0o644)
+		// Root reads mode 000 files, so fake the error an ordinary user gets.
+		orig := readFile
+		readFile = func(name string) ([]byte, error) {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+		}
+		defer func() { readFile = orig }()
+		st := &Store{Path: path}
+		if _, err := st.Load(); err == nil || !strings.Contains(err.Error(), "permission denied") || !strings.Contains(err.Error(), path) {
+			t.Fatalf("Load error %v", err)
+		}
+		err := st.Save(someProgress)
+		if err == nil || !strings.Contains(err.Error(), "cannot save progress: "+path+" could not be read") ||
+			!strings.Contains(err.Error(), "permission denied") || !strings.Contains(err.Error(), "MESHGYM_LABS_PROGRESS") {
+			t.Fatalf("Save error %v", err)
+		}
+		readFile = orig
+		// Still refused once readable again: saving would drop what Load missed.
+		if err := st.Save(someProgress); err == nil {
+			t.Fatal("Save after a failed Load succeeded")
+		}
+		if got := readString(t, path); got != content {
+			t.Errorf("file = %q, want it untouched", got)
+		}
+		if _, err := os.Stat(path + ".bad"); err == nil {
+			t.Error("an unreadable file was moved aside")
+		}
+		// A new Load that reads it clears the refusal.
+		if p, err := st.Load(); err != nil || p.Labs["retries"] == nil {
+			t.Fatalf("reload: %+v, %v", p, err)
+		}
+		if err := st.Save(someProgress); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("real mode 000", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root reads mode 000 files")
+		}
+		path := filepath.Join(t.TempDir(), "progress.json")
+		writeFile(t, path, content, 0o000)
+		st := &Store{Path: path}
+		if _, err := st.Load(); err == nil {
+			t.Fatal("Load of a mode 000 file succeeded")
+		}
+		if err := st.Save(someProgress); err == nil {
+			t.Fatal("Save replaced an unreadable file")
+		}
+		_ = os.Chmod(path, 0o644)
+		if got := readString(t, path); got != content {
+			t.Errorf("file = %q, want it untouched", got)
+		}
+	})
+	t.Run("a directory", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "progress.json")
+		writeFile(t, filepath.Join(path, "keep"), "mine", 0o644)
+		st := &Store{Path: path}
+		if _, err := st.Load(); err == nil || !strings.Contains(err.Error(), path) {
+			t.Fatalf("Load error %v", err)
+		}
+		if err := st.Save(someProgress); err == nil || !strings.Contains(err.Error(), "could not be read") {
+			t.Fatalf("Save error %v", err)
+		}
+		// Save without Load refuses too.
+		if err := (&Store{Path: path}).Save(someProgress); err == nil || !strings.Contains(err.Error(), "could not be read") {
+			t.Fatalf("Save without Load: %v", err)
+		}
+		if got := readString(t, filepath.Join(path, "keep")); got != "mine" {
+			t.Errorf("directory content changed: %q", got)
+		}
+	})
+}
+
+// A second corrupt file goes to .bad.1, a third to .bad.2: no backup is
+// overwritten.
+func TestStoreBackupsNotOverwritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "progress.json")
+	st := &Store{Path: path}
+	bads := []string{path + ".bad", path + ".bad.1", path + ".bad.2"}
+	for i, want := range bads {
+		content := "corrupt " + string(rune('A'+i))
+		writeFile(t, path, content, 0o644)
+		_, err := st.Load()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("corruption %d: error %v, want it to name %s", i, err, want)
+		}
+	}
+	for i, bad := range bads {
+		if got, want := readString(t, bad), "corrupt "+string(rune('A'+i)); got != want {
+			t.Errorf("%s = %q, want %q", bad, got, want)
+		}
+	}
+	// Save moving a corrupt file aside uses the next free name as well.
+	writeFile(t, path, "corrupt D", 0o644)
+	if err := st.Save(someProgress); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, path+".bad.3"); got != "corrupt D" {
+		t.Errorf(".bad.3 = %q", got)
+	}
+	if got := readString(t, path+".bad"); got != "corrupt A" {
+		t.Errorf(".bad = %q after Save", got)
+	}
+}
+
+// Save keeps an existing file's permission bits.
+func TestStoreSaveKeepsMode(t *testing.T) {
+	for _, mode := range []os.FileMode{0o644, 0o600, 0o640} {
+		path := filepath.Join(t.TempDir(), "progress.json")
+		writeFile(t, path, `{"labs":{}}`, mode)
+		st := &Store{Path: path}
+		if _, err := st.Load(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Save(someProgress); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode {
+			t.Errorf("mode %v after Save, want %v", fi.Mode().Perm(), mode)
+		}
+		if p, err := st.Load(); err != nil || p.Labs["retries"].Current != "explain" {
+			t.Errorf("reload: %+v, %v", p, err)
+		}
+	}
+	// A new file is private to the user.
+	path := filepath.Join(t.TempDir(), "new", "progress.json")
+	if err := (&Store{Path: path}).Save(someProgress); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("new file: %v, %v; want 0600", fi, err)
 	}
 }
