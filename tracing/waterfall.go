@@ -32,6 +32,18 @@ const DefaultWidth = 100
 // smaller width is raised to it.
 const MinWidth = 48
 
+// MaxWidth is the widest waterfall drawn, in terminal columns; a larger
+// width is lowered to it (every line is padded to the width, so an
+// unbounded one would allocate without bound).
+const MaxWidth = 1000
+
+// MaxDepth is the deepest tree level drawn, in levels below the root:
+// a span nested deeper is indented as at MaxDepth, behind a "…" marker
+// ("." with ASCII) instead of one more guide per level, so a crafted
+// parent chain thousands of spans deep draws in time and memory linear
+// in its spans.
+const MaxDepth = 40
+
 // Waterfall draws t as a waterfall, one line per span (after a column
 // header line), exactly width terminal columns wide (DefaultWidth when
 // width ≤ 0, at least MinWidth), e.g. (testdata/retried-120.golden):
@@ -171,6 +183,8 @@ type glyphs struct {
 	fill, backoff, empty, mark, edge string
 	tee, last, pipe, blank           string
 	arrow, ellipsis                  string
+	// deeper stands for the levels beyond MaxDepth, two columns.
+	deeper string
 	// wideBranch keeps the branch two columns wide ("+-", "\-") in a
 	// compact tree, where only the guides shrink to one column: a lone
 	// "+" or "\" does not read as a branch.
@@ -182,7 +196,7 @@ type glyphs struct {
 var unicodeGlyphs = glyphs{
 	fill: "█", backoff: "░", empty: " ", mark: "◆", edge: "│",
 	tee: "├ ", last: "└ ", pipe: "│ ", blank: "  ",
-	arrow: "→", ellipsis: "…",
+	arrow: "→", ellipsis: "…", deeper: "… ",
 	events: map[string]string{
 		"ejection": "⚡", "timeout": "✗", "retry_budget_exhausted": "⊘",
 		"rate_limited": "⊘", "fault_injected": "↯", "backoff": "…",
@@ -194,7 +208,7 @@ var unicodeGlyphs = glyphs{
 var asciiGlyphs = glyphs{
 	fill: "#", backoff: ".", empty: " ", mark: "*", edge: "|",
 	tee: "+-", last: "\\-", pipe: "| ", blank: "  ",
-	arrow: "->", ellipsis: "...", wideBranch: true,
+	arrow: "->", ellipsis: "...", deeper: ". ", wideBranch: true,
 	events: map[string]string{
 		"ejection": "!", "timeout": "x", "retry_budget_exhausted": "!",
 		"rate_limited": "!", "fault_injected": "!", "backoff": "~",
@@ -301,6 +315,9 @@ type row struct {
 	node, parent *Node
 	guides       []bool
 	last         bool
+	// deep: the span is nested deeper than MaxDepth; guides holds the
+	// first MaxDepth levels only and g.deeper stands for the rest.
+	deep bool
 	// head is the span's service, name (or attempt) and status; facts
 	// are what follows it (back-off, events, notes), each with its
 	// optional detail.
@@ -330,13 +347,9 @@ func level(s string, compact bool) string {
 	return s
 }
 
-// prefix is the row's tree lines, two columns per level, or one when
-// compact (deep traces on a narrow terminal).
-func (r row) prefix(g glyphs, compact bool) string {
-	if r.parent == nil {
-		return ""
-	}
-	var b strings.Builder
+// guides writes the row's guide lines (at most MaxDepth levels, then
+// the deeper marker) to b.
+func (r row) writeGuides(b *strings.Builder, g glyphs, compact bool) {
 	for _, more := range r.guides {
 		if more {
 			b.WriteString(level(g.pipe, compact))
@@ -344,6 +357,20 @@ func (r row) prefix(g glyphs, compact bool) string {
 			b.WriteString(level(g.blank, compact))
 		}
 	}
+	if r.deep {
+		b.WriteString(level(g.deeper, compact))
+	}
+}
+
+// prefix is the row's tree lines, two columns per level, or one when
+// compact (deep traces on a narrow terminal); at most MaxDepth levels
+// and the deeper marker.
+func (r row) prefix(g glyphs, compact bool) string {
+	if r.parent == nil {
+		return ""
+	}
+	var b strings.Builder
+	r.writeGuides(&b, g, compact)
 	branch := g.tee
 	if r.last {
 		branch = g.last
@@ -359,13 +386,7 @@ func (r row) prefix(g glyphs, compact bool) string {
 func (r row) contPrefix(g glyphs, compact bool) string {
 	var b strings.Builder
 	if r.parent != nil {
-		for _, more := range r.guides {
-			if more {
-				b.WriteString(level(g.pipe, compact))
-			} else {
-				b.WriteString(level(g.blank, compact))
-			}
-		}
+		r.writeGuides(&b, g, compact)
 		if r.last {
 			b.WriteString(level(g.blank, compact))
 		} else {
@@ -407,7 +428,7 @@ func render(b *bytes.Buffer, t Trace, width int, opts WaterfallOptions) {
 	if width <= 0 {
 		width = DefaultWidth
 	}
-	width = max(width, MinWidth)
+	width = min(max(width, MinWidth), MaxWidth)
 	g := unicodeGlyphs
 	if opts.ASCII {
 		g = asciiGlyphs
@@ -417,19 +438,26 @@ func render(b *bytes.Buffer, t Trace, width int, opts WaterfallOptions) {
 		return
 	}
 	var rows []row
-	var walk func(n, parent *Node, guides []bool, last bool)
-	walk = func(n, parent *Node, guides []bool, last bool) {
+	// Rows below MaxDepth share their ancestor's guides (no copy per
+	// level), so a deep chain stays linear.
+	var walk func(n, parent *Node, guides []bool, deep, last bool)
+	walk = func(n, parent *Node, guides []bool, deep, last bool) {
 		head, facts := spanLabel(n, parent, g)
-		rows = append(rows, row{node: n, parent: parent, guides: guides, last: last, head: head, facts: facts})
-		var childGuides []bool
-		if parent != nil {
+		rows = append(rows, row{node: n, parent: parent, guides: guides, deep: deep, last: last, head: head, facts: facts})
+		childGuides, childDeep := guides, deep
+		switch {
+		case parent == nil:
+			childGuides = nil
+		case len(guides) >= MaxDepth:
+			childDeep = true
+		default:
 			childGuides = append(append([]bool(nil), guides...), !last)
 		}
 		for i, c := range n.Children {
-			walk(c, n, childGuides, i == len(n.Children)-1)
+			walk(c, n, childGuides, childDeep, i == len(n.Children)-1)
 		}
 	}
-	walk(t.Root, nil, nil, true)
+	walk(t.Root, nil, nil, false, true)
 
 	// Time columns: offsets and durations as wide as their widest value;
 	// on a narrow terminal without the unit.

@@ -3,6 +3,7 @@ package tracing
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -309,5 +310,62 @@ func TestHeadlineLinesFit(t *testing.T) {
 	}
 	if got := WrapText("a "+strings.Repeat("x", 30)+" b", 10, "  "); strings.Join(got, "|") != "a|  "+strings.Repeat("x", 30)+"|  b" {
 		t.Errorf("long word: %q", got)
+	}
+}
+
+// wfChain is one trace of n spans, each the parent of the next.
+func wfChain(n int) Trace {
+	spans := make([]Span, n)
+	for i := range spans {
+		spans[i] = Span{TraceID: "cc", SpanID: fmt.Sprintf("%016x", i+1), Service: "svc", Kind: "server", Name: "GET /",
+			Start: wfAt(float64(i) / 1000), End: wfAt(10)}
+		if i > 0 {
+			spans[i].ParentID = fmt.Sprintf("%016x", i)
+		}
+	}
+	return Group(spans)[0]
+}
+
+func TestWaterfallDepthCapped(t *testing.T) {
+	const n = 3000
+	tr := wfChain(n)
+	for _, opts := range []WaterfallOptions{{}, {ASCII: true}} {
+		lines := strings.Split(strings.TrimSuffix(WaterfallString(tr, 120, opts), "\n"), "\n")
+		if len(lines) != n+1 { // header + one per span
+			t.Fatalf("ascii=%v: %d lines, want %d", opts.ASCII, len(lines), n+1)
+		}
+		marker := "…"
+		if opts.ASCII {
+			marker = "."
+		}
+		for i, l := range lines {
+			if w := textWidth(l); w != 120 {
+				t.Fatalf("ascii=%v: line %d is %d columns, want 120: %q", opts.ASCII, i, w, l)
+			}
+		}
+		// Line i draws the span at depth i-1. The deepest rows draw as the
+		// first one beyond MaxDepth+1 levels does: the same tree prefix,
+		// with the marker standing for the levels beyond.
+		prefix := func(l string) string { // between the took column and the name
+			return strings.SplitN(l[:strings.Index(l, "GET /")], "ms  ", 3)[2]
+		}
+		last, firstDeep, lastShallow := prefix(lines[n]), prefix(lines[MaxDepth+3]), prefix(lines[MaxDepth+2])
+		if last != firstDeep || !strings.Contains(last, marker) {
+			t.Errorf("ascii=%v: deepest row's prefix %q, want %q with %q", opts.ASCII, last, firstDeep, marker)
+		}
+		if strings.Contains(lastShallow, marker) {
+			t.Errorf("ascii=%v: row at depth %d is marked deep: %q", opts.ASCII, MaxDepth+1, lines[MaxDepth+2])
+		}
+	}
+}
+
+func TestWaterfallWidthCapped(t *testing.T) {
+	tr := wfRetriedTrace(t)
+	for _, w := range []int{MaxWidth + 1, 1 << 40, int(^uint(0) >> 1)} {
+		for i, l := range strings.Split(strings.TrimSuffix(WaterfallString(tr, w, WaterfallOptions{}), "\n"), "\n") {
+			if got := textWidth(l); got != MaxWidth {
+				t.Fatalf("width %d: line %d is %d columns, want MaxWidth %d", w, i, got, MaxWidth)
+			}
+		}
 	}
 }

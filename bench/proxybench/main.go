@@ -32,16 +32,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -54,11 +50,11 @@ import (
 	"sync"
 	"time"
 
-	"fortio.org/fortio/fhttp"
 	"fortio.org/fortio/periodic"
 	"fortio.org/log"
 	"github.com/shirou/gopsutil/v4/process"
 
+	"meshgym/bench/internal/benchkit"
 	"meshgym/sampleapps"
 )
 
@@ -130,17 +126,6 @@ type Run struct {
 	SwitchesPerReq float64 `json:"context_switches_per_request,omitempty"`
 }
 
-// jsonFloat is a float64 whose infinities and NaN encode as JSON null.
-type jsonFloat float64
-
-// MarshalJSON writes f, or null when it is not finite.
-func (f jsonFloat) MarshalJSON() ([]byte, error) {
-	if math.IsInf(float64(f), 0) || math.IsNaN(float64(f)) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(f))
-}
-
 // Verdict is one target check.
 type Verdict struct {
 	Name   string    `json:"name"`
@@ -186,99 +171,6 @@ type Report struct {
 	AllPass           bool        `json:"all_pass"`
 }
 
-type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	ready string
-}
-
-func (c *child) stop() {
-	c.stdin.Close()
-	done := make(chan struct{})
-	go func() { c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		c.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// startChild starts a process, reads its "READY ..." line and returns the
-// rest of it. The child lives while its stdin is open.
-func startChild(name string, args ...string) (*child, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{cmd: cmd, stdin: stdin}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case l, ok := <-lines:
-		rest, found := strings.CutPrefix(l, "READY ")
-		if !ok || !found {
-			c.stop()
-			return nil, fmt.Errorf("%s did not print READY (got %q)", filepath.Base(name), l)
-		}
-		c.ready = rest
-	case <-time.After(15 * time.Second):
-		c.stop()
-		return nil, fmt.Errorf("%s: no READY within 15s", filepath.Base(name))
-	}
-	return c, nil
-}
-
-// startSidecar starts a sidecar executable with one outbound listener
-// and pushes it a config routing to the app at appAddr (the retry policy
-// on, as a mesh would have it); it returns the child and the URL of the
-// outbound listener.
-func startSidecar(bin, appAddr string) (*child, string, error) {
-	sc, err := startChild(bin, "--name", "bench_sidecar", "--admin", "127.0.0.1:0",
-		"--outbound", "app=127.0.0.1:0", "--seed", "1")
-	if err != nil {
-		return nil, "", err
-	}
-	var addrs struct {
-		Admin    string            `json:"admin"`
-		Outbound map[string]string `json:"outbound"`
-	}
-	if err := json.Unmarshal([]byte(sc.ready), &addrs); err != nil {
-		sc.stop()
-		return nil, "", fmt.Errorf("sidecar READY %q: %v", sc.ready, err)
-	}
-	cfg := fmt.Sprintf(`{"version":1,"clusters":{"app":{"endpoints":[{"name":"bench_app","address":%q}],`+
-		`"retry":{"num_retries":2,"retry_on":["5xx"]}}}}`, appAddr)
-	req, _ := http.NewRequest(http.MethodPut, "http://"+addrs.Admin+"/config", strings.NewReader(cfg))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		sc.stop()
-		return nil, "", fmt.Errorf("push sidecar config: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		sc.stop()
-		return nil, "", fmt.Errorf("push sidecar config: %s", resp.Status)
-	}
-	return sc, "http://" + addrs.Outbound["app"] + "/", nil
-}
-
 // benchOpts are the measurement's settings (the flags).
 type benchOpts struct {
 	d, slice   time.Duration
@@ -312,29 +204,29 @@ func runBench(o benchOpts) (*Report, error) {
 	// One app process per path, so no path's connections (the stock
 	// ReverseProxy keeps only 2 idle upstream connections and churns the
 	// rest) disturb another path's upstream.
-	apps := make([]*child, 3, 4)
+	apps := make([]*benchkit.Child, 3, 4)
 	if o.compareBin != "" {
 		apps = apps[:4]
 	}
 	for i := range apps {
-		if apps[i], err = startChild(self, "-serve", "app"); err != nil {
+		if apps[i], err = benchkit.StartChild(nil, self, "-serve", "app"); err != nil {
 			return nil, err
 		}
-		defer apps[i].stop()
+		defer apps[i].Stop()
 	}
 	app := apps[0]
-	rp, err := startChild(self, "-serve", "reverseproxy", "-target", apps[1].ready)
+	rp, err := benchkit.StartChild(nil, self, "-serve", "reverseproxy", "-target", apps[1].Ready)
 	if err != nil {
 		return nil, err
 	}
-	defer rp.stop()
-	sc, scURL, err := startSidecar(sidecarBin, apps[2].ready)
+	defer rp.Stop()
+	sc, scURL, err := benchkit.StartSidecar(sidecarBin, apps[2].Ready, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer sc.stop()
+	defer sc.Stop()
 	// Sample the sidecar's RSS all along.
-	proc, err := process.NewProcess(int32(sc.cmd.Process.Pid))
+	proc, err := process.NewProcess(int32(sc.Cmd.Process.Pid))
 	if err != nil {
 		return nil, err
 	}
@@ -364,42 +256,38 @@ func runBench(o benchOpts) (*Report, error) {
 		name, url string
 		pid       int // the proxy's process (0 for direct)
 	}{
-		{"direct", "http://" + app.ready + "/", 0},
-		{"reverseproxy", "http://" + rp.ready + "/", rp.cmd.Process.Pid},
-		{"sidecar", scURL, sc.cmd.Process.Pid},
+		{"direct", "http://" + app.Ready + "/", 0},
+		{"reverseproxy", "http://" + rp.Ready + "/", rp.Cmd.Process.Pid},
+		{"sidecar", scURL, sc.Cmd.Process.Pid},
 	}
 	if o.compareBin != "" {
 		// A second sidecar executable measured like the first (its own
 		// app), for before/after comparisons on a noisy machine; no
 		// verdict uses it.
-		sb, sbURL, err := startSidecar(o.compareBin, apps[3].ready)
+		sb, sbURL, err := benchkit.StartSidecar(o.compareBin, apps[3].Ready, nil)
 		if err != nil {
 			return nil, err
 		}
-		defer sb.stop()
+		defer sb.Stop()
 		paths = append(paths, struct {
 			name, url string
 			pid       int
-		}{"sidecar-b", sbURL, sb.cmd.Process.Pid})
+		}{"sidecar-b", sbURL, sb.Cmd.Process.Pid})
 	}
 	rounds := max(1, int(o.d/o.slice))
 	rep := &Report{Duration: o.d.String(), Conns: o.conns, FixedQPS: o.qps, GOMAXPROCS: runtime.GOMAXPROCS(0),
 		NumCPU: runtime.NumCPU(), LatencyFrom: "actual-send-time", Resolution: resolution, Slices: rounds,
 		SliceLength: o.slice.String()}
-	rep.LoadAvg[0] = loadAvg()
+	rep.LoadAvg[0] = benchkit.LoadAvg()
 	// Each path's run is cut into slices interleaved with the other
 	// paths' (rotating the order), so slow drifts of the machine hit all
 	// paths alike; pooled percentiles are computed over all samples of a
 	// path, and each round (one slice of every path) also gets its own
 	// ratio.
 	for _, mode := range o.modes {
-		q := o.qps
-		switch mode {
-		case "fixed":
-		case "max":
-			q = -1
-		default:
-			return nil, fmt.Errorf("unknown mode %q (want fixed or max)", mode)
+		q, err := benchkit.ModeQPS(mode, o.qps)
+		if err != nil {
+			return nil, err
 		}
 		// Warm up every path at this mode's rate: open the connections,
 		// let each process settle.
@@ -424,12 +312,12 @@ func runBench(o benchOpts) (*Report, error) {
 					return nil, fmt.Errorf("%s %s: %v", paths[i].name, mode, err)
 				}
 				cpu1 := readProcStat(paths[i].pid)
-				sort.Float64s(sl.lat)
-				if len(sl.lat) > 0 {
-					p90[i] = quantile(sl.lat, 0.90)
+				sort.Float64s(sl.Lat)
+				if len(sl.Lat) > 0 {
+					p90[i] = benchkit.Quantile(sl.Lat, 0.90)
 				}
 				a := acc[i]
-				a.lat = append(a.lat, sl.lat...)
+				a.Lat = append(a.Lat, sl.Lat...)
 				a.count += r.count
 				a.errors += r.errors
 				a.elapsed += r.elapsed
@@ -465,7 +353,7 @@ func runBench(o benchOpts) (*Report, error) {
 	close(stopRSS)
 	<-rssDone
 	rep.SidecarRSS = float64(rssMax) / 1e6
-	rep.LoadAvg[1] = loadAvg()
+	rep.LoadAvg[1] = benchkit.LoadAvg()
 
 	get := func(path, mode string) Run {
 		for _, r := range rep.Runs {
@@ -531,11 +419,13 @@ func median(v []jsonFloat) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// jsonFloat is a float64 whose infinities and NaN encode as JSON null.
+type jsonFloat = benchkit.JSONFloat
+
 // accum gathers the per-request latencies fortio reports (its access
 // logger hook: measured from each request's actual start) over slices.
 type accum struct {
-	mu       sync.Mutex
-	lat      []float64
+	benchkit.Sampler
 	count    int64
 	errors   int64
 	elapsed  time.Duration
@@ -544,28 +434,18 @@ type accum struct {
 	statOK   bool
 }
 
-func (a *accum) Start(ctx context.Context, _ periodic.ThreadID, _ int64, _ time.Time) context.Context {
-	return ctx
-}
-
-func (a *accum) Report(_ context.Context, _ periodic.ThreadID, _ int64, _ time.Time, latency float64, _ bool, _ string) {
-	a.mu.Lock()
-	a.lat = append(a.lat, latency)
-	a.mu.Unlock()
-}
-
 func (a *accum) Info() string { return "proxybench latency sampler" }
 
 func (a *accum) run(path, mode string, planned float64) Run {
-	sort.Float64s(a.lat)
+	sort.Float64s(a.Lat)
 	r := Run{Path: path, Mode: mode, PlanQPS: planned, Count: a.count, Errors: a.errors}
 	if a.elapsed > 0 {
 		r.ActualQPS = float64(a.count) / a.elapsed.Seconds()
 	}
-	if n := len(a.lat); n > 0 {
-		r.P50, r.P90, r.P99, r.Max = quantile(a.lat, 0.50), quantile(a.lat, 0.90), quantile(a.lat, 0.99), a.lat[n-1]
+	if n := len(a.Lat); n > 0 {
+		r.P50, r.P90, r.P99, r.Max = benchkit.Quantile(a.Lat, 0.50), benchkit.Quantile(a.Lat, 0.90), benchkit.Quantile(a.Lat, 0.99), a.Lat[n-1]
 		sum := 0.0
-		for _, v := range a.lat {
+		for _, v := range a.Lat {
 			sum += v
 		}
 		r.Avg = sum / float64(n)
@@ -628,23 +508,6 @@ func atoi(s string) int64 {
 	return n
 }
 
-// loadAvg is the 1-minute load average (0 where /proc is missing).
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	var l float64
-	fmt.Sscan(string(b), &l)
-	return l
-}
-
-// quantile is the nearest-rank quantile of sorted samples.
-func quantile(sorted []float64, q float64) float64 {
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
 type sliceResult struct {
 	count, errors int64
 	elapsed       time.Duration
@@ -653,33 +516,16 @@ type sliceResult struct {
 // fortio runs one load test with fortio's library; qps < 0 is max speed.
 // Latencies go to acc when it is not nil.
 func fortio(url string, qps float64, conns int, d time.Duration, acc *accum) (*sliceResult, error) {
-	o := fhttp.HTTPRunnerOptions{}
-	o.RunnerOptions = periodic.RunnerOptions{
-		QPS:         qps,
-		NumThreads:  conns,
-		Duration:    d,
-		Resolution:  resolution,
-		Percentiles: []float64{50, 90, 99},
-		Out:         io.Discard,
-		Uniform:     qps > 0,
-	}
+	var logger periodic.AccessLogger
 	if acc != nil {
-		o.RunnerOptions.AccessLogger = acc
+		logger = acc
 	}
-	o.HTTPOptions.URL = url
-	o.AllowInitialErrors = true
-	res, err := fhttp.RunHTTPTest(&o)
+	count, errs, elapsed, err := benchkit.RunFortio(benchkit.FortioOptions(url, qps, conns, d, resolution, logger))
 	if err != nil {
 		return nil, err
 	}
-	h := res.DurationHistogram
-	if h.Count == 0 {
-		return nil, errors.New("no request completed")
-	}
-	return &sliceResult{count: h.Count, errors: h.Count - res.RetCodes[http.StatusOK], elapsed: res.ActualDuration}, nil
+	return &sliceResult{count: count, errors: errs, elapsed: elapsed}, nil
 }
-
-func us(s float64) string { return fmt.Sprintf("%.0fµs", s*1e6) }
 
 func sus(s float64) string { return fmt.Sprintf("%+.0fµs", s*1e6) }
 
@@ -697,7 +543,7 @@ func printReport(w io.Writer, rep *Report) {
 		if r.CPUPerReq > 0 {
 			cpu, sw = fmt.Sprintf("%.1fµs", r.CPUPerReq*1e6), fmt.Sprintf("%.2f", r.SwitchesPerReq)
 		}
-		fmt.Fprintf(&b, "%-13s %-6s %9.0f %9s %9s %9s %9s %8d %9s %9s\n", r.Path, r.Mode, r.ActualQPS, us(r.P50), us(r.P90), us(r.P99), us(r.Max), r.Errors, cpu, sw)
+		fmt.Fprintf(&b, "%-13s %-6s %9.0f %9s %9s %9s %9s %8d %9s %9s\n", r.Path, r.Mode, r.ActualQPS, benchkit.US(r.P50), benchkit.US(r.P90), benchkit.US(r.P99), benchkit.US(r.Max), r.Errors, cpu, sw)
 	}
 	fmt.Fprintf(&b, "\nadded over direct at %.0f req/s (difference of percentiles over all samples):\n", rep.FixedQPS)
 	fmt.Fprintf(&b, "  reverseproxy  p50 %8s  p90 %8s  p99 %8s\n", sus(rep.AddedP50[0]), sus(rep.AddedP90[0]), sus(rep.AddedP99[0]))
@@ -748,17 +594,5 @@ func serveChild(kind, addr, target string) int {
 		fmt.Fprintf(os.Stderr, "unknown -serve %q\n", kind)
 		return 2
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 3
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	fmt.Printf("READY %s\n", ln.Addr())
-	io.Copy(io.Discard, os.Stdin)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	srv.Shutdown(ctx)
-	return 0
+	return benchkit.ServeChild(addr, h)
 }

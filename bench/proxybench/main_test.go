@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"math"
 	"testing"
 )
@@ -40,24 +39,5 @@ func TestAddedRatio(t *testing.T) {
 		if got := addedRatio(tc.sidecar, tc.rp); !(got == tc.want || math.Abs(got-tc.want) < 1e-9) {
 			t.Errorf("addedRatio(%g, %g) = %v, want %v", tc.sidecar, tc.rp, got, tc.want)
 		}
-	}
-}
-
-func TestQuantileNearestRank(t *testing.T) {
-	s := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	for q, want := range map[float64]float64{0.5: 5, 0.9: 9, 0.99: 10, 0: 1} {
-		if got := quantile(s, q); got != want {
-			t.Errorf("quantile(1..10, %v) = %v, want %v", q, got, want)
-		}
-	}
-}
-
-func TestJSONFloat(t *testing.T) {
-	b, err := json.Marshal([]jsonFloat{0.25, jsonFloat(math.Inf(1)), jsonFloat(math.NaN())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(b) != "[0.25,null,null]" {
-		t.Fatalf("got %s, want [0.25,null,null]", b)
 	}
 }

@@ -40,12 +40,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -63,10 +61,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"fortio.org/fortio/fhttp"
 	"fortio.org/fortio/periodic"
 	"fortio.org/log"
 
+	"meshgym/bench/internal/benchkit"
 	"meshgym/sampleapps"
 )
 
@@ -181,17 +179,6 @@ type Report struct {
 	Pending string `json:"pending,omitempty"`
 }
 
-// jsonFloat is a float64 whose infinities and NaN encode as JSON null.
-type jsonFloat float64
-
-// MarshalJSON writes f, or null when it is not finite.
-func (f jsonFloat) MarshalJSON() ([]byte, error) {
-	if math.IsInf(float64(f), 0) || math.IsNaN(float64(f)) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(f))
-}
-
 type benchOpts struct {
 	d, slice   time.Duration
 	qps        float64
@@ -236,12 +223,12 @@ func runBench(o benchOpts) (*Report, error) {
 	}
 	var paths []path
 	for _, s := range specs {
-		app, err := startChild(nil, self, "-serve", "app")
+		app, err := benchkit.StartChild(nil, self, "-serve", "app")
 		if err != nil {
 			return nil, err
 		}
-		defer app.stop()
-		p := path{name: s.name, sample: s.sample, url: "http://" + app.ready + "/"}
+		defer app.Stop()
+		p := path{name: s.name, sample: s.sample, url: "http://" + app.Ready + "/"}
 		if s.name != "direct" {
 			var env []string
 			if s.traced {
@@ -253,12 +240,12 @@ func runBench(o benchOpts) (*Report, error) {
 				p.col = col
 				env = []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=" + col.url}
 			}
-			sc, scURL, err := startSidecar(bin, app.ready, env)
+			sc, scURL, err := benchkit.StartSidecar(bin, app.Ready, env)
 			if err != nil {
 				return nil, err
 			}
-			defer sc.stop()
-			p.url, p.pid = scURL, sc.cmd.Process.Pid
+			defer sc.Stop()
+			p.url, p.pid = scURL, sc.Cmd.Process.Pid
 		}
 		paths = append(paths, p)
 	}
@@ -266,15 +253,11 @@ func runBench(o benchOpts) (*Report, error) {
 	rounds := max(1, int(o.d/o.slice))
 	rep := &Report{Duration: o.d.String(), SliceLength: o.slice.String(), Slices: rounds, Conns: o.conns,
 		FixedQPS: o.qps, Sample: o.sample, NumCPU: runtime.NumCPU()}
-	rep.LoadAvg[0] = loadAvg()
+	rep.LoadAvg[0] = benchkit.LoadAvg()
 	for _, mode := range o.modes {
-		q := o.qps
-		switch mode {
-		case "fixed":
-		case "max":
-			q = -1
-		default:
-			return nil, fmt.Errorf("unknown mode %q (want fixed or max)", mode)
+		q, err := benchkit.ModeQPS(mode, o.qps)
+		if err != nil {
+			return nil, err
 		}
 		for _, p := range paths {
 			if _, err := fortio(p, q, o.conns, 300*time.Millisecond, nil); err != nil {
@@ -299,7 +282,7 @@ func runBench(o benchOpts) (*Report, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s %s: %v", p.name, mode, err)
 				}
-				a.lat = append(a.lat, sl.lat...)
+				a.Lat = append(a.Lat, sl.Lat...)
 				a.count += r.count
 				a.errors += r.errors
 				a.sampled += r.sampled
@@ -323,7 +306,7 @@ func runBench(o benchOpts) (*Report, error) {
 				p.name, mode, r.ActualQPS, r.P50*1e6, r.P90*1e6, r.P99*1e6, r.CPUPerReq*1e6, r.Sampled, r.Spans, r.Errors)
 		}
 	}
-	rep.LoadAvg[1] = loadAvg()
+	rep.LoadAvg[1] = benchkit.LoadAvg()
 	rep.PeakRSSMB = map[string]float64{}
 	for _, p := range paths {
 		if mb := peakRSSMB(p.pid); mb > 0 {
@@ -379,100 +362,6 @@ func div(a, b float64) jsonFloat {
 		return jsonFloat(math.Inf(1))
 	}
 	return jsonFloat(a / b)
-}
-
-// child is a process that lives while its stdin is open.
-type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	ready string
-}
-
-func (c *child) stop() {
-	c.stdin.Close()
-	done := make(chan struct{})
-	go func() { c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		c.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// startChild starts name with env added to ours, reads its "READY ..."
-// line and returns the rest of it in ready.
-func startChild(env []string, name string, args ...string) (*child, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Stderr = os.Stderr
-	cmd.Env = append(os.Environ(), env...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{cmd: cmd, stdin: stdin}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case l, ok := <-lines:
-		rest, found := strings.CutPrefix(l, "READY ")
-		if !ok || !found {
-			c.stop()
-			return nil, fmt.Errorf("%s did not print READY (got %q)", filepath.Base(name), l)
-		}
-		c.ready = rest
-	case <-time.After(15 * time.Second):
-		c.stop()
-		return nil, fmt.Errorf("%s: no READY within 15s", filepath.Base(name))
-	}
-	return c, nil
-}
-
-// startSidecar starts a sidecar with one outbound listener routed to the
-// app (the retry policy on, as a mesh would have it) and returns it and
-// the listener's URL.
-func startSidecar(bin, appAddr string, env []string) (*child, string, error) {
-	sc, err := startChild(env, bin, "--name", "bench_sidecar", "--admin", "127.0.0.1:0",
-		"--outbound", "app=127.0.0.1:0", "--seed", "1")
-	if err != nil {
-		return nil, "", err
-	}
-	var addrs struct {
-		Admin    string            `json:"admin"`
-		Outbound map[string]string `json:"outbound"`
-	}
-	if err := json.Unmarshal([]byte(sc.ready), &addrs); err != nil {
-		sc.stop()
-		return nil, "", fmt.Errorf("sidecar READY %q: %v", sc.ready, err)
-	}
-	cfg := fmt.Sprintf(`{"version":1,"clusters":{"app":{"endpoints":[{"name":"bench_app","address":%q}],`+
-		`"retry":{"num_retries":2,"retry_on":["5xx"]}}}}`, appAddr)
-	req, _ := http.NewRequest(http.MethodPut, "http://"+addrs.Admin+"/config", strings.NewReader(cfg))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		sc.stop()
-		return nil, "", fmt.Errorf("push sidecar config: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		sc.stop()
-		return nil, "", fmt.Errorf("push sidecar config: %s", resp.Status)
-	}
-	return sc, "http://" + addrs.Outbound["app"] + "/", nil
 }
 
 // collector is an OTLP/HTTP endpoint that counts the spans of each export
@@ -587,11 +476,13 @@ func (t *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.base.RoundTrip(req)
 }
 
+// jsonFloat is a float64 whose infinities and NaN encode as JSON null.
+type jsonFloat = benchkit.JSONFloat
+
 // accum gathers per-request latencies (fortio's access-logger hook:
 // measured from each request's actual start) and counts.
 type accum struct {
-	mu        sync.Mutex
-	lat       []float64
+	benchkit.Sampler
 	count     int64
 	errors    int64
 	sampled   int64
@@ -600,37 +491,21 @@ type accum struct {
 	spansFrom []int64
 }
 
-func (a *accum) Start(ctx context.Context, _ periodic.ThreadID, _ int64, _ time.Time) context.Context {
-	return ctx
-}
-
-func (a *accum) Report(_ context.Context, _ periodic.ThreadID, _ int64, _ time.Time, latency float64, _ bool, _ string) {
-	a.mu.Lock()
-	a.lat = append(a.lat, latency)
-	a.mu.Unlock()
-}
-
 func (a *accum) Info() string { return "tracebench latency sampler" }
 
 func (a *accum) run(p path, mode string, planned float64) Run {
-	sort.Float64s(a.lat)
+	sort.Float64s(a.Lat)
 	r := Run{Path: p.name, Mode: mode, Sample: max(p.sample, 0), PlanQPS: planned, Count: a.count, Errors: a.errors, Sampled: a.sampled}
 	if a.elapsed > 0 {
 		r.ActualQPS = float64(a.count) / a.elapsed.Seconds()
 	}
-	if n := len(a.lat); n > 0 {
-		r.P50, r.P90, r.P99, r.Max = quantile(a.lat, 0.50), quantile(a.lat, 0.90), quantile(a.lat, 0.99), a.lat[n-1]
+	if n := len(a.Lat); n > 0 {
+		r.P50, r.P90, r.P99, r.Max = benchkit.Quantile(a.Lat, 0.50), benchkit.Quantile(a.Lat, 0.90), benchkit.Quantile(a.Lat, 0.99), a.Lat[n-1]
 	}
 	if a.count > 0 && p.pid != 0 {
 		r.CPUPerReq = a.cpu.Seconds() / float64(a.count)
 	}
 	return r
-}
-
-// quantile is the nearest-rank quantile of sorted samples.
-func quantile(sorted []float64, q float64) float64 {
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 type sliceResult struct {
@@ -641,21 +516,11 @@ type sliceResult struct {
 // fortio runs one load test on p with fortio's standard client (qps < 0:
 // max speed); latencies go to acc when not nil.
 func fortio(p path, qps float64, conns int, d time.Duration, acc *accum) (*sliceResult, error) {
-	o := fhttp.HTTPRunnerOptions{}
-	o.RunnerOptions = periodic.RunnerOptions{
-		QPS:         qps,
-		NumThreads:  conns,
-		Duration:    d,
-		Resolution:  resolution,
-		Percentiles: []float64{50, 90, 99},
-		Out:         io.Discard,
-		Uniform:     qps > 0,
-	}
+	var logger periodic.AccessLogger
 	if acc != nil {
-		o.RunnerOptions.AccessLogger = acc
+		logger = acc
 	}
-	o.HTTPOptions.URL = p.url
-	o.AllowInitialErrors = true
+	o := benchkit.FortioOptions(p.url, qps, conns, d, resolution, logger)
 	// The standard client, for its Transport hook (the fast client sends
 	// fixed headers); every path goes through the same hook.
 	o.DisableFastClient = true
@@ -665,15 +530,11 @@ func fortio(p path, qps float64, conns int, d time.Duration, acc *accum) (*slice
 		seed++
 		return &tracingTransport{base: base, sample: p.sample, rnd: rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano()))), sampled: &sampled}
 	}
-	res, err := fhttp.RunHTTPTest(&o)
+	count, errs, elapsed, err := benchkit.RunFortio(o)
 	if err != nil {
 		return nil, err
 	}
-	h := res.DurationHistogram
-	if h.Count == 0 {
-		return nil, errors.New("no request completed")
-	}
-	return &sliceResult{count: h.Count, errors: h.Count - res.RetCodes[http.StatusOK], sampled: sampled.Load(), elapsed: res.ActualDuration}, nil
+	return &sliceResult{count: count, errors: errs, sampled: sampled.Load(), elapsed: elapsed}, nil
 }
 
 // readCPU is a process's CPU time so far over its threads (Linux
@@ -721,19 +582,6 @@ func peakRSSMB(pid int) float64 {
 	return 0
 }
 
-// loadAvg is the 1-minute load average (0 where /proc is missing).
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	var l float64
-	fmt.Sscan(string(b), &l)
-	return l
-}
-
-func us(s float64) string { return fmt.Sprintf("%.0fµs", s*1e6) }
-
 func ratioText(f jsonFloat) string {
 	if math.IsInf(float64(f), 0) || math.IsNaN(float64(f)) {
 		return "—"
@@ -754,7 +602,7 @@ func printReport(w io.Writer, rep *Report) {
 		if r.CPUPerReq > 0 {
 			cpu = fmt.Sprintf("%.1fµs", r.CPUPerReq*1e6)
 		}
-		fmt.Fprintf(&b, "%-9s %-6s %9.0f %9s %9s %9s %9s %7d %9s %9d %9d\n", r.Path, r.Mode, r.ActualQPS, us(r.P50), us(r.P90), us(r.P99), us(r.Max), r.Errors, cpu, r.Sampled, r.Spans)
+		fmt.Fprintf(&b, "%-9s %-6s %9.0f %9s %9s %9s %9s %7d %9s %9d %9d\n", r.Path, r.Mode, r.ActualQPS, benchkit.US(r.P50), benchkit.US(r.P90), benchkit.US(r.P99), benchkit.US(r.Max), r.Errors, cpu, r.Sampled, r.Spans)
 	}
 	fmt.Fprintf(&b, "\non ÷ off (1.00× = no cost; latency and cpu lower is better, qps higher is better):\n")
 	fmt.Fprintf(&b, "%-9s %-6s %8s %8s %8s %11s %8s %8s\n", "path", "mode", "p50", "p90", "p99", "added p90", "qps", "cpu/req")
@@ -794,17 +642,5 @@ func serveApp() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 3
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	fmt.Printf("READY %s\n", ln.Addr())
-	io.Copy(io.Discard, os.Stdin)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	hs.Shutdown(ctx)
-	return 0
+	return benchkit.ServeChild("127.0.0.1:0", srv)
 }

@@ -105,15 +105,6 @@ func TestRatios(t *testing.T) {
 	}
 }
 
-func TestQuantileNearestRank(t *testing.T) {
-	s := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	for q, want := range map[float64]float64{0.5: 5, 0.9: 9, 0.99: 10, 0: 1} {
-		if got := quantile(s, q); got != want {
-			t.Errorf("quantile(1..10, %v) = %v, want %v", q, got, want)
-		}
-	}
-}
-
 // TestBenchShort runs the harness end to end for a moment (fixed rate
 // only): the sidecar with an OTLP endpoint exports two spans per sampled
 // request (its outbound span and the attempt's) and none without.

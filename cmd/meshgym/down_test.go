@@ -91,6 +91,10 @@ func TestDockerImagesCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "images.tar")
+	// A user's own FILE.partial: save must neither overwrite nor delete it.
+	if err := os.WriteFile(file+".partial", []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out.Reset()
 	errb.Reset()
 	code := Main([]string{"images", "save", file}, &out, &errb)
@@ -102,6 +106,17 @@ func TestDockerImagesCLI(t *testing.T) {
 	}
 	if code != 0 || !strings.Contains(out.String(), file) {
 		t.Fatalf("images save: exit %d, %q %q", code, out.String(), errb.String())
+	}
+	if b, err := os.ReadFile(file + ".partial"); err != nil || string(b) != "mine" {
+		t.Errorf("images save touched the user's %s.partial: %q, %v", file, b, err)
+	}
+	// --force replaces an existing regular file, through a temporary file
+	// that does not stay behind.
+	if code := Main([]string{"images", "save", "--force", file}, &out, &errb); code != 0 {
+		t.Errorf("images save --force onto the saved file: exit %d, %q", code, errb.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".meshgym-images-*")); len(left) != 0 {
+		t.Errorf("images save left temporary files: %v", left)
 	}
 	out.Reset()
 	if code := Main([]string{"images", "load", file}, &out, &errb); code != 0 || !strings.Contains(out.String(), "loaded "+app) || !strings.Contains(out.String(), "loaded "+sc) {

@@ -154,16 +154,29 @@ func newImagesSaveCmd() *cobra.Command {
 tarball, for 'meshgym images load FILE' on machines without network.
 
 An existing FILE is not overwritten: that exits 2 naming it, unless --force
-is given. The tarball is written next to FILE first and renamed onto it
-when complete, so an interrupted save leaves no half-written FILE.`,
+is given. A FILE that exists and is not a regular file (a symbolic link, a
+FIFO, a device such as /dev/null) is never replaced, not even with --force:
+that exits 2. FILE "" and "-" (standard output) exit 2 too. The tarball is
+written to a temporary file next to FILE first and renamed onto it when
+complete, so an interrupted save leaves no half-written FILE.`,
 		Args: exactArgs(1, "FILE, the tarball to write"),
 		RunE: func(c *cobra.Command, args []string) error {
 			file := args[0]
-			if st, err := os.Stat(file); err == nil {
-				if st.IsDir() {
+			switch file {
+			case "":
+				return usageErr("save: FILE is empty; give the path of the tarball to write")
+			case "-":
+				return usageErr("save -: writing to standard output is not supported; give the path of the tarball to write")
+			}
+			if st, err := os.Lstat(file); err == nil {
+				switch {
+				case st.IsDir():
 					return usageErr("save %s: is a directory; give the path of the tarball to write", file)
-				}
-				if !force {
+				case !st.Mode().IsRegular():
+					// A symbolic link, FIFO or device (/dev/null): never
+					// replaced, even with --force.
+					return usageErr("save: %s is not a regular file (%s); it is never replaced, not even with --force; give the path of a new file", file, fileKind(st.Mode()))
+				case !force:
 					return usageErr("save %s: the file exists; give another name, or --force to overwrite it", file)
 				}
 			}
@@ -184,6 +197,26 @@ when complete, so an interrupted save leaves no half-written FILE.`,
 	}
 	c.Flags().BoolVar(&force, "force", false, "overwrite FILE when it exists")
 	return c
+}
+
+// fileKind names the type of a file that is not a regular file, for
+// error messages.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file"
 }
 
 // checkImageArchive checks that file is a complete image archive as

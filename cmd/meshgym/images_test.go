@@ -133,3 +133,47 @@ func TestImagesSaveRefusesExisting(t *testing.T) {
 		t.Errorf("save --help does not say it refuses an existing file:\n%s", help)
 	}
 }
+
+// TestImagesSaveRefusesNonRegular: save never replaces a symbolic link, a
+// FIFO or a device (/dev/null), not even with --force, and refuses FILE ""
+// and "-": exit 2 before Docker is asked (DOCKER_HOST points nowhere, so
+// reaching Docker would exit 3).
+func TestImagesSaveRefusesNonRegular(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.tar")
+	if err := os.WriteFile(target, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.tar")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	special := map[string]string{link: "a symbolic link"}
+	fifo := filepath.Join(dir, "fifo")
+	if err := mkfifo(fifo); err == nil {
+		special[fifo] = "a FIFO"
+	}
+	if st, err := os.Stat("/dev/null"); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+		special["/dev/null"] = "a character device"
+	}
+	for file, kind := range special {
+		for _, args := range [][]string{{"images", "save", file}, {"images", "save", "--force", file}} {
+			out, stderr, code := traceCLI(t, args...)
+			if code != exitUsage || out != "" || !strings.Contains(stderr, file+" is not a regular file ("+kind+")") {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2, %q is not a regular file (%s)", args, code, out, stderr, file, kind)
+			}
+		}
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep" {
+		t.Errorf("the symbolic link's target was changed: %q", b)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symbolic link was replaced: %v", err)
+	}
+	for file, want := range map[string]string{"": "FILE is empty", "-": "standard output is not supported"} {
+		if _, stderr, code := traceCLI(t, "images", "save", "--force", file); code != exitUsage || !strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("save %q: exit %d, %q; want 2 and one line saying %q", file, code, stderr, want)
+		}
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -189,6 +191,9 @@ func checkFlags(c *cobra.Command, f *runFlags) error {
 	if f.port < 0 || f.port > 65535 {
 		return usageErr("--port: must be from 0 to 65535 (got %d); 0 picks a free port", f.port)
 	}
+	if f.otlp != "" && !otlpEndpointOK(f.otlp) {
+		return usageErr("--otlp %q: want an http(s) URL such as http://localhost:4318", f.otlp)
+	}
 	if f.all && f.runDir != "" {
 		return usageErr("--run-dir cannot be used with --all (each scenario gets its own run directory)")
 	}
@@ -198,6 +203,21 @@ func checkFlags(c *cobra.Command, f *runFlags) error {
 		}
 	}
 	return nil
+}
+
+// otlpEndpointOK reports whether s is an absolute http or https URL with
+// a host and, if it names one, a port from 1 to 65535 (an OTLP/HTTP
+// endpoint, https://opentelemetry.io/docs/specs/otel/protocol/exporter/).
+func otlpEndpointOK(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "" {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		return err == nil && n >= 1 && n <= 65535
+	}
+	return !strings.HasSuffix(u.Host, ":")
 }
 
 // prepare applies --set and the load overrides to a loaded scenario and

@@ -104,6 +104,7 @@ file exit 2. With NO_COLOR set (or
 				ref = args[0]
 			}
 			f.nSet = c.Flags().Changed("number")
+			defer traceWatchInterrupt(c)()
 			return runTrace(c, ref, &f)
 		},
 	}
@@ -115,7 +116,7 @@ file exit 2. With NO_COLOR set (or
 	fl.StringVar(&f.id, "id", "", "print the trace with this ID (or a unique start of one)")
 	fl.StringVarP(&f.output, "output", "o", "text", "text (waterfalls) or json (every chosen trace's spans, or the first -n)")
 	fl.StringVar(&f.resultsDir, "results-dir", "", "directory of run directories (default $"+results.EnvDir+", else "+results.DefaultDir+")")
-	fl.IntVar(&f.width, "width", 0, "width of the output in columns (default: the terminal's, else 100)")
+	fl.IntVar(&f.width, "width", 0, fmt.Sprintf("width of the output in columns, at most %d (default or 0: the terminal's, else 100)", tracing.MaxWidth))
 	fl.BoolVar(&f.ascii, "ascii", false, "draw with ASCII only (also when NO_COLOR is set)")
 	return c
 }
@@ -128,7 +129,10 @@ func runTrace(c *cobra.Command, ref string, f *traceFlags) error {
 		return usageErr("-n must be 0 (all) or more, not %d", f.n)
 	}
 	if f.width < 0 {
-		return usageErr("--width must be positive, not %d", f.width)
+		return usageErr("--width %d: at least 0 (0: the terminal's width)", f.width)
+	}
+	if f.width > tracing.MaxWidth {
+		return usageErr("--width %d: at most %d", f.width, tracing.MaxWidth)
 	}
 	if f.id != "" && (f.failed || f.retried || f.slowest) {
 		return usageErr("--id picks one trace; leave out --failed, --retried and --slowest")
@@ -259,6 +263,40 @@ func runTrace(c *cobra.Command, ref string, f *traceFlags) error {
 		println(l)
 	}
 	return out.fail(nil)
+}
+
+// traceExit ends the process when `meshgym trace` is interrupted; tests
+// replace it.
+var traceExit = os.Exit
+
+// traceWatchInterrupt makes Ctrl-C and SIGTERM (which cancel c's context,
+// a signal.NotifyContext) end `meshgym trace` at once: "meshgym:
+// interrupted" on stderr and exit 130 through traceExit. trace holds no
+// resources to release, and its work (drawing a large trace, reading a
+// spans file that is a FIFO) does not watch the context. The returned
+// func stops the watch; call it before the context is cancelled for
+// another reason (Main's stop on return).
+func traceWatchInterrupt(c *cobra.Command) (stop func()) {
+	ctx := c.Context()
+	if ctx == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	errw := c.ErrOrStderr()
+	go func() {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-done: // trace finished first; the cancel is Main's stop
+				return
+			default:
+			}
+			fmt.Fprintln(errw, "meshgym: interrupted")
+			traceExit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }
 
 // traceStopped is the message for a run without spans whose result.json
@@ -407,7 +445,7 @@ func traceWidth(w io.Writer, flag int) int {
 	}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
-			return cols
+			return min(cols, tracing.MaxWidth)
 		}
 	}
 	return tracing.DefaultWidth

@@ -260,6 +260,10 @@ func TestTraceBadInput(t *testing.T) {
 		{"unknown trace", []string{"--id", "ffff"}, `no trace "ffff" in run ` + traceRun + " (4 recorded; the slowest: 4bf92f3577b34da6a3ce929d0e0e4736, 0af7651916cd43dd8448eb211c80319c, 7c1b2d0e5f6a4b3c9d8e7f6a5b4c3d2e and 1 more)"},
 		{"ambiguous trace", []string{"--id", "0af"}, `trace "0af" is ambiguous in run ` + traceRun + ": it matches 0af7651916cd43dd8448eb211c80319c, 0af7651916cd43dd8448eb211c8031ff; give more of the ID"},
 		{"unknown flag", []string{"--retry"}, "unknown flag: --retry; see 'meshgym trace --help'"},
+		{"width too wide", []string{"--width", "1001"}, "--width 1001: at most 1000"},
+		{"width max int", []string{"--width", "9223372036854775807"}, "--width 9223372036854775807: at most 1000"},
+		{"width max int32", []string{"--width", "2147483647"}, "--width 2147483647: at most 1000"},
+		{"width negative", []string{"--width", "-1"}, "--width -1: at least 0 (0: the terminal's width)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, stderr, code := traceCLI(t, append([]string{"trace", "--results-dir", store}, tc.args...)...)
@@ -376,5 +380,32 @@ func TestTraceWidthDefault(t *testing.T) {
 	}
 	if got := traceWidth(&b, 72); got != 72 {
 		t.Errorf("traceWidth(--width 72) = %d", got)
+	}
+}
+
+// TestTraceWidthBounds: --width 1000 draws every line 1000 columns wide
+// (the widest allowed), --width 0 is the default width (ASCII: one
+// column per byte).
+func TestTraceWidthBounds(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	store := traceStore(t, traceFile(t, traceSpans()))
+	for _, tc := range []struct {
+		flag string
+		want int
+	}{{"1000", 1000}, {"0", tracing.DefaultWidth}} {
+		out, stderr, code := traceCLI(t, "trace", "--results-dir", store, "--retried", "--ascii", "--width", tc.flag)
+		if code != 0 || stderr != "" {
+			t.Fatalf("--width %s: exit %d, stderr %q", tc.flag, code, stderr)
+		}
+		wf := strings.SplitN(out, "\n\n", 2)[0] // headline and waterfall
+		lines := strings.Split(wf, "\n")[1:]
+		if len(lines) < 3 {
+			t.Fatalf("--width %s: no waterfall:\n%s", tc.flag, out)
+		}
+		for _, l := range lines {
+			if w := len(l); w != tc.want {
+				t.Errorf("--width %s: line is %d columns, want %d: %q", tc.flag, w, tc.want, l)
+			}
+		}
 	}
 }

@@ -193,9 +193,30 @@ func (p *Provider) Deploy(ctx context.Context, spec sandbox.DeploySpec) (sandbox
 		return nil, err
 	}
 
+	// An interrupted deploy (ctx cancelled: Ctrl-C) may have asked the
+	// daemon for objects it creates after the client gave up waiting;
+	// Teardown then looks again after a pause (interruptedRelist).
+	defer func() {
+		if ctx.Err() != nil {
+			d.interrupted.Store(true)
+		}
+	}()
+
 	d.network = d.prefix
-	if _, err := cli.NetworkCreate(ctx, d.network, client.NetworkCreateOptions{Driver: "bridge", Labels: d.labels}); err != nil {
+	// The network is created to completion even when ctx is cancelled
+	// meanwhile: a request cancelled on the client side after the daemon
+	// made the network would leave one Teardown cannot yet see.
+	if beforeNetworkCreate != nil {
+		beforeNetworkCreate()
+	}
+	nctx, ncancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
+	_, err = cli.NetworkCreate(nctx, d.network, client.NetworkCreateOptions{Driver: "bridge", Labels: d.labels})
+	ncancel()
+	if err != nil {
 		return d, fmt.Errorf("create network %s: %w", d.network, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return d, fmt.Errorf("after creating network %s: %w", d.network, err)
 	}
 	plans, err := d.plan(spec, appImage, sidecarImage, p.opts.ImageSource == ImageSourceUpstream)
 	if err != nil {
@@ -740,9 +761,11 @@ type deployment struct {
 	order    map[string]int // instance → position in Components
 	running  bool
 	stopping atomic.Bool
-	died     chan sandbox.ComponentExit
-	torn     bool
-	tornErr  error
+	// interrupted: Deploy returned with its ctx cancelled.
+	interrupted atomic.Bool
+	died        chan sandbox.ComponentExit
+	torn        bool
+	tornErr     error
 }
 
 var _ sandbox.ResourceReader = (*deployment)(nil)
@@ -883,6 +906,19 @@ func memNoCache(m container.MemoryStats) uint64 {
 	return m.Usage
 }
 
+// createTimeout bounds the creation of the deployment's network, which
+// runs to completion on the daemon even when Deploy's ctx is cancelled.
+const createTimeout = 30 * time.Second
+
+// interruptedRelist is how long Teardown of an interrupted Deploy waits
+// before it lists the deployment's objects a second time, for those the
+// daemon finished creating after the client stopped waiting.
+var interruptedRelist = 1500 * time.Millisecond
+
+// beforeNetworkCreate, when set (by tests), runs just before Deploy
+// creates the network.
+var beforeNetworkCreate func()
+
 // Teardown writes every container's logs to the run directory's logs/,
 // then force-removes every container and the network of the deployment
 // (found by its labels, so partly started ones go too), within ctx and at
@@ -916,8 +952,18 @@ func (d *deployment) Teardown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	r, err := removeLabelled(ctx, d.cli, labelFilter(LabelManaged, "true", LabelRun, d.runID, LabelDeployment, d.deployID))
-	_ = r
+	filter := labelFilter(LabelManaged, "true", LabelRun, d.runID, LabelDeployment, d.deployID)
+	_, err := removeLabelled(ctx, d.cli, filter)
+	if err == nil && d.interrupted.Load() {
+		// A container create cancelled on the client side may still
+		// be completing on the daemon: look again.
+		select {
+		case <-time.After(interruptedRelist):
+			_, err = removeLabelled(ctx, d.cli, filter)
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		err = fmt.Errorf("docker teardown: %w (`meshgym down` removes what is left)", err)
 	}

@@ -485,3 +485,35 @@ func TestDockerUpstreamImageOffline(t *testing.T) {
 		t.Error("New accepted image source \"nope\"")
 	}
 }
+
+// TestDockerDeployCancelledAtNetwork: a deploy whose ctx is cancelled (as
+// by Ctrl-C) while the network is being created still creates the network
+// to completion, returns the cancellation with the partial deployment, and
+// its Teardown leaves nothing labelled with the run.
+func TestDockerDeployCancelledAtNetwork(t *testing.T) {
+	needDocker(t)
+	cli := connect(t)
+	runDir := filepath.Join(t.TempDir(), "20261201-000000-cancelnet")
+	run := filepath.Base(runDir)
+	p := newProvider(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	docker.SetBeforeNetworkCreate(cancel)
+	defer docker.SetBeforeNetworkCreate(nil)
+	dep, err := p.Deploy(ctx, sandbox.DeploySpec{Topology: twoServices(), RunDir: runDir, Seed: 3})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Deploy: %v; want context.Canceled", err)
+	}
+	if dep == nil {
+		t.Fatal("Deploy returned no partial deployment to tear down")
+	}
+	if _, n := labelled(t, cli, run); n != 1 {
+		t.Errorf("after the cancelled deploy: %d networks labelled with the run; want 1 (created to completion)", n)
+	}
+	if err := dep.Teardown(context.Background()); err != nil {
+		t.Errorf("Teardown: %v", err)
+	}
+	if c, n := labelled(t, cli, run); c != 0 || n != 0 {
+		t.Errorf("after Teardown: %d containers, %d networks labelled with the run; want none", c, n)
+	}
+}

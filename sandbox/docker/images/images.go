@@ -246,6 +246,9 @@ func fileSHA256(path string) (string, error) {
 // Save writes refs (default: both of meshgym's images for this version) as
 // one `docker save` tarball to file, for copying onto USB sticks. A missing
 // image is an error naming it and `meshgym images build`; errors name file.
+// The tarball is written to a unique temporary file in file's directory
+// and renamed onto file when complete (replacing an existing regular
+// file); an existing file that is not a regular file is ErrNotRegular.
 func Save(ctx context.Context, cli *client.Client, file string, refs ...string) error {
 	if len(refs) == 0 {
 		app, sidecar := Refs()
@@ -259,8 +262,13 @@ func Save(ctx context.Context, cli *client.Client, file string, refs ...string) 
 			return fmt.Errorf("save %s: inspect image %s: %w", file, ref, err)
 		}
 	}
-	tmp := file + ".partial"
-	f, err := os.Create(tmp)
+	if st, err := os.Lstat(file); err == nil && !st.Mode().IsRegular() {
+		return &fs.PathError{Op: "save", Path: file, Err: ErrNotRegular}
+	}
+	// A unique temporary file next to file, renamed onto it when complete:
+	// an interrupted save leaves neither a half-written file nor touches
+	// any other file of the user's (such as a FILE.partial of their own).
+	f, err := os.CreateTemp(filepath.Dir(file), ".meshgym-images-*.tar")
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -268,7 +276,19 @@ func Save(ctx context.Context, cli *client.Client, file string, refs ...string) 
 		}
 		return fmt.Errorf("save %s: %w", file, err)
 	}
-	defer os.Remove(tmp)
+	tmp := f.Name()
+	done := false
+	defer func() {
+		if !done {
+			os.Remove(tmp)
+		}
+	}()
+	// CreateTemp makes the file 0600; a saved tarball is for copying to
+	// other machines, readable like one written by `docker save -o`.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("save %s: %w", file, err)
+	}
 	rc, err := cli.ImageSave(ctx, refs)
 	if err != nil {
 		f.Close()
@@ -285,8 +305,14 @@ func Save(ctx context.Context, cli *client.Client, file string, refs ...string) 
 	if err := os.Rename(tmp, file); err != nil {
 		return fmt.Errorf("save %s: %w", file, err)
 	}
+	done = true
 	return nil
 }
+
+// ErrNotRegular is the error (inside an *fs.PathError) of Save when file
+// exists and is not a regular file: a symbolic link, a FIFO, a device
+// such as /dev/null, a directory. Save never replaces those.
+var ErrNotRegular = errors.New("is not a regular file")
 
 // Load reads a tarball written by Save (or `docker save`) into the daemon
 // and returns the references it loaded. Errors name file.

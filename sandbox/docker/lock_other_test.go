@@ -1,5 +1,0 @@
-//go:build windows
-
-package docker_test
-
-func lockDockerTests() func() { return func() {} }
