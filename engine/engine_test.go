@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"meshgym/internal/testexe"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -25,27 +25,14 @@ var exe local.Executables
 // TestMain builds the lean executables once; the end-to-end tests run real
 // processes on loopback with shortened durations.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "meshgym-engine-test")
+	built, cleanup, err := testexe.Build("meshgym-engine-test")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "meshgym/cmd/meshgym-sidecar", "meshgym/cmd/meshgym-app")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build executables:", err)
 		os.Exit(1)
 	}
-	suffix := ""
-	if runtime.GOOS == "windows" {
-		suffix = ".exe"
-	}
-	exe = local.Executables{
-		Sidecar: []string{filepath.Join(dir, "meshgym-sidecar"+suffix)},
-		App:     []string{filepath.Join(dir, "meshgym-app"+suffix)},
-	}
+	exe = built
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -4,10 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"meshgym/internal/testexe"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"testing"
 
 	"meshgym/engine"
@@ -23,27 +21,14 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "meshgym-labs-test")
+	built, cleanup, err := testexe.Build("meshgym-labs-test")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "meshgym/cmd/meshgym-sidecar", "meshgym/cmd/meshgym-app")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build executables:", err)
 		os.Exit(1)
 	}
-	suffix := ""
-	if runtime.GOOS == "windows" {
-		suffix = ".exe"
-	}
-	exe = local.Executables{
-		Sidecar: []string{filepath.Join(dir, "meshgym-sidecar"+suffix)},
-		App:     []string{filepath.Join(dir, "meshgym-app"+suffix)},
-	}
+	exe = built
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
