@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"math"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -342,21 +340,11 @@ func runEngine(c *cobra.Command, sc *scenarios.Scenario, opts engine.Options, qu
 	res, err := engine.Run(c.Context(), sc, opts, events)
 	close(events)
 	<-done
+	// The run directory keeps the human report beside result.json, also
+	// what was measured until a run stopped.
+	writeReport(res)
 	if err != nil {
-		// The report of what was measured until the run stopped stays
-		// beside result.json.
-		if res != nil && res.RunDir != "" {
-			var buf bytes.Buffer
-			report.Text(&buf, res, report.TextOptions{})
-			_ = os.WriteFile(filepath.Join(res.RunDir, "report.txt"), buf.Bytes(), 0o644)
-		}
 		return res, engineExit(err)
-	}
-	// The run directory keeps the human report beside result.json.
-	if res != nil && res.RunDir != "" {
-		var buf bytes.Buffer
-		report.Text(&buf, res, report.TextOptions{})
-		_ = os.WriteFile(filepath.Join(res.RunDir, "report.txt"), buf.Bytes(), 0o644)
 	}
 	return res, nil
 }
