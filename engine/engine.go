@@ -255,7 +255,16 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options, events chan<
 	// Install is idempotent and cheap for a mesh already in place (the
 	// builtin mesh has nothing to install); removing a mesh is left to the
 	// user, as reinstalling one per run would dominate the run.
-	if err := mesh.client.Install(ctx, plugins.InstallRequest{Platform: opts.Platform.Name(), Profile: opts.Profile}); err != nil {
+	// A cluster platform (kind) names its cluster first, so the plugin
+	// installs into and applies to the cluster the apps will run on.
+	if cp, ok := opts.Platform.(sandbox.ClusterPlatform); ok {
+		cl, err := cp.Cluster(ctx)
+		if err != nil {
+			return res, classify(ctx, platformErr(err))
+		}
+		mesh.cluster = &cl
+	}
+	if err := mesh.client.Install(ctx, plugins.InstallRequest{Platform: opts.Platform.Name(), Profile: opts.Profile, Cluster: mesh.cluster}); err != nil {
 		return res, classifyMesh(ctx, err)
 	}
 	// The plugin dying ends the run: nothing could apply or observe the
@@ -429,10 +438,10 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 	sampler := metrics.NewSampler(pids(r.comps), time.Second)
 	addProbes(sampler, r.dep, r.comps)
 	sampler.Start(ctx)
-	rec := metrics.NewRecorder(targets, time.Second)
+	rec := metrics.NewTargetRecorder(targets, time.Second)
 	rec.Mapping = r.mesh.mapping
 	rec.Start(ctx)
-	before, err := metrics.CollectMapped(ctx, targets, r.mesh.mapping)
+	before, err := metrics.CollectTargets(ctx, targets, r.mesh.mapping)
 	if err != nil {
 		return nil, classify(ctx, platformErr(fmt.Errorf("scrape components: %w", err)))
 	}
@@ -465,7 +474,7 @@ func (r *runner) measure(name, pattern string) (*PhaseResult, error) {
 	}
 	// Let in-flight retries land before the counters are read.
 	sleepCtx(ctx, 100*time.Millisecond)
-	after, err := metrics.CollectMapped(ctx, targets, r.mesh.mapping)
+	after, err := metrics.CollectTargets(ctx, targets, r.mesh.mapping)
 	if err != nil {
 		return nil, classify(ctx, platformErr(fmt.Errorf("scrape components: %w", err)))
 	}

@@ -36,6 +36,8 @@ type meshConn struct {
 	profile  string
 	platform string
 	client   MeshClient
+	// cluster is the platform's Kubernetes cluster (kind), nil elsewhere.
+	cluster *sandbox.Cluster
 	// mapping renames the mesh's metrics to meshgym's (MetricMapping).
 	mapping metrics.Mapping
 }
@@ -43,26 +45,26 @@ type meshConn struct {
 // apply puts pattern in force on the deployment (a zero pattern = off).
 func (m *meshConn) apply(ctx context.Context, topo scenarios.Topology, dep sandbox.Deployment, comps []sandbox.Component, p scenarios.Pattern) error {
 	return m.client.Apply(ctx, plugins.ApplyRequest{Profile: m.profile, Platform: m.platform,
-		Topology: topo, Pattern: p, Endpoints: endpointsOf(topo, dep), Components: comps})
+		Topology: topo, Pattern: p, Endpoints: endpointsOf(topo, dep), Components: comps, Cluster: m.cluster})
 }
 
 // scrapeURLs asks the plugin where the deployment's request counts are.
-func (m *meshConn) scrapeURLs(ctx context.Context, comps []sandbox.Component) ([]string, error) {
-	ts, err := m.client.ScrapeTargets(ctx, plugins.ScrapeRequest{Platform: m.platform, Components: comps})
+func (m *meshConn) scrapeURLs(ctx context.Context, comps []sandbox.Component) ([]metrics.Target, error) {
+	ts, err := m.client.ScrapeTargets(ctx, plugins.ScrapeRequest{Platform: m.platform, Components: comps, Cluster: m.cluster})
 	if err != nil {
 		return nil, err
 	}
-	urls := make([]string, 0, len(ts))
+	out := make([]metrics.Target, 0, len(ts))
 	for _, t := range ts {
-		urls = append(urls, t.URL)
+		out = append(out, metrics.Target{URL: t.URL, Labels: t.Labels})
 	}
-	return urls, nil
+	return out, nil
 }
 
 // events follows the plugin's policy events until ctx ends.
 func (m *meshConn) events(ctx context.Context, comps []sandbox.Component, fn func(*PolicyEvent)) {
 	go func() {
-		_ = m.client.Events(ctx, plugins.EventsRequest{Components: comps}, func(e plugins.PolicyEvent) error {
+		_ = m.client.Events(ctx, plugins.EventsRequest{Components: comps, Cluster: m.cluster}, func(e plugins.PolicyEvent) error {
 			fn(&PolicyEvent{At: e.At, Component: e.Component, Kind: e.Kind, Cluster: e.Cluster,
 				Endpoint: e.Endpoint, Attempt: e.Attempt, StatusCode: e.StatusCode, Backoff: e.Backoff,
 				Detail: e.Detail, Count: max(e.Count, 1)})
@@ -117,7 +119,7 @@ func openMesh(ctx context.Context, open MeshOpener, name, profile, platform stri
 		return nil, info, classifyMesh(ctx, err)
 	}
 	for _, r := range mm {
-		m.mapping = append(m.mapping, metrics.Rename{From: r.Mesh, To: r.Meshgym, Labels: r.Labels})
+		m.mapping = append(m.mapping, metrics.Rename{From: r.Mesh, To: r.Meshgym, Labels: r.Labels, Where: r.Where})
 	}
 	if platform != "" && !contains(info.Platforms, platform) {
 		c.Close()

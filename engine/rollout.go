@@ -138,7 +138,7 @@ func (r *runner) rollout(ctx context.Context, rs rolloutSpec, progress func(load
 			return merged, steps, final, err
 		}
 		r.em.log(fmt.Sprintf("rollout: canary %s at %.0f%%", rs.canary, w))
-		before, err := metrics.CollectMapped(ctx, targets, r.mesh.mapping)
+		before, err := metrics.CollectTargets(ctx, targets, r.mesh.mapping)
 		if err != nil {
 			return merged, steps, final, err
 		}
@@ -149,7 +149,7 @@ func (r *runner) rollout(ctx context.Context, rs rolloutSpec, progress func(load
 			return merged, steps, final, err
 		}
 		sleepCtx(ctx, 100*time.Millisecond)
-		after, err := metrics.CollectMapped(ctx, targets, r.mesh.mapping)
+		after, err := metrics.CollectTargets(ctx, targets, r.mesh.mapping)
 		if err != nil {
 			return merged, steps, final, err
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -414,5 +415,34 @@ func TestRecorderCounts(t *testing.T) {
 	}
 	if scrapes < 3 {
 		t.Errorf("only %v scrapes", scrapes)
+	}
+}
+
+// A real mesh's proxy reports the same family client-side and
+// server-side and does not know meshgym's names: Where keeps the
+// server-side samples, and the target's labels name the component.
+func TestMappingWhereAndTargetLabels(t *testing.T) {
+	body := "# TYPE istio_requests_total counter\n" +
+		"istio_requests_total{reporter=\"destination\",response_code=\"200\",destination_workload=\"currency-v1\"} 30\n" +
+		"istio_requests_total{reporter=\"destination\",response_code=\"503\",destination_workload=\"currency-v1\"} 10\n" +
+		"istio_requests_total{reporter=\"source\",response_code=\"200\",destination_workload=\"other\"} 99\n" +
+		"# TYPE unrelated_total counter\nunrelated_total 5\n"
+	u1 := serve(t, func() string { return body })
+	u2 := serve(t, func() string { return body })
+	m := Mapping{{From: "istio_requests", To: "meshgym_requests", Labels: map[string]string{"response_code": "status_code"}, Where: map[string]string{"reporter": "destination"}}}
+	snap, err := CollectTargets(context.Background(), []Target{
+		{URL: u1, Labels: map[string]string{"name": "currency_v1"}},
+		{URL: u2, Labels: map[string]string{"name": "currency_v2"}},
+	}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, r := range snap.Requests {
+		got[fmt.Sprintf("%s/%d", r.Name, r.StatusCode)] += r.Count
+	}
+	want := map[string]float64{"currency_v1/200": 30, "currency_v1/503": 10, "currency_v2/200": 30, "currency_v2/503": 10}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("request counts = %v, want %v (client-side samples dropped, names from the targets)", got, want)
 	}
 }

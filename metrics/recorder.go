@@ -15,7 +15,7 @@ type Recorder struct {
 	// before Start).
 	Mapping Mapping
 
-	urls  []string
+	targets []Target
 	every time.Duration
 
 	mu     sync.Mutex
@@ -33,10 +33,15 @@ type Recorder struct {
 // NewRecorder records the request rates of the components served at urls
 // (their /metrics endpoints) every interval; every ≤ 0 means one second.
 func NewRecorder(urls []string, every time.Duration) *Recorder {
+	return NewTargetRecorder(Targets(urls), every)
+}
+
+// NewTargetRecorder is NewRecorder for targets with target labels.
+func NewTargetRecorder(targets []Target, every time.Duration) *Recorder {
 	if every <= 0 {
 		every = time.Second
 	}
-	return &Recorder{urls: append([]string(nil), urls...), every: every}
+	return &Recorder{targets: append([]Target(nil), targets...), every: every}
 }
 
 // Start takes the baseline scrape and records until Stop or ctx ends.
@@ -115,7 +120,7 @@ func (r *Recorder) Counts() map[string]ComponentCount {
 }
 
 func (r *Recorder) tick(ctx context.Context) {
-	snap, err := CollectMapped(ctx, r.urls, r.Mapping)
+	snap, err := CollectTargets(ctx, r.targets, r.Mapping)
 	now := time.Now()
 	if ctx.Err() != nil {
 		return

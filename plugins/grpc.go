@@ -160,12 +160,12 @@ func (s *server) Info(ctx context.Context, _ *pluginv1.InfoRequest) (*pluginv1.I
 }
 
 func (s *server) Install(ctx context.Context, r *pluginv1.InstallRequest) (*pluginv1.Empty, error) {
-	err := s.impl.Install(ctx, InstallRequest{Platform: r.GetPlatform(), Profile: r.GetProfile()})
+	err := s.impl.Install(ctx, InstallRequest{Platform: r.GetPlatform(), Profile: r.GetProfile(), Cluster: clusterFromWire(r.GetCluster())})
 	return &pluginv1.Empty{}, toStatus(err)
 }
 
 func (s *server) Uninstall(ctx context.Context, r *pluginv1.InstallRequest) (*pluginv1.Empty, error) {
-	err := s.impl.Uninstall(ctx, InstallRequest{Platform: r.GetPlatform(), Profile: r.GetProfile()})
+	err := s.impl.Uninstall(ctx, InstallRequest{Platform: r.GetPlatform(), Profile: r.GetProfile(), Cluster: clusterFromWire(r.GetCluster())})
 	return &pluginv1.Empty{}, toStatus(err)
 }
 
@@ -198,13 +198,13 @@ func (s *server) Remove(ctx context.Context, r *pluginv1.ApplyRequest) (*pluginv
 }
 
 func (s *server) ScrapeTargets(ctx context.Context, r *pluginv1.ScrapeRequest) (*pluginv1.ScrapeTargetsResponse, error) {
-	ts, err := s.impl.ScrapeTargets(ctx, ScrapeRequest{Platform: r.GetPlatform(), Components: componentsFromWire(r.GetComponents())})
+	ts, err := s.impl.ScrapeTargets(ctx, ScrapeRequest{Platform: r.GetPlatform(), Components: componentsFromWire(r.GetComponents()), Cluster: clusterFromWire(r.GetCluster())})
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	out := &pluginv1.ScrapeTargetsResponse{}
 	for _, t := range ts {
-		out.Targets = append(out.Targets, &pluginv1.ScrapeTarget{Component: t.Component, Url: t.URL})
+		out.Targets = append(out.Targets, &pluginv1.ScrapeTarget{Component: t.Component, Url: t.URL, Labels: t.Labels})
 	}
 	return out, nil
 }
@@ -218,7 +218,7 @@ func (s *server) MetricMapping(ctx context.Context, _ *pluginv1.MetricMappingReq
 }
 
 func (s *server) Events(r *pluginv1.EventsRequest, stream grpc.ServerStreamingServer[pluginv1.PolicyEvent]) error {
-	err := s.impl.Events(stream.Context(), EventsRequest{Components: componentsFromWire(r.GetComponents())},
+	err := s.impl.Events(stream.Context(), EventsRequest{Components: componentsFromWire(r.GetComponents()), Cluster: clusterFromWire(r.GetCluster())},
 		func(e PolicyEvent) error { return stream.Send(eventToWire(e)) })
 	return toStatus(err)
 }
@@ -279,12 +279,12 @@ func (r *remote) Info(ctx context.Context) (Info, error) {
 }
 
 func (r *remote) Install(ctx context.Context, req InstallRequest) error {
-	_, err := r.c.Install(ctx, &pluginv1.InstallRequest{Platform: req.Platform, Profile: req.Profile})
+	_, err := r.c.Install(ctx, &pluginv1.InstallRequest{Platform: req.Platform, Profile: req.Profile, Cluster: clusterToWire(req.Cluster)})
 	return r.err(err)
 }
 
 func (r *remote) Uninstall(ctx context.Context, req InstallRequest) error {
-	_, err := r.c.Uninstall(ctx, &pluginv1.InstallRequest{Platform: req.Platform, Profile: req.Profile})
+	_, err := r.c.Uninstall(ctx, &pluginv1.InstallRequest{Platform: req.Platform, Profile: req.Profile, Cluster: clusterToWire(req.Cluster)})
 	return r.err(err)
 }
 
@@ -319,13 +319,13 @@ func (r *remote) Remove(ctx context.Context, req ApplyRequest) error {
 }
 
 func (r *remote) ScrapeTargets(ctx context.Context, req ScrapeRequest) ([]ScrapeTarget, error) {
-	resp, err := r.c.ScrapeTargets(ctx, &pluginv1.ScrapeRequest{Platform: req.Platform, Components: componentsToWire(req.Components)})
+	resp, err := r.c.ScrapeTargets(ctx, &pluginv1.ScrapeRequest{Platform: req.Platform, Components: componentsToWire(req.Components), Cluster: clusterToWire(req.Cluster)})
 	if err != nil {
 		return nil, r.err(err)
 	}
 	var out []ScrapeTarget
 	for _, t := range resp.GetTargets() {
-		out = append(out, ScrapeTarget{Component: t.GetComponent(), URL: t.GetUrl()})
+		out = append(out, ScrapeTarget{Component: t.GetComponent(), URL: t.GetUrl(), Labels: t.GetLabels()})
 	}
 	return out, nil
 }
@@ -344,7 +344,7 @@ func (r *remote) MetricMapping(ctx context.Context) ([]MetricMapping, error) {
 func (r *remote) Events(ctx context.Context, req EventsRequest, send func(PolicyEvent) error) error {
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := r.c.Events(callCtx, &pluginv1.EventsRequest{Components: componentsToWire(req.Components)})
+	stream, err := r.c.Events(callCtx, &pluginv1.EventsRequest{Components: componentsToWire(req.Components), Cluster: clusterToWire(req.Cluster)})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

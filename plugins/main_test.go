@@ -174,7 +174,7 @@ func (f *fakeMesh) ScrapeTargets(ctx context.Context, req ScrapeRequest) ([]Scra
 	var out []ScrapeTarget
 	for _, c := range req.Components {
 		if c.MetricsURL != "" {
-			out = append(out, ScrapeTarget{Component: c.Name, URL: c.MetricsURL})
+			out = append(out, ScrapeTarget{Component: c.Name, URL: c.MetricsURL, Labels: map[string]string{"name": c.Version}})
 		}
 	}
 	return out, nil
@@ -184,7 +184,8 @@ func (f *fakeMesh) MetricMapping(ctx context.Context) ([]MetricMapping, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return []MetricMapping{{Mesh: "istio_requests_total", Meshgym: "request_count", Labels: map[string]string{"response_code": "status_code"}}}, nil
+	return []MetricMapping{{Mesh: "istio_requests_total", Meshgym: "request_count", Labels: map[string]string{"response_code": "status_code"},
+		Where: map[string]string{"reporter": "destination"}}}, nil
 }
 
 func (f *fakeMesh) Events(ctx context.Context, req EventsRequest, send func(PolicyEvent) error) error {

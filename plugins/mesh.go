@@ -86,6 +86,9 @@ type ProfileInfo struct {
 type InstallRequest struct {
 	Platform string `json:"platform"`
 	Profile  string `json:"profile,omitempty"`
+	// Cluster is the Kubernetes cluster to install into (platform kind;
+	// nil elsewhere).
+	Cluster *sandbox.Cluster `json:"cluster,omitempty"`
 }
 
 // RenderRequest asks for the configuration a pattern becomes.
@@ -133,18 +136,29 @@ type ApplyRequest struct {
 	Pattern    scenarios.Pattern             `json:"pattern"`
 	Endpoints  map[string][]sandbox.Endpoint `json:"endpoints"`
 	Components []sandbox.Component           `json:"components"`
+	// Cluster is the Kubernetes cluster of the deployment (platform kind;
+	// nil elsewhere).
+	Cluster *sandbox.Cluster `json:"cluster,omitempty"`
 }
 
 // ScrapeRequest names the deployment whose metrics are wanted.
 type ScrapeRequest struct {
 	Platform   string              `json:"platform"`
 	Components []sandbox.Component `json:"components"`
+	// Cluster is the Kubernetes cluster of the deployment (platform kind;
+	// nil elsewhere).
+	Cluster *sandbox.Cluster `json:"cluster,omitempty"`
 }
 
 // ScrapeTarget is one Prometheus text endpoint.
 type ScrapeTarget struct {
 	Component string `json:"component"` // component name, "payments_sidecar"
 	URL       string `json:"url"`
+	// Labels are added to every sample read from URL (a label the sample
+	// already has is overwritten), as Prometheus adds target labels: a
+	// real mesh's proxy does not know meshgym's component names, so its
+	// plugin says {"name": "currency_v1"} here.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // MetricMapping renames one of the mesh's metrics to meshgym's.
@@ -153,11 +167,19 @@ type MetricMapping struct {
 	Meshgym string `json:"meshgym"` // "request_count"
 	// Labels renames labels: mesh label → meshgym label.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Where keeps only the samples of the family whose labels have these
+	// values (the others are dropped): {"reporter": "destination"} keeps
+	// Istio's server-side counts and drops the client-side ones the same
+	// proxy reports.
+	Where map[string]string `json:"where,omitempty"`
 }
 
 // EventsRequest names the proxies whose policy events are wanted.
 type EventsRequest struct {
 	Components []sandbox.Component `json:"components"`
+	// Cluster is the Kubernetes cluster of the deployment (platform kind;
+	// nil elsewhere).
+	Cluster *sandbox.Cluster `json:"cluster,omitempty"`
 }
 
 // PolicyEvent is one policy decision of a proxy.

@@ -204,6 +204,7 @@ func applyRequestToWire(r ApplyRequest) (*pluginv1.ApplyRequest, error) {
 	return &pluginv1.ApplyRequest{
 		Profile: r.Profile, Platform: r.Platform, TopologyJson: topo, PatternJson: pat,
 		Endpoints: endpointsToWire(r.Endpoints), Components: componentsToWire(r.Components),
+		Cluster: clusterToWire(r.Cluster),
 	}, nil
 }
 
@@ -215,13 +216,14 @@ func applyRequestFromWire(w *pluginv1.ApplyRequest) (ApplyRequest, error) {
 	return ApplyRequest{
 		Profile: w.GetProfile(), Platform: w.GetPlatform(), Topology: topo, Pattern: pat,
 		Endpoints: endpointsFromWire(w.GetEndpoints()), Components: componentsFromWire(w.GetComponents()),
+		Cluster: clusterFromWire(w.GetCluster()),
 	}, nil
 }
 
 func mappingsToWire(ms []MetricMapping) *pluginv1.MetricMappings {
 	w := &pluginv1.MetricMappings{}
 	for _, m := range ms {
-		w.Mappings = append(w.Mappings, &pluginv1.MetricMapping{Mesh: m.Mesh, Meshgym: m.Meshgym, Labels: m.Labels})
+		w.Mappings = append(w.Mappings, &pluginv1.MetricMapping{Mesh: m.Mesh, Meshgym: m.Meshgym, Labels: m.Labels, Where: m.Where})
 	}
 	return w
 }
@@ -229,7 +231,7 @@ func mappingsToWire(ms []MetricMapping) *pluginv1.MetricMappings {
 func mappingsFromWire(w *pluginv1.MetricMappings) []MetricMapping {
 	var ms []MetricMapping
 	for _, m := range w.GetMappings() {
-		ms = append(ms, MetricMapping{Mesh: m.GetMesh(), Meshgym: m.GetMeshgym(), Labels: m.GetLabels()})
+		ms = append(ms, MetricMapping{Mesh: m.GetMesh(), Meshgym: m.GetMeshgym(), Labels: m.GetLabels(), Where: m.GetWhere()})
 	}
 	return ms
 }
@@ -256,4 +258,18 @@ func eventFromWire(w *pluginv1.PolicyEvent) PolicyEvent {
 		e.At = time.Unix(0, n)
 	}
 	return e
+}
+
+func clusterToWire(c *sandbox.Cluster) *pluginv1.Cluster {
+	if c == nil {
+		return nil
+	}
+	return &pluginv1.Cluster{Name: c.Name, Kubeconfig: c.Kubeconfig, Context: c.Context, Namespace: c.Namespace, Mesh: c.Mesh}
+}
+
+func clusterFromWire(w *pluginv1.Cluster) *sandbox.Cluster {
+	if w == nil {
+		return nil
+	}
+	return &sandbox.Cluster{Name: w.GetName(), Kubeconfig: w.GetKubeconfig(), Context: w.GetContext(), Namespace: w.GetNamespace(), Mesh: w.GetMesh()}
 }

@@ -134,7 +134,7 @@ func TestRequestsArriveUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantT := []ScrapeTarget{{Component: "currency_v1_sidecar", URL: "http://127.0.0.1:3/metrics"}}
+	wantT := []ScrapeTarget{{Component: "currency_v1_sidecar", URL: "http://127.0.0.1:3/metrics", Labels: map[string]string{"name": "currency_v1"}}}
 	if !reflect.DeepEqual(targets, wantT) {
 		t.Errorf("ScrapeTargets = %+v, want %+v", targets, wantT)
 	}
@@ -149,6 +149,48 @@ func TestRequestsArriveUnchanged(t *testing.T) {
 	}
 	if gotI != (InstallRequest{Platform: "kind", Profile: "p"}) {
 		t.Errorf("InstallRequest changed: %+v", gotI)
+	}
+}
+
+// A kind cluster's target reaches the plugin on every call that needs it.
+func TestClusterArrivesUnchanged(t *testing.T) {
+	f := &fakeMesh{name: "fake"}
+	c := inProcess(t, "fake", f)
+	ctx := context.Background()
+	cl := &sandbox.Cluster{Name: "meshgym-istio", Kubeconfig: "apiVersion: v1\nkind: Config\n", Context: "kind-meshgym-istio", Namespace: "meshgym", Mesh: "istio"}
+	if err := c.Install(ctx, InstallRequest{Platform: "kind", Cluster: cl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Uninstall(ctx, InstallRequest{Platform: "kind", Cluster: cl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply(ctx, ApplyRequest{Platform: "kind", Cluster: cl}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ScrapeTargets(ctx, ScrapeRequest{Platform: "kind", Cluster: cl}); err != nil {
+		t.Fatal(err)
+	}
+	ectx, cancel := context.WithTimeout(ctx, 300*time.Millisecond) // the fake streams until its ctx ends
+	defer cancel()
+	if err := c.Events(ectx, EventsRequest{Cluster: cl}, func(PolicyEvent) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	got := []*sandbox.Cluster{f.install[0].Cluster, f.install[1].Cluster, f.apply[0].Cluster, f.scrape[0].Cluster, f.events[0].Cluster}
+	f.mu.Unlock()
+	for i, g := range got {
+		if g == nil || *g != *cl {
+			t.Errorf("call %d: cluster arrived as %+v, want %+v", i, g, cl)
+		}
+	}
+	// Without a cluster (local, docker) it stays nil.
+	if err := c.Install(ctx, InstallRequest{Platform: "local"}); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.install[2].Cluster != nil {
+		t.Errorf("no cluster arrived as %+v", f.install[2].Cluster)
 	}
 }
 

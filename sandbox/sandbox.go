@@ -75,6 +75,47 @@ type ResourceReader interface {
 	ReadResources(ctx context.Context, instance string) (cpuSeconds, memoryMB float64, err error)
 }
 
+// ClusterPlatform is implemented by platforms that run the sample system
+// on a Kubernetes cluster (kind). The engine calls Cluster before the mesh
+// plugin's Install and hands the target to every plugin call, so a real
+// mesh's plugin (istio, linkerd, consul) can reach the same cluster.
+// Cluster does not create anything: a missing cluster is an error that
+// says how to create it (meshgym up --platform kind --mesh NAME).
+type ClusterPlatform interface {
+	Cluster(ctx context.Context) (Cluster, error)
+}
+
+// Cluster is a Kubernetes cluster a run deploys to, as a mesh plugin
+// reaches it.
+type Cluster struct {
+	// Name is the cluster's name ("meshgym-istio" for kind).
+	Name string `json:"name"`
+	// Kubeconfig is the content (YAML) of a kubeconfig for it, with
+	// credentials: plugins are child processes of this meshgym on the same
+	// machine, so it never leaves the machine.
+	Kubeconfig string `json:"kubeconfig"`
+	// Context is the kubeconfig context to use ("" = its current one).
+	Context string `json:"context,omitempty"`
+	// Namespace is the lab namespace the sample system runs in ("meshgym").
+	Namespace string `json:"namespace"`
+	// Mesh is the mesh the cluster was brought up with ("istio"; "" none).
+	Mesh string `json:"mesh,omitempty"`
+}
+
+// PodProxyPath is how components on a cluster platform publish their
+// ports: a kind component's AdminURL is the pod's base URL through the
+// platform's local, credential-holding proxy to the API server,
+// "http://127.0.0.1:P/api/v1/namespaces/NS/pods/POD"; PodProxyURL turns
+// it and a container port and path into the URL of that port through
+// the API server's pod proxy
+// (https://kubernetes.io/docs/tasks/access-application-cluster/access-cluster-services/#manually-constructing-apiserver-proxy-urls).
+func PodProxyURL(podBase string, port int, path string) string {
+	if path == "" || path[0] != '/' {
+		path = "/" + path
+	}
+	return fmt.Sprintf("%s:%d/proxy%s", podBase, port, path)
+}
+
 // ErrGone is wrapped by ResourceReader errors for a component that exited.
 var ErrGone = errors.New("component is gone")
 

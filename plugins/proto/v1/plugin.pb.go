@@ -397,6 +397,7 @@ type InstallRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Platform      string                 `protobuf:"bytes,1,opt,name=platform,proto3" json:"platform,omitempty"`
 	Profile       string                 `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`
+	Cluster       *Cluster               `protobuf:"bytes,3,opt,name=cluster,proto3" json:"cluster,omitempty"` // platform kind; unset elsewhere
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -445,6 +446,90 @@ func (x *InstallRequest) GetProfile() string {
 	return ""
 }
 
+func (x *InstallRequest) GetCluster() *Cluster {
+	if x != nil {
+		return x.Cluster
+	}
+	return nil
+}
+
+// Cluster is a Kubernetes cluster a mesh plugin reaches (sandbox.Cluster).
+type Cluster struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`             // "meshgym-istio"
+	Kubeconfig    string                 `protobuf:"bytes,2,opt,name=kubeconfig,proto3" json:"kubeconfig,omitempty"` // kubeconfig YAML with credentials
+	Context       string                 `protobuf:"bytes,3,opt,name=context,proto3" json:"context,omitempty"`       // "" = the kubeconfig's current context
+	Namespace     string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`   // the lab namespace, "meshgym"
+	Mesh          string                 `protobuf:"bytes,5,opt,name=mesh,proto3" json:"mesh,omitempty"`             // the mesh it was brought up with, "istio"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cluster) Reset() {
+	*x = Cluster{}
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cluster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cluster) ProtoMessage() {}
+
+func (x *Cluster) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
+func (*Cluster) Descriptor() ([]byte, []int) {
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Cluster) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Cluster) GetKubeconfig() string {
+	if x != nil {
+		return x.Kubeconfig
+	}
+	return ""
+}
+
+func (x *Cluster) GetContext() string {
+	if x != nil {
+		return x.Context
+	}
+	return ""
+}
+
+func (x *Cluster) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *Cluster) GetMesh() string {
+	if x != nil {
+		return x.Mesh
+	}
+	return ""
+}
+
 // Endpoint is one instance of a service as its callers reach it
 // (sandbox.Endpoint).
 type Endpoint struct {
@@ -457,7 +542,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[6]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +554,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[6]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +567,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Endpoint) GetName() string {
@@ -509,7 +594,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[7]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +606,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[7]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +619,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Endpoints) GetEndpoints() []*Endpoint {
@@ -562,7 +647,7 @@ type Component struct {
 
 func (x *Component) Reset() {
 	*x = Component{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[8]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +659,7 @@ func (x *Component) String() string {
 func (*Component) ProtoMessage() {}
 
 func (x *Component) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[8]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +672,7 @@ func (x *Component) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Component.ProtoReflect.Descriptor instead.
 func (*Component) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Component) GetName() string {
@@ -671,7 +756,7 @@ type RenderRequest struct {
 
 func (x *RenderRequest) Reset() {
 	*x = RenderRequest{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[9]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +768,7 @@ func (x *RenderRequest) String() string {
 func (*RenderRequest) ProtoMessage() {}
 
 func (x *RenderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[9]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +781,7 @@ func (x *RenderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderRequest.ProtoReflect.Descriptor instead.
 func (*RenderRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RenderRequest) GetProfile() string {
@@ -746,7 +831,7 @@ type Document struct {
 
 func (x *Document) Reset() {
 	*x = Document{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[10]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +843,7 @@ func (x *Document) String() string {
 func (*Document) ProtoMessage() {}
 
 func (x *Document) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[10]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +856,7 @@ func (x *Document) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Document.ProtoReflect.Descriptor instead.
 func (*Document) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Document) GetName() string {
@@ -807,7 +892,7 @@ type Knob struct {
 
 func (x *Knob) Reset() {
 	*x = Knob{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[11]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +904,7 @@ func (x *Knob) String() string {
 func (*Knob) ProtoMessage() {}
 
 func (x *Knob) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[11]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +917,7 @@ func (x *Knob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Knob.ProtoReflect.Descriptor instead.
 func (*Knob) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Knob) GetPath() string {
@@ -869,7 +954,7 @@ type Rendered struct {
 
 func (x *Rendered) Reset() {
 	*x = Rendered{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[12]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +966,7 @@ func (x *Rendered) String() string {
 func (*Rendered) ProtoMessage() {}
 
 func (x *Rendered) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[12]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +979,7 @@ func (x *Rendered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rendered.ProtoReflect.Descriptor instead.
 func (*Rendered) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Rendered) GetDocuments() []*Document {
@@ -930,13 +1015,14 @@ type ApplyRequest struct {
 	PatternJson   []byte                `protobuf:"bytes,4,opt,name=pattern_json,json=patternJson,proto3" json:"pattern_json,omitempty"`
 	Endpoints     map[string]*Endpoints `protobuf:"bytes,5,rep,name=endpoints,proto3" json:"endpoints,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Components    []*Component          `protobuf:"bytes,6,rep,name=components,proto3" json:"components,omitempty"`
+	Cluster       *Cluster              `protobuf:"bytes,7,opt,name=cluster,proto3" json:"cluster,omitempty"` // platform kind; unset elsewhere
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[13]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1034,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[13]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1047,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ApplyRequest) GetProfile() string {
@@ -1006,18 +1092,26 @@ func (x *ApplyRequest) GetComponents() []*Component {
 	return nil
 }
 
+func (x *ApplyRequest) GetCluster() *Cluster {
+	if x != nil {
+		return x.Cluster
+	}
+	return nil
+}
+
 // ScrapeRequest names the deployment whose metrics are wanted.
 type ScrapeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Platform      string                 `protobuf:"bytes,1,opt,name=platform,proto3" json:"platform,omitempty"`
 	Components    []*Component           `protobuf:"bytes,2,rep,name=components,proto3" json:"components,omitempty"`
+	Cluster       *Cluster               `protobuf:"bytes,3,opt,name=cluster,proto3" json:"cluster,omitempty"` // platform kind; unset elsewhere
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ScrapeRequest) Reset() {
 	*x = ScrapeRequest{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[14]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1123,7 @@ func (x *ScrapeRequest) String() string {
 func (*ScrapeRequest) ProtoMessage() {}
 
 func (x *ScrapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[14]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1136,7 @@ func (x *ScrapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrapeRequest.ProtoReflect.Descriptor instead.
 func (*ScrapeRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ScrapeRequest) GetPlatform() string {
@@ -1059,18 +1153,26 @@ func (x *ScrapeRequest) GetComponents() []*Component {
 	return nil
 }
 
+func (x *ScrapeRequest) GetCluster() *Cluster {
+	if x != nil {
+		return x.Cluster
+	}
+	return nil
+}
+
 // ScrapeTarget is one Prometheus text endpoint.
 type ScrapeTarget struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Component     string                 `protobuf:"bytes,1,opt,name=component,proto3" json:"component,omitempty"`
 	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Labels        map[string]string      `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // target labels added to every sample
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ScrapeTarget) Reset() {
 	*x = ScrapeTarget{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[15]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1184,7 @@ func (x *ScrapeTarget) String() string {
 func (*ScrapeTarget) ProtoMessage() {}
 
 func (x *ScrapeTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[15]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1197,7 @@ func (x *ScrapeTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrapeTarget.ProtoReflect.Descriptor instead.
 func (*ScrapeTarget) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ScrapeTarget) GetComponent() string {
@@ -1112,6 +1214,13 @@ func (x *ScrapeTarget) GetUrl() string {
 	return ""
 }
 
+func (x *ScrapeTarget) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
 // ScrapeTargetsResponse is the reply of ScrapeTargets.
 type ScrapeTargetsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1122,7 +1231,7 @@ type ScrapeTargetsResponse struct {
 
 func (x *ScrapeTargetsResponse) Reset() {
 	*x = ScrapeTargetsResponse{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[16]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1243,7 @@ func (x *ScrapeTargetsResponse) String() string {
 func (*ScrapeTargetsResponse) ProtoMessage() {}
 
 func (x *ScrapeTargetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[16]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1256,7 @@ func (x *ScrapeTargetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrapeTargetsResponse.ProtoReflect.Descriptor instead.
 func (*ScrapeTargetsResponse) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScrapeTargetsResponse) GetTargets() []*ScrapeTarget {
@@ -1166,7 +1275,7 @@ type MetricMappingRequest struct {
 
 func (x *MetricMappingRequest) Reset() {
 	*x = MetricMappingRequest{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[17]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1287,7 @@ func (x *MetricMappingRequest) String() string {
 func (*MetricMappingRequest) ProtoMessage() {}
 
 func (x *MetricMappingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[17]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1300,7 @@ func (x *MetricMappingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricMappingRequest.ProtoReflect.Descriptor instead.
 func (*MetricMappingRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 // MetricMapping renames one of the mesh's metrics to meshgym's.
@@ -1200,13 +1309,14 @@ type MetricMapping struct {
 	Mesh          string                 `protobuf:"bytes,1,opt,name=mesh,proto3" json:"mesh,omitempty"`
 	Meshgym       string                 `protobuf:"bytes,2,opt,name=meshgym,proto3" json:"meshgym,omitempty"`
 	Labels        map[string]string      `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // mesh label → meshgym label
+	Where         map[string]string      `protobuf:"bytes,4,rep,name=where,proto3" json:"where,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`   // keep only samples with these label values
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MetricMapping) Reset() {
 	*x = MetricMapping{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[18]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1328,7 @@ func (x *MetricMapping) String() string {
 func (*MetricMapping) ProtoMessage() {}
 
 func (x *MetricMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[18]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1341,7 @@ func (x *MetricMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricMapping.ProtoReflect.Descriptor instead.
 func (*MetricMapping) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MetricMapping) GetMesh() string {
@@ -1255,6 +1365,13 @@ func (x *MetricMapping) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *MetricMapping) GetWhere() map[string]string {
+	if x != nil {
+		return x.Where
+	}
+	return nil
+}
+
 // MetricMappings is the reply of MetricMapping.
 type MetricMappings struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1265,7 +1382,7 @@ type MetricMappings struct {
 
 func (x *MetricMappings) Reset() {
 	*x = MetricMappings{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[19]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1394,7 @@ func (x *MetricMappings) String() string {
 func (*MetricMappings) ProtoMessage() {}
 
 func (x *MetricMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[19]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1407,7 @@ func (x *MetricMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricMappings.ProtoReflect.Descriptor instead.
 func (*MetricMappings) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MetricMappings) GetMappings() []*MetricMapping {
@@ -1304,13 +1421,14 @@ func (x *MetricMappings) GetMappings() []*MetricMapping {
 type EventsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Components    []*Component           `protobuf:"bytes,1,rep,name=components,proto3" json:"components,omitempty"`
+	Cluster       *Cluster               `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"` // platform kind; unset elsewhere
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[20]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1440,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[20]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,12 +1453,19 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EventsRequest) GetComponents() []*Component {
 	if x != nil {
 		return x.Components
+	}
+	return nil
+}
+
+func (x *EventsRequest) GetCluster() *Cluster {
+	if x != nil {
+		return x.Cluster
 	}
 	return nil
 }
@@ -1365,7 +1490,7 @@ type PolicyEvent struct {
 
 func (x *PolicyEvent) Reset() {
 	*x = PolicyEvent{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[21]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1502,7 @@ func (x *PolicyEvent) String() string {
 func (*PolicyEvent) ProtoMessage() {}
 
 func (x *PolicyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[21]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1515,7 @@ func (x *PolicyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyEvent.ProtoReflect.Descriptor instead.
 func (*PolicyEvent) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PolicyEvent) GetAtUnixNano() int64 {
@@ -1476,7 +1601,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[22]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1613,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[22]
+	mi := &file_plugins_proto_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1626,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugins_proto_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ErrorDetail) GetCode() ErrorCode {
@@ -1540,10 +1665,19 @@ const file_plugins_proto_v1_plugin_proto_rawDesc = "" +
 	"\arelease\x18\x02 \x01(\tR\arelease\x12\x1a\n" +
 	"\bversions\x18\x03 \x03(\tR\bversions\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12\x18\n" +
-	"\asummary\x18\x05 \x01(\tR\asummary\"F\n" +
+	"\asummary\x18\x05 \x01(\tR\asummary\"|\n" +
 	"\x0eInstallRequest\x12\x1a\n" +
 	"\bplatform\x18\x01 \x01(\tR\bplatform\x12\x18\n" +
-	"\aprofile\x18\x02 \x01(\tR\aprofile\"8\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\x124\n" +
+	"\acluster\x18\x03 \x01(\v2\x1a.meshgym.plugin.v1.ClusterR\acluster\"\x89\x01\n" +
+	"\aCluster\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
+	"\n" +
+	"kubeconfig\x18\x02 \x01(\tR\n" +
+	"kubeconfig\x12\x18\n" +
+	"\acontext\x18\x03 \x01(\tR\acontext\x12\x1c\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04mesh\x18\x05 \x01(\tR\x04mesh\"8\n" +
 	"\bEndpoint\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"F\n" +
@@ -1580,7 +1714,7 @@ const file_plugins_proto_v1_plugin_proto_rawDesc = "" +
 	"\bRendered\x129\n" +
 	"\tdocuments\x18\x01 \x03(\v2\x1b.meshgym.plugin.v1.DocumentR\tdocuments\x12-\n" +
 	"\x05knobs\x18\x02 \x03(\v2\x17.meshgym.plugin.v1.KnobR\x05knobs\x12\x14\n" +
-	"\x05notes\x18\x03 \x03(\tR\x05notes\"\xf4\x02\n" +
+	"\x05notes\x18\x03 \x03(\tR\x05notes\"\xaa\x03\n" +
 	"\fApplyRequest\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x1a\n" +
 	"\bplatform\x18\x02 \x01(\tR\bplatform\x12#\n" +
@@ -1589,34 +1723,46 @@ const file_plugins_proto_v1_plugin_proto_rawDesc = "" +
 	"\tendpoints\x18\x05 \x03(\v2..meshgym.plugin.v1.ApplyRequest.EndpointsEntryR\tendpoints\x12<\n" +
 	"\n" +
 	"components\x18\x06 \x03(\v2\x1c.meshgym.plugin.v1.ComponentR\n" +
-	"components\x1aZ\n" +
+	"components\x124\n" +
+	"\acluster\x18\a \x01(\v2\x1a.meshgym.plugin.v1.ClusterR\acluster\x1aZ\n" +
 	"\x0eEndpointsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
-	"\x05value\x18\x02 \x01(\v2\x1c.meshgym.plugin.v1.EndpointsR\x05value:\x028\x01\"i\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.meshgym.plugin.v1.EndpointsR\x05value:\x028\x01\"\x9f\x01\n" +
 	"\rScrapeRequest\x12\x1a\n" +
 	"\bplatform\x18\x01 \x01(\tR\bplatform\x12<\n" +
 	"\n" +
 	"components\x18\x02 \x03(\v2\x1c.meshgym.plugin.v1.ComponentR\n" +
-	"components\">\n" +
+	"components\x124\n" +
+	"\acluster\x18\x03 \x01(\v2\x1a.meshgym.plugin.v1.ClusterR\acluster\"\xbe\x01\n" +
 	"\fScrapeTarget\x12\x1c\n" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x10\n" +
-	"\x03url\x18\x02 \x01(\tR\x03url\"R\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12C\n" +
+	"\x06labels\x18\x03 \x03(\v2+.meshgym.plugin.v1.ScrapeTarget.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"R\n" +
 	"\x15ScrapeTargetsResponse\x129\n" +
 	"\atargets\x18\x01 \x03(\v2\x1f.meshgym.plugin.v1.ScrapeTargetR\atargets\"\x16\n" +
-	"\x14MetricMappingRequest\"\xbe\x01\n" +
+	"\x14MetricMappingRequest\"\xbb\x02\n" +
 	"\rMetricMapping\x12\x12\n" +
 	"\x04mesh\x18\x01 \x01(\tR\x04mesh\x12\x18\n" +
 	"\ameshgym\x18\x02 \x01(\tR\ameshgym\x12D\n" +
-	"\x06labels\x18\x03 \x03(\v2,.meshgym.plugin.v1.MetricMapping.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x03 \x03(\v2,.meshgym.plugin.v1.MetricMapping.LabelsEntryR\x06labels\x12A\n" +
+	"\x05where\x18\x04 \x03(\v2+.meshgym.plugin.v1.MetricMapping.WhereEntryR\x05where\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a8\n" +
+	"\n" +
+	"WhereEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"N\n" +
 	"\x0eMetricMappings\x12<\n" +
-	"\bmappings\x18\x01 \x03(\v2 .meshgym.plugin.v1.MetricMappingR\bmappings\"M\n" +
+	"\bmappings\x18\x01 \x03(\v2 .meshgym.plugin.v1.MetricMappingR\bmappings\"\x83\x01\n" +
 	"\rEventsRequest\x12<\n" +
 	"\n" +
 	"components\x18\x01 \x03(\v2\x1c.meshgym.plugin.v1.ComponentR\n" +
-	"components\"\x9f\x02\n" +
+	"components\x124\n" +
+	"\acluster\x18\x02 \x01(\v2\x1a.meshgym.plugin.v1.ClusterR\acluster\"\x9f\x02\n" +
 	"\vPolicyEvent\x12 \n" +
 	"\fat_unix_nano\x18\x01 \x01(\x03R\n" +
 	"atUnixNano\x12\x1c\n" +
@@ -1666,7 +1812,7 @@ func file_plugins_proto_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugins_proto_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugins_proto_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_plugins_proto_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_plugins_proto_v1_plugin_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: meshgym.plugin.v1.ErrorCode
 	(*Empty)(nil),                 // 1: meshgym.plugin.v1.Empty
@@ -1675,67 +1821,76 @@ var file_plugins_proto_v1_plugin_proto_goTypes = []any{
 	(*Info)(nil),                  // 4: meshgym.plugin.v1.Info
 	(*ProfileInfo)(nil),           // 5: meshgym.plugin.v1.ProfileInfo
 	(*InstallRequest)(nil),        // 6: meshgym.plugin.v1.InstallRequest
-	(*Endpoint)(nil),              // 7: meshgym.plugin.v1.Endpoint
-	(*Endpoints)(nil),             // 8: meshgym.plugin.v1.Endpoints
-	(*Component)(nil),             // 9: meshgym.plugin.v1.Component
-	(*RenderRequest)(nil),         // 10: meshgym.plugin.v1.RenderRequest
-	(*Document)(nil),              // 11: meshgym.plugin.v1.Document
-	(*Knob)(nil),                  // 12: meshgym.plugin.v1.Knob
-	(*Rendered)(nil),              // 13: meshgym.plugin.v1.Rendered
-	(*ApplyRequest)(nil),          // 14: meshgym.plugin.v1.ApplyRequest
-	(*ScrapeRequest)(nil),         // 15: meshgym.plugin.v1.ScrapeRequest
-	(*ScrapeTarget)(nil),          // 16: meshgym.plugin.v1.ScrapeTarget
-	(*ScrapeTargetsResponse)(nil), // 17: meshgym.plugin.v1.ScrapeTargetsResponse
-	(*MetricMappingRequest)(nil),  // 18: meshgym.plugin.v1.MetricMappingRequest
-	(*MetricMapping)(nil),         // 19: meshgym.plugin.v1.MetricMapping
-	(*MetricMappings)(nil),        // 20: meshgym.plugin.v1.MetricMappings
-	(*EventsRequest)(nil),         // 21: meshgym.plugin.v1.EventsRequest
-	(*PolicyEvent)(nil),           // 22: meshgym.plugin.v1.PolicyEvent
-	(*ErrorDetail)(nil),           // 23: meshgym.plugin.v1.ErrorDetail
-	nil,                           // 24: meshgym.plugin.v1.RenderRequest.EndpointsEntry
-	nil,                           // 25: meshgym.plugin.v1.ApplyRequest.EndpointsEntry
-	nil,                           // 26: meshgym.plugin.v1.MetricMapping.LabelsEntry
+	(*Cluster)(nil),               // 7: meshgym.plugin.v1.Cluster
+	(*Endpoint)(nil),              // 8: meshgym.plugin.v1.Endpoint
+	(*Endpoints)(nil),             // 9: meshgym.plugin.v1.Endpoints
+	(*Component)(nil),             // 10: meshgym.plugin.v1.Component
+	(*RenderRequest)(nil),         // 11: meshgym.plugin.v1.RenderRequest
+	(*Document)(nil),              // 12: meshgym.plugin.v1.Document
+	(*Knob)(nil),                  // 13: meshgym.plugin.v1.Knob
+	(*Rendered)(nil),              // 14: meshgym.plugin.v1.Rendered
+	(*ApplyRequest)(nil),          // 15: meshgym.plugin.v1.ApplyRequest
+	(*ScrapeRequest)(nil),         // 16: meshgym.plugin.v1.ScrapeRequest
+	(*ScrapeTarget)(nil),          // 17: meshgym.plugin.v1.ScrapeTarget
+	(*ScrapeTargetsResponse)(nil), // 18: meshgym.plugin.v1.ScrapeTargetsResponse
+	(*MetricMappingRequest)(nil),  // 19: meshgym.plugin.v1.MetricMappingRequest
+	(*MetricMapping)(nil),         // 20: meshgym.plugin.v1.MetricMapping
+	(*MetricMappings)(nil),        // 21: meshgym.plugin.v1.MetricMappings
+	(*EventsRequest)(nil),         // 22: meshgym.plugin.v1.EventsRequest
+	(*PolicyEvent)(nil),           // 23: meshgym.plugin.v1.PolicyEvent
+	(*ErrorDetail)(nil),           // 24: meshgym.plugin.v1.ErrorDetail
+	nil,                           // 25: meshgym.plugin.v1.RenderRequest.EndpointsEntry
+	nil,                           // 26: meshgym.plugin.v1.ApplyRequest.EndpointsEntry
+	nil,                           // 27: meshgym.plugin.v1.ScrapeTarget.LabelsEntry
+	nil,                           // 28: meshgym.plugin.v1.MetricMapping.LabelsEntry
+	nil,                           // 29: meshgym.plugin.v1.MetricMapping.WhereEntry
 }
 var file_plugins_proto_v1_plugin_proto_depIdxs = []int32{
 	4,  // 0: meshgym.plugin.v1.InfoResponse.info:type_name -> meshgym.plugin.v1.Info
 	5,  // 1: meshgym.plugin.v1.Info.profiles:type_name -> meshgym.plugin.v1.ProfileInfo
-	7,  // 2: meshgym.plugin.v1.Endpoints.endpoints:type_name -> meshgym.plugin.v1.Endpoint
-	24, // 3: meshgym.plugin.v1.RenderRequest.endpoints:type_name -> meshgym.plugin.v1.RenderRequest.EndpointsEntry
-	11, // 4: meshgym.plugin.v1.Rendered.documents:type_name -> meshgym.plugin.v1.Document
-	12, // 5: meshgym.plugin.v1.Rendered.knobs:type_name -> meshgym.plugin.v1.Knob
-	25, // 6: meshgym.plugin.v1.ApplyRequest.endpoints:type_name -> meshgym.plugin.v1.ApplyRequest.EndpointsEntry
-	9,  // 7: meshgym.plugin.v1.ApplyRequest.components:type_name -> meshgym.plugin.v1.Component
-	9,  // 8: meshgym.plugin.v1.ScrapeRequest.components:type_name -> meshgym.plugin.v1.Component
-	16, // 9: meshgym.plugin.v1.ScrapeTargetsResponse.targets:type_name -> meshgym.plugin.v1.ScrapeTarget
-	26, // 10: meshgym.plugin.v1.MetricMapping.labels:type_name -> meshgym.plugin.v1.MetricMapping.LabelsEntry
-	19, // 11: meshgym.plugin.v1.MetricMappings.mappings:type_name -> meshgym.plugin.v1.MetricMapping
-	9,  // 12: meshgym.plugin.v1.EventsRequest.components:type_name -> meshgym.plugin.v1.Component
-	0,  // 13: meshgym.plugin.v1.ErrorDetail.code:type_name -> meshgym.plugin.v1.ErrorCode
-	8,  // 14: meshgym.plugin.v1.RenderRequest.EndpointsEntry.value:type_name -> meshgym.plugin.v1.Endpoints
-	8,  // 15: meshgym.plugin.v1.ApplyRequest.EndpointsEntry.value:type_name -> meshgym.plugin.v1.Endpoints
-	2,  // 16: meshgym.plugin.v1.MeshPlugin.Info:input_type -> meshgym.plugin.v1.InfoRequest
-	6,  // 17: meshgym.plugin.v1.MeshPlugin.Install:input_type -> meshgym.plugin.v1.InstallRequest
-	6,  // 18: meshgym.plugin.v1.MeshPlugin.Uninstall:input_type -> meshgym.plugin.v1.InstallRequest
-	10, // 19: meshgym.plugin.v1.MeshPlugin.Render:input_type -> meshgym.plugin.v1.RenderRequest
-	14, // 20: meshgym.plugin.v1.MeshPlugin.Apply:input_type -> meshgym.plugin.v1.ApplyRequest
-	14, // 21: meshgym.plugin.v1.MeshPlugin.Remove:input_type -> meshgym.plugin.v1.ApplyRequest
-	15, // 22: meshgym.plugin.v1.MeshPlugin.ScrapeTargets:input_type -> meshgym.plugin.v1.ScrapeRequest
-	18, // 23: meshgym.plugin.v1.MeshPlugin.MetricMapping:input_type -> meshgym.plugin.v1.MetricMappingRequest
-	21, // 24: meshgym.plugin.v1.MeshPlugin.Events:input_type -> meshgym.plugin.v1.EventsRequest
-	3,  // 25: meshgym.plugin.v1.MeshPlugin.Info:output_type -> meshgym.plugin.v1.InfoResponse
-	1,  // 26: meshgym.plugin.v1.MeshPlugin.Install:output_type -> meshgym.plugin.v1.Empty
-	1,  // 27: meshgym.plugin.v1.MeshPlugin.Uninstall:output_type -> meshgym.plugin.v1.Empty
-	13, // 28: meshgym.plugin.v1.MeshPlugin.Render:output_type -> meshgym.plugin.v1.Rendered
-	1,  // 29: meshgym.plugin.v1.MeshPlugin.Apply:output_type -> meshgym.plugin.v1.Empty
-	1,  // 30: meshgym.plugin.v1.MeshPlugin.Remove:output_type -> meshgym.plugin.v1.Empty
-	17, // 31: meshgym.plugin.v1.MeshPlugin.ScrapeTargets:output_type -> meshgym.plugin.v1.ScrapeTargetsResponse
-	20, // 32: meshgym.plugin.v1.MeshPlugin.MetricMapping:output_type -> meshgym.plugin.v1.MetricMappings
-	22, // 33: meshgym.plugin.v1.MeshPlugin.Events:output_type -> meshgym.plugin.v1.PolicyEvent
-	25, // [25:34] is the sub-list for method output_type
-	16, // [16:25] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	7,  // 2: meshgym.plugin.v1.InstallRequest.cluster:type_name -> meshgym.plugin.v1.Cluster
+	8,  // 3: meshgym.plugin.v1.Endpoints.endpoints:type_name -> meshgym.plugin.v1.Endpoint
+	25, // 4: meshgym.plugin.v1.RenderRequest.endpoints:type_name -> meshgym.plugin.v1.RenderRequest.EndpointsEntry
+	12, // 5: meshgym.plugin.v1.Rendered.documents:type_name -> meshgym.plugin.v1.Document
+	13, // 6: meshgym.plugin.v1.Rendered.knobs:type_name -> meshgym.plugin.v1.Knob
+	26, // 7: meshgym.plugin.v1.ApplyRequest.endpoints:type_name -> meshgym.plugin.v1.ApplyRequest.EndpointsEntry
+	10, // 8: meshgym.plugin.v1.ApplyRequest.components:type_name -> meshgym.plugin.v1.Component
+	7,  // 9: meshgym.plugin.v1.ApplyRequest.cluster:type_name -> meshgym.plugin.v1.Cluster
+	10, // 10: meshgym.plugin.v1.ScrapeRequest.components:type_name -> meshgym.plugin.v1.Component
+	7,  // 11: meshgym.plugin.v1.ScrapeRequest.cluster:type_name -> meshgym.plugin.v1.Cluster
+	27, // 12: meshgym.plugin.v1.ScrapeTarget.labels:type_name -> meshgym.plugin.v1.ScrapeTarget.LabelsEntry
+	17, // 13: meshgym.plugin.v1.ScrapeTargetsResponse.targets:type_name -> meshgym.plugin.v1.ScrapeTarget
+	28, // 14: meshgym.plugin.v1.MetricMapping.labels:type_name -> meshgym.plugin.v1.MetricMapping.LabelsEntry
+	29, // 15: meshgym.plugin.v1.MetricMapping.where:type_name -> meshgym.plugin.v1.MetricMapping.WhereEntry
+	20, // 16: meshgym.plugin.v1.MetricMappings.mappings:type_name -> meshgym.plugin.v1.MetricMapping
+	10, // 17: meshgym.plugin.v1.EventsRequest.components:type_name -> meshgym.plugin.v1.Component
+	7,  // 18: meshgym.plugin.v1.EventsRequest.cluster:type_name -> meshgym.plugin.v1.Cluster
+	0,  // 19: meshgym.plugin.v1.ErrorDetail.code:type_name -> meshgym.plugin.v1.ErrorCode
+	9,  // 20: meshgym.plugin.v1.RenderRequest.EndpointsEntry.value:type_name -> meshgym.plugin.v1.Endpoints
+	9,  // 21: meshgym.plugin.v1.ApplyRequest.EndpointsEntry.value:type_name -> meshgym.plugin.v1.Endpoints
+	2,  // 22: meshgym.plugin.v1.MeshPlugin.Info:input_type -> meshgym.plugin.v1.InfoRequest
+	6,  // 23: meshgym.plugin.v1.MeshPlugin.Install:input_type -> meshgym.plugin.v1.InstallRequest
+	6,  // 24: meshgym.plugin.v1.MeshPlugin.Uninstall:input_type -> meshgym.plugin.v1.InstallRequest
+	11, // 25: meshgym.plugin.v1.MeshPlugin.Render:input_type -> meshgym.plugin.v1.RenderRequest
+	15, // 26: meshgym.plugin.v1.MeshPlugin.Apply:input_type -> meshgym.plugin.v1.ApplyRequest
+	15, // 27: meshgym.plugin.v1.MeshPlugin.Remove:input_type -> meshgym.plugin.v1.ApplyRequest
+	16, // 28: meshgym.plugin.v1.MeshPlugin.ScrapeTargets:input_type -> meshgym.plugin.v1.ScrapeRequest
+	19, // 29: meshgym.plugin.v1.MeshPlugin.MetricMapping:input_type -> meshgym.plugin.v1.MetricMappingRequest
+	22, // 30: meshgym.plugin.v1.MeshPlugin.Events:input_type -> meshgym.plugin.v1.EventsRequest
+	3,  // 31: meshgym.plugin.v1.MeshPlugin.Info:output_type -> meshgym.plugin.v1.InfoResponse
+	1,  // 32: meshgym.plugin.v1.MeshPlugin.Install:output_type -> meshgym.plugin.v1.Empty
+	1,  // 33: meshgym.plugin.v1.MeshPlugin.Uninstall:output_type -> meshgym.plugin.v1.Empty
+	14, // 34: meshgym.plugin.v1.MeshPlugin.Render:output_type -> meshgym.plugin.v1.Rendered
+	1,  // 35: meshgym.plugin.v1.MeshPlugin.Apply:output_type -> meshgym.plugin.v1.Empty
+	1,  // 36: meshgym.plugin.v1.MeshPlugin.Remove:output_type -> meshgym.plugin.v1.Empty
+	18, // 37: meshgym.plugin.v1.MeshPlugin.ScrapeTargets:output_type -> meshgym.plugin.v1.ScrapeTargetsResponse
+	21, // 38: meshgym.plugin.v1.MeshPlugin.MetricMapping:output_type -> meshgym.plugin.v1.MetricMappings
+	23, // 39: meshgym.plugin.v1.MeshPlugin.Events:output_type -> meshgym.plugin.v1.PolicyEvent
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_plugins_proto_v1_plugin_proto_init() }
@@ -1749,7 +1904,7 @@ func file_plugins_proto_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugins_proto_v1_plugin_proto_rawDesc), len(file_plugins_proto_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
