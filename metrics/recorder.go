@@ -16,7 +16,7 @@ type Recorder struct {
 	Mapping Mapping
 
 	targets []Target
-	every time.Duration
+	every   time.Duration
 
 	mu     sync.Mutex
 	prev   map[string]float64
