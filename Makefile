@@ -8,7 +8,7 @@ RUN_ARGS ?= --duration 20s
 export TESTCONTAINERS_HOST_OVERRIDE = 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED = true
 
-.PHONY: all build run test test-short test-soak test-docker doctor cross bench lint fuzz clean
+.PHONY: all build run test test-short test-soak test-docker test-kind kind-node-image doctor cross bench lint fuzz clean
 
 all: build
 
@@ -31,6 +31,17 @@ test: build cross
 ## on local and on Docker, about 4 minutes; they skip without a daemon)
 test-soak:
 	$(GO) test -count=1 -timeout 30m -tags soak -run 'AllScenarios' -v ./sandbox/docker/
+
+## test-kind: the kind end-to-end test: for each real mesh, meshgym up →
+## run retries → down (about 10 minutes a mesh). Needs Docker, the kind node
+## image ('make kind-node-image') and internet for the mesh charts and
+## images; MESHGYM_KIND_MESHES=istio narrows it. 'make test' skips it.
+test-kind:
+	CGO_ENABLED=0 MESHGYM_KIND_E2E=1 $(GO) test -count=1 -timeout 90m -run '^TestKindEndToEnd$$' -v ./cmd/meshgym/
+
+## kind-node-image: pull the pinned kind node image (internet needed; tests never pull)
+kind-node-image:
+	docker pull $$(grep -o 'kindest/node:[^"]*' sandbox/kind/contract.go | head -1)
 
 ## test-docker: only the Docker tests (named TestDocker*), verbose, then one
 ## line saying how many ran and how many skipped (and why)

@@ -393,8 +393,13 @@ func (r *runner) deploy(ctx context.Context, topo scenarios.Topology, what strin
 	if err := r.mesh.apply(r.ctx, topo, dep, r.comps, r.sc.Phase(false)); err != nil {
 		return classify(r.ctx, meshErr(err))
 	}
-	if err := waitReady(r.ctx, r.comps, r.opts.ReadyTimeout); err != nil {
-		return classify(r.ctx, platformErr(err))
+	// meshgym's own sidecars answer /ready on their admin port; on a
+	// cluster the platform's rollout wait already covered readiness (a
+	// mesh's proxy has no meshgym admin API).
+	if r.mesh.cluster == nil {
+		if err := waitReady(r.ctx, r.comps, r.opts.ReadyTimeout); err != nil {
+			return classify(r.ctx, platformErr(err))
+		}
 	}
 	r.mesh.events(r.ctx, r.comps, func(pe *PolicyEvent) {
 		pe.Phase = r.phase.Load().(string)
@@ -415,7 +420,21 @@ func (r *runner) teardown() {
 	if r.cancel != nil {
 		r.cancel(nil)
 	}
-	tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	bound := 10 * time.Second
+	if r.mesh.cluster != nil {
+		// On a cluster the pattern's resources outlive the pods: take the
+		// pattern out of force so the next run starts from the mesh's
+		// defaults, and give the pods time to go.
+		bound = 90 * time.Second
+		rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+		err := r.mesh.client.Remove(rctx, plugins.ApplyRequest{Profile: r.mesh.profile, Platform: r.mesh.platform,
+			Topology: r.sc.Topology, Cluster: r.mesh.cluster})
+		rcancel()
+		if err != nil {
+			r.em.log("remove the pattern: " + err.Error())
+		}
+	}
+	tctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	if err := r.dep.Teardown(tctx); err != nil {
 		r.em.log("teardown: " + err.Error())

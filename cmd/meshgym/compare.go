@@ -183,11 +183,20 @@ func scenarioUnder(c *cobra.Command, arg string, f *compareFlags, m string) (*sc
 	if err != nil {
 		return nil, engine.Options{}, err
 	}
-	opts, err := prepare(c, sc, &f.runFlags)
+	rf := f.runFlags
+	platformName := ""
+	if rf.platform != nil {
+		platformName = *rf.platform
+	}
+	if platformName == "kind" {
+		// Each real mesh runs on its own cluster (meshgym-MESH).
+		rf.mesh = m
+	}
+	opts, err := prepare(c, sc, &rf)
 	if err != nil {
 		return nil, engine.Options{}, err
 	}
-	setMesh(&opts, m)
+	setMesh(&opts, m, platformName)
 	return sc, opts, nil
 }
 

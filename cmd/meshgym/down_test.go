@@ -129,17 +129,34 @@ func TestDockerImagesCLI(t *testing.T) {
 	_ = cli
 }
 
-// TestPlatformFlag: --platform takes local or docker; anything else is a
-// usage error listing both.
+// TestPlatformFlag: --platform takes local, docker or kind; anything else
+// is a usage error listing them; kind needs a real mesh; --cluster is
+// kind's only.
 func TestPlatformFlag(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := Main([]string{"run", "retries", "--platform", "kind"}, &out, &errb)
-	if code != exitUsage || !strings.Contains(errb.String(), "local, docker") {
-		t.Errorf("--platform kind: exit %d, %q; want 2 listing the platforms", code, errb.String())
+	code := Main([]string{"run", "retries", "--platform", "k8s"}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "local, docker, kind") {
+		t.Errorf("--platform k8s: exit %d, %q; want 2 listing the platforms", code, errb.String())
+	}
+	for _, args := range [][]string{
+		{"run", "retries", "--platform", "kind"},
+		{"run", "retries", "--platform", "kind", "--mesh", "book"},
+		{"run", "retries", "--platform", "kind", "--mesh", "kuma"},
+	} {
+		errb.Reset()
+		code = Main(args, &out, &errb)
+		if code != exitUsage || !strings.Contains(errb.String(), "add --mesh istio, linkerd or consul") || !strings.Contains(errb.String(), "meshgym up --platform kind") {
+			t.Errorf("%v: exit %d, %q; want 2 naming the real meshes and meshgym up", args, code, errb.String())
+		}
+	}
+	errb.Reset()
+	code = Main([]string{"run", "retries", "--cluster", "meshgym-istio"}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "--cluster applies to --platform kind only") {
+		t.Errorf("--cluster without kind: exit %d, %q", code, errb.String())
 	}
 	errb.Reset()
 	code = Main([]string{"run", "retries", "--image-source", "upstream"}, &out, &errb)
-	if code != exitUsage || !strings.Contains(errb.String(), "--platform docker") {
+	if code != exitUsage || !strings.Contains(errb.String(), "--platform docker or kind") {
 		t.Errorf("--image-source without docker: exit %d, %q", code, errb.String())
 	}
 	p, err := newPlatform("docker", nil)

@@ -78,7 +78,14 @@ the list of labs, or NAME's steps as text with the equivalent CLI commands.`,
 			if f.port < 0 || f.port > 65535 {
 				return usageErr("--port: must be from 0 to 65535 (got %d); 0 picks a free port", f.port)
 			}
-			if _, err := newPlatform(*f.platform, c); err != nil {
+			if *f.platform == "kind" {
+				// The run's platform is made at the first run; here only
+				// the flags are checked.
+				if !isRealMesh(f.mesh) {
+					_, err := newPlatform("kind", c, f.mesh)
+					return err
+				}
+			} else if _, err := newPlatform(*f.platform, c); err != nil {
 				return err
 			}
 			if f.list || (len(args) == 0 && !onTerminal(c)) {
@@ -104,7 +111,7 @@ the list of labs, or NAME's steps as text with the equivalent CLI commands.`,
 	fl.BoolVar(&f.list, "list", false, "print the labs (name, title, minutes, summary) and exit")
 	fl.IntVar(&f.port, "port", 0, "port of the entry service; 0 = any free port (default: 8200, or a free one when 8200 is taken)")
 	f.platform = addPlatformFlag(c)
-	fl.StringVar(&f.mesh, "mesh", "", "mesh to apply the pattern with: a semantics profile of the builtin mesh (book, envoy, istio, linkerd, consul, kuma; a release with @, e.g. istio@1.23) or a plugin's name (default: book)")
+	fl.StringVar(&f.mesh, "mesh", "", "mesh to apply the pattern with: a semantics profile of the builtin mesh (book, envoy, istio, linkerd, consul, kuma; a release with @, e.g. istio@1.23) or a plugin's name (default: book); with --platform kind, the real mesh: istio, linkerd or consul")
 	return c
 }
 
@@ -196,9 +203,13 @@ func openTUI(c *cobra.Command, name string, f *labFlags) error {
 		}
 	}
 	opts := engine.Options{OpenMesh: openMesh}
-	setMesh(&opts, f.mesh)
+	platformName := ""
 	if f.platform != nil {
-		p, err := newPlatform(*f.platform, c)
+		platformName = *f.platform
+	}
+	setMesh(&opts, f.mesh, platformName)
+	if f.platform != nil {
+		p, err := newPlatform(*f.platform, c, opts.Mesh)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 // platformNames lists the values of --platform.
-var platformNames = []string{"local", "docker"}
+var platformNames = []string{"local", "docker", "kind"}
 
 func init() { moreCommands = append(moreCommands, newDockerWatchdogCmd) }
 
@@ -20,9 +20,10 @@ func init() { moreCommands = append(moreCommands, newDockerWatchdogCmd) }
 // to newPlatform.
 func addPlatformFlag(cmd *cobra.Command) *string {
 	fl := cmd.Flags()
-	p := fl.String("platform", "local", "where the sample system runs: "+strings.Join(platformNames, " or ")+
-		" (local: processes on this machine; docker: containers, one network namespace per instance shared with its sidecar; see 'meshgym doctor')")
-	fl.String("image-source", docker.ImageSourceLocal, "with --platform docker, the sample app's image: local (meshgym's own, built here FROM scratch; no registry needed) or upstream (nicholasjackson/fake-service:v0.26.2, pulled when absent)")
+	p := fl.String("platform", "local", "where the sample system runs: "+strings.Join(platformNames, ", ")+
+		" (local: processes on this machine; docker: containers, one network namespace per instance shared with its sidecar; kind: a Kubernetes cluster with a real mesh, made by 'meshgym up --platform kind --mesh MESH'; see 'meshgym doctor')")
+	fl.String("image-source", docker.ImageSourceLocal, "with --platform docker or kind, the sample app's image: local (meshgym's own, built here FROM scratch; no registry needed) or upstream (nicholasjackson/fake-service:v0.26.2, pulled when absent)")
+	fl.String("cluster", "", "with --platform kind, the kind cluster to run on (default meshgym-MESH, as 'meshgym up' names it)")
 	return p
 }
 
@@ -32,20 +33,45 @@ func addPlatformFlag(cmd *cobra.Command) *string {
 // --image-source from cmd when cmd has that flag). An unknown name or an
 // --image-source without --platform docker is a usage error (exit 2) that
 // lists the platforms.
-func newPlatform(name string, cmd *cobra.Command) (sandbox.Platform, error) {
+//
+// On kind, mesh is the real mesh of the run (istio, linkerd, consul; see
+// setMesh); a run on kind without one is a usage error.
+func newPlatform(name string, cmd *cobra.Command, mesh ...string) (sandbox.Platform, error) {
 	imageSource := ""
-	changed := false
+	changed, clusterSet := false, false
 	if cmd != nil {
 		if f := cmd.Flags().Lookup("image-source"); f != nil {
 			imageSource, changed = f.Value.String(), f.Changed
 		}
+		if f := cmd.Flags().Lookup("cluster"); f != nil {
+			clusterSet = f.Changed
+		}
+	}
+	if clusterSet && name != "kind" {
+		return nil, usageErr("--cluster applies to --platform kind only")
 	}
 	switch name {
 	case "", "local":
 		if changed {
-			return nil, usageErr("--image-source applies to --platform docker only")
+			return nil, usageErr("--image-source applies to --platform docker or kind only")
 		}
 		return nil, nil
+	case "kind":
+		m := ""
+		if len(mesh) > 0 {
+			m = mesh[0]
+		}
+		if !isRealMesh(m) {
+			return nil, usageErr("--platform kind runs a real mesh: add --mesh %s (create its cluster first: meshgym up --platform kind --mesh istio)", realMeshNames())
+		}
+		if imageSource != "" && imageSource != docker.ImageSourceLocal && imageSource != docker.ImageSourceUpstream {
+			return nil, usageErr("--image-source %q: want local or upstream", imageSource)
+		}
+		p, err := newKindPlatform(cmd, m)
+		if err != nil {
+			return nil, &exitError{code: exitPlatform, err: err}
+		}
+		return p, nil
 	case "docker":
 		p, err := docker.New(docker.Options{ImageSource: imageSource})
 		if err != nil {

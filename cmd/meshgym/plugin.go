@@ -15,12 +15,40 @@ import (
 	"meshgym/engine"
 	"meshgym/plugins"
 	"meshgym/plugins/builtin"
+	"meshgym/plugins/kubemesh"
 )
 
 // builtinPlugins are served by re-executing this program as
 // `meshgym plugin serve NAME`.
 var builtinPlugins = map[string]func() plugins.Mesh{
 	builtin.Name: func() plugins.Mesh { return builtin.NewPlugin() },
+}
+
+// The real meshes (platform kind) are built-in plugins too; on local and
+// docker their names stay the builtin plugin's semantics profiles.
+func init() {
+	for _, s := range kubemesh.Specs() {
+		builtinPlugins[s.Name] = func() plugins.Mesh { return kubemesh.New(s, kubemesh.Deps{}) }
+	}
+}
+
+// isRealMesh reports whether name is a real mesh's plugin (istio,
+// linkerd, consul), which runs on platform kind only.
+func isRealMesh(name string) bool {
+	_, ok := kubemesh.Lookup(name)
+	return ok
+}
+
+// realMeshNames lists the real meshes for messages: "istio, linkerd or consul".
+func realMeshNames() string {
+	var names []string
+	for _, s := range kubemesh.Specs() {
+		names = append(names, s.Name)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 var (
@@ -64,6 +92,9 @@ func openMesh(ctx context.Context, name string) (engine.MeshClient, error) {
 func isPlugin(name string) bool {
 	if name == builtin.Name {
 		return true
+	}
+	if isRealMesh(name) {
+		return false // a builtin profile, except on kind (setMesh)
 	}
 	found, err := pluginLoader().Find()
 	if err != nil {

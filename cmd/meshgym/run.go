@@ -97,7 +97,7 @@ store; see docs/smp.md.`,
 	fl.IntVar(&f.port, "port", 0, "port of the entry service; 0 = any free port (default: 8200, or a free one when 8200 is taken)")
 	fl.StringVar(&f.runDir, "run-dir", "", "directory for logs and result.json (default .meshgym/runs/<time>-<scenario>)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
-	fl.StringVar(&f.mesh, "mesh", "", "mesh to apply the pattern with: a semantics profile of the builtin mesh (book, envoy, istio, linkerd, consul, kuma; a release with @, e.g. istio@1.23) or a plugin's name (default: the scenario's mesh:, else book)")
+	fl.StringVar(&f.mesh, "mesh", "", "mesh to apply the pattern with: a semantics profile of the builtin mesh (book, envoy, istio, linkerd, consul, kuma; a release with @, e.g. istio@1.23) or a plugin's name (default: the scenario's mesh:, else book); with --platform kind, the real mesh the cluster runs: istio, linkerd or consul")
 	fl.BoolVar(&f.all, "all", false, "run every built-in scenario in sequence and print one summary table")
 	f.platform = addPlatformFlag(c)
 	fl.Float64Var(&f.traceSample, "trace-sample", 0, "fraction of requests traced end to end, recorded in the run directory (traces/spans.jsonl); default 0.1 or OTEL_TRACES_SAMPLER_ARG; 0 = no tracing")
@@ -239,12 +239,20 @@ func prepare(c *cobra.Command, sc *scenarios.Scenario, f *runFlags) (engine.Opti
 		seed = f.seed
 	}
 	opts := engine.Options{Seed: seed, RunDir: f.runDir, OpenMesh: openMesh}
-	setMesh(&opts, f.mesh)
 	platformName := ""
 	if f.platform != nil {
 		platformName = *f.platform
 	}
-	platform, err := newPlatform(platformName, c)
+	mesh := f.mesh
+	if platformName == "kind" && mesh == "" {
+		// On kind the scenario's mesh: (a profile elsewhere) names the
+		// real mesh when it is one.
+		if base, _, _ := strings.Cut(sc.Mesh, "@"); isRealMesh(base) {
+			mesh = base
+		}
+	}
+	setMesh(&opts, mesh, platformName)
+	platform, err := newPlatform(platformName, c, opts.Mesh)
 	if err != nil {
 		return engine.Options{}, err
 	}
@@ -270,11 +278,15 @@ func prepare(c *cobra.Command, sc *scenarios.Scenario, f *runFlags) (engine.Opti
 
 // setMesh reads a --mesh value: the name of a mesh plugin found on the
 // plugin path, else a semantics profile of the builtin plugin (whose
-// existence the plugin checks: an unknown one exits 2).
-func setMesh(opts *engine.Options, m string) {
+// existence the plugin checks: an unknown one exits 2). On platform kind
+// a real mesh's name (istio, linkerd, consul) is that mesh's plugin.
+func setMesh(opts *engine.Options, m string, platform ...string) {
 	base, _, versioned := strings.Cut(m, "@")
+	onKind := len(platform) > 0 && platform[0] == "kind"
 	switch {
 	case m == "":
+	case onKind && isRealMesh(base):
+		opts.Mesh = base
 	case base != "builtin" && isPlugin(base):
 		// Another plugin; a version goes to it as its profile.
 		opts.Mesh = base

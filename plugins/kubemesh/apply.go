@@ -2,53 +2,57 @@ package kubemesh
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"meshgym/internal/kube"
 	"meshgym/plugins"
+	"meshgym/sandbox"
 	"meshgym/scenarios"
 )
 
-// appliedObject is one object an Apply put in force.
-type appliedObject struct {
-	obj *unstructured.Unstructured
-	// shared is true for an object that existed before the pattern's first
-	// apply (a Service or the Namespace the platform made): pattern off
-	// re-applies it empty under kube.PatternFieldManager, which drops the
-	// fields only the pattern set; otherwise pattern off deletes it.
-	shared bool
-}
-
-func (a appliedObject) key() string { return objKey(a.obj) }
-
-func objKey(u *unstructured.Unstructured) string {
-	return u.GetAPIVersion() + "/" + u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
-}
-
-// sharedKinds are the core kinds a pattern renders that the platform may
-// own (meshconfig's Service annotations of Linkerd, per-version Services,
-// the Namespace of the sidecar pattern): they are never deleted by pattern
-// off when they existed before.
-var sharedKinds = map[string]bool{"v1/Service": true, "v1/Namespace": true}
-
 // Apply implements plugins.Mesh: render the pattern for the lab
 // namespace, server-side apply every object with kube.PatternFieldManager,
-// then take out what the previous Apply on this cluster and namespace put
-// there and this one does not render: deleted when the pattern created it
-// (VirtualService, HTTPRoute, Consul config entries …), re-applied as bare
-// apiVersion/kind/metadata under kube.PatternFieldManager when it existed
-// before (the Services Linkerd's pattern annotates), so server-side apply
-// drops exactly the pattern's fields. A zero Pattern is pattern off.
+// then take out of the namespace what is in force from an earlier Apply —
+// of this process or any other (meshgym starts a plugin process per run;
+// a crashed run leaves its pattern behind) — and this rendering lacks.
+// Nothing is remembered in the process: the cluster is the record.
 //
+//   - Every applied object carries kube.ManagedByLabel=kube.ManagedByValue
+//     (added when the rendering lacks it), and the pattern-owned ones
+//     (every kind except the Namespace, Deployments and the Service of a
+//     topology service, which the platform owns) PatternLabel=true. A
+//     Service that is not a topology service's (the per-version Services
+//     of a split) is pattern-owned unless it existed before without the
+//     label.
+//   - For each of Spec.ResourceKinds and core v1 Service, the objects in
+//     the namespace labelled PatternLabel=true that this rendering lacks
+//     are deleted. A kind the cluster does not serve (no CRD) is skipped.
+//     Objects without the label (a user's own VirtualService) are left
+//     alone.
+//   - Every other Service, and the Namespace, that kube.PatternFieldManager
+//     still owns fields of and this rendering lacks (Linkerd's retry and
+//     timeout annotations) is re-applied as bare apiVersion/kind/metadata
+//     under kube.PatternFieldManager: server-side apply then drops exactly
+//     the fields that manager set, whichever process set them
+//     (https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management).
+//
+// A zero Pattern is pattern off: it clears the namespace of every pattern.
 // It returns once every applied object can be read back (bounded by
 // Deps.ApplyTimeout) and Spec.Settle has passed: a fixed wait for the
-// control plane to reach the proxies, not a check of their config.
+// control plane to reach the proxies, not a check of their config. When
+// nothing was applied, deleted or re-applied it returns without waiting.
+// Errors: CodeUnsupported (no cluster, a pattern the mesh lacks),
+// CodeInvalid (rendering), CodeUnavailable (the cluster failed or
+// refused), CodeCanceled.
 func (p *Plugin) Apply(ctx context.Context, req plugins.ApplyRequest) error {
 	if err := p.needCluster(req.Cluster); err != nil {
 		return err
@@ -71,64 +75,72 @@ func (p *Plugin) Apply(ctx context.Context, req plugins.ApplyRequest) error {
 	if err != nil {
 		return err
 	}
-	key := cl.Name + "/" + ns
-	p.mu.Lock()
-	prev := p.applied[key]
-	p.mu.Unlock()
-	known := map[string]appliedObject{}
-	for _, a := range prev {
-		known[a.key()] = a
+	fail := func(what string, err error) error {
+		return p.codeErr(ctx, fmt.Errorf("%s %s pattern: %w", what, p.spec.Name, err))
 	}
-
-	next := make([]appliedObject, 0, len(objs))
+	svcs, err := listServices(ctx, kc, ns)
+	if err != nil {
+		return fail("apply", err)
+	}
+	platform := platformServices(req.Topology)
+	rendered := map[string]bool{}
 	for _, o := range objs {
-		a := appliedObject{obj: o}
-		if k, ok := known[a.key()]; ok {
-			a.shared = k.shared
-		} else if sharedKinds[o.GetAPIVersion()+"/"+o.GetKind()] {
-			ok, err := p.exists(ctx, kc, o)
-			if err != nil {
-				return p.codeErr(ctx, fmt.Errorf("apply %s pattern: %w", p.spec.Name, err))
-			}
-			a.shared = ok
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
 		}
-		next = append(next, a)
+		if labels[kube.ManagedByLabel] == "" {
+			labels[kube.ManagedByLabel] = kube.ManagedByValue
+		}
+		if patternOwned(o, platform, svcs) {
+			labels[PatternLabel] = PatternLabelValue
+		} else {
+			delete(labels, PatternLabel)
+		}
+		o.SetLabels(labels)
+		rendered[objKey(o)] = true
 	}
-	// Remember what is about to be applied before applying, so a failure
-	// half-way is still cleaned up by the next Apply (pattern off).
-	p.remember(key, merge(prev, next))
 	if len(objs) > 0 {
 		if err := kc.Apply(ctx, kube.PatternFieldManager, objs...); err != nil {
 			return p.codeErr(ctx, fmt.Errorf("apply %s pattern %q: %w", p.spec.Name, req.Pattern.Kind, err))
 		}
 	}
-	inNext := map[string]bool{}
-	for _, a := range next {
-		inNext[a.key()] = true
+
+	gone, err := p.leftovers(ctx, kc, ns, rendered)
+	if err != nil {
+		return fail("find the leftovers of an earlier", err)
 	}
-	var gone, bare []*unstructured.Unstructured
-	for _, a := range prev {
-		if inNext[a.key()] {
-			continue
+	var bare []*unstructured.Unstructured
+	for _, s := range svcs {
+		switch {
+		case rendered[objKey(s)]:
+		case s.GetLabels()[PatternLabel] == PatternLabelValue:
+			gone = append(gone, s)
+		case ownsFields(s, kube.PatternFieldManager):
+			bare = append(bare, bareObject(s))
 		}
-		if a.shared {
-			bare = append(bare, bareObject(a.obj))
-		} else {
-			gone = append(gone, a.obj)
+	}
+	nsObj := namespaceObject(ns, nil, nil)
+	if !rendered[objKey(nsObj)] {
+		cur, err := get(ctx, kc, nsObj)
+		if err != nil {
+			return fail("take the namespace fields of an earlier", err)
+		}
+		if cur != nil && ownsFields(cur, kube.PatternFieldManager) {
+			bare = append(bare, nsObj)
 		}
 	}
 	if len(bare) > 0 {
 		if err := kc.Apply(ctx, kube.PatternFieldManager, bare...); err != nil {
-			return p.codeErr(ctx, fmt.Errorf("take %s pattern fields off: %w", p.spec.Name, err))
+			return fail("take the fields off of an earlier", err)
 		}
 	}
 	if len(gone) > 0 {
 		if err := kc.Delete(ctx, gone...); err != nil {
-			return p.codeErr(ctx, fmt.Errorf("delete %s pattern objects: %w", p.spec.Name, err))
+			return fail("delete the objects of an earlier", err)
 		}
 	}
-	p.remember(key, next)
-	if len(objs) == 0 && len(prev) == 0 {
+	if len(objs) == 0 && len(gone) == 0 && len(bare) == 0 {
 		return nil // nothing changed: nothing to wait for
 	}
 	if err := p.waitExist(ctx, kc, objs); err != nil {
@@ -146,29 +158,158 @@ func (p *Plugin) Remove(ctx context.Context, req plugins.ApplyRequest) error {
 	return p.Apply(ctx, req)
 }
 
-func (p *Plugin) remember(key string, objs []appliedObject) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(objs) == 0 {
-		delete(p.applied, key)
-		return
-	}
-	p.applied[key] = objs
+// Cleanup is pattern off on cl's lab namespace (cl.Namespace) for a
+// deployment of topo: what Apply of a zero Pattern does — deletes every
+// object labelled PatternLabel=true of Spec.ResourceKinds and of core v1
+// Service there, and takes kube.PatternFieldManager's fields off the
+// platform's Services and Namespace — so it also cleans up after a
+// crashed run or another process. For the engine and CLI (before a run's
+// first phase, `meshgym down`); errors as Apply's.
+func (p *Plugin) Cleanup(ctx context.Context, cl sandbox.Cluster, topo scenarios.Topology) error {
+	return p.Apply(ctx, plugins.ApplyRequest{Platform: "kind", Topology: topo, Cluster: &cl})
 }
 
-// merge is prev with next's objects added (next wins for a key).
-func merge(prev, next []appliedObject) []appliedObject {
-	out := append([]appliedObject(nil), next...)
-	seen := map[string]bool{}
-	for _, a := range next {
-		seen[a.key()] = true
-	}
-	for _, a := range prev {
-		if !seen[a.key()] {
-			out = append(out, a)
+// objKey identifies an object across API versions: group, kind, namespace
+// and name ("networking.istio.io/VirtualService/meshgym/payments"); a
+// listed object and its rendering may differ in version only.
+func objKey(u *unstructured.Unstructured) string {
+	gvk := u.GroupVersionKind()
+	return gvk.Group + "/" + gvk.Kind + "/" + u.GetNamespace() + "/" + u.GetName()
+}
+
+// kubeName is a scenario name as a Kubernetes object name, as
+// plugins/meshconfig and the kind platform make it (sandbox/kind.KubeName,
+// not imported: this plugin does not link the kind platform).
+func kubeName(s string) string {
+	var sb strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
+			sb.WriteRune(r)
+		} else {
+			sb.WriteByte('-')
 		}
 	}
+	return strings.Trim(sb.String(), "-")
+}
+
+// platformServices are the names of the Services the platform deploys,
+// one per topology service.
+func platformServices(topo scenarios.Topology) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range topo.Services {
+		out[kubeName(s.Name)] = true
+	}
 	return out
+}
+
+// patternOwned reports whether the pattern owns o, so it is labelled
+// PatternLabel and deleted once no longer rendered: every kind but
+// Namespace, apps Deployment and v1 Service; a Service only when it is not
+// a platform Service and did not exist before without the label (svcs are
+// the namespace's Services before this Apply).
+func patternOwned(o *unstructured.Unstructured, platform map[string]bool, svcs []*unstructured.Unstructured) bool {
+	gvk := o.GroupVersionKind()
+	switch {
+	case gvk.Group == "" && gvk.Kind == "Namespace", gvk.Group == "apps" && gvk.Kind == "Deployment":
+		return false
+	case gvk.Group != "" || gvk.Kind != "Service":
+		return true
+	case platform[o.GetName()]:
+		return false
+	}
+	for _, s := range svcs {
+		if s.GetName() == o.GetName() {
+			return s.GetLabels()[PatternLabel] == PatternLabelValue
+		}
+	}
+	return true
+}
+
+// listServices returns the Services in ns.
+func listServices(ctx context.Context, kc *kube.Clients, ns string) ([]*unstructured.Unstructured, error) {
+	l, err := kc.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "services"}).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list services in %s: %w", ns, err)
+	}
+	out := make([]*unstructured.Unstructured, len(l.Items))
+	for i := range l.Items {
+		out[i] = &l.Items[i]
+		out[i].SetAPIVersion("v1")
+		out[i].SetKind("Service")
+	}
+	return out, nil
+}
+
+// leftovers lists, for each of Spec.ResourceKinds, the objects in ns
+// labelled PatternLabel=true that are not in rendered (objKey). A kind the
+// cluster does not serve is skipped; the mapper's discovery cache is reset
+// once first, in case the CRDs were installed after it was filled.
+func (p *Plugin) leftovers(ctx context.Context, kc *kube.Clients, ns string, rendered map[string]bool) ([]*unstructured.Unstructured, error) {
+	sel := metav1.ListOptions{LabelSelector: PatternLabel + "=" + PatternLabelValue}
+	reset := false
+	var out []*unstructured.Unstructured
+	for _, gvk := range p.spec.ResourceKinds {
+		m, err := kc.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil && meta.IsNoMatchError(err) && !reset {
+			if r, ok := kc.Mapper.(interface{ Reset() }); ok {
+				r.Reset()
+				reset = true
+				m, err = kc.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			}
+		}
+		if err != nil {
+			if meta.IsNoMatchError(err) {
+				continue // not served: no CRD, so no object of it
+			}
+			return nil, fmt.Errorf("%s: %w", gvk, err)
+		}
+		ri := kc.Dynamic.Resource(m.Resource)
+		var l *unstructured.UnstructuredList
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			l, err = ri.Namespace(ns).List(ctx, sel)
+		} else {
+			l, err = ri.List(ctx, sel)
+		}
+		if apierrors.IsNotFound(err) {
+			continue // the CRD went away since discovery
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s in %s: %w", m.Resource.Resource, ns, err)
+		}
+		for i := range l.Items {
+			o := &l.Items[i]
+			o.SetGroupVersionKind(gvk)
+			if !rendered[objKey(o)] {
+				out = append(out, o)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ownsFields reports whether manager owns fields of u other than its
+// identity (metadata name and namespace), by u's managedFields.
+func ownsFields(u *unstructured.Unstructured, manager string) bool {
+	for _, m := range u.GetManagedFields() {
+		if m.Manager != manager || m.FieldsV1 == nil {
+			continue
+		}
+		var f map[string]any
+		if err := json.Unmarshal(m.FieldsV1.Raw, &f); err != nil {
+			return true // unreadable: assume it does
+		}
+		if md, ok := f["f:metadata"].(map[string]any); ok {
+			delete(md, "f:name")
+			delete(md, "f:namespace")
+			if len(md) == 0 {
+				delete(f, "f:metadata")
+			}
+		}
+		if len(f) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // bareObject is u's apiVersion, kind, name and namespace only.
@@ -183,12 +324,12 @@ func bareObject(u *unstructured.Unstructured) *unstructured.Unstructured {
 	return b
 }
 
-// exists reports whether the cluster has u.
-func (p *Plugin) exists(ctx context.Context, kc *kube.Clients, u *unstructured.Unstructured) (bool, error) {
+// get returns the cluster's u, or nil when there is none.
+func get(ctx context.Context, kc *kube.Clients, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	gvk := u.GroupVersionKind()
 	m, err := kc.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
-		return false, fmt.Errorf("%s %s: %w", u.GetKind(), u.GetName(), err)
+		return nil, fmt.Errorf("%s %s: %w", u.GetKind(), u.GetName(), err)
 	}
 	var ri interface {
 		Get(context.Context, string, metav1.GetOptions, ...string) (*unstructured.Unstructured, error)
@@ -196,14 +337,20 @@ func (p *Plugin) exists(ctx context.Context, kc *kube.Clients, u *unstructured.U
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		ri = kc.Dynamic.Resource(m.Resource).Namespace(u.GetNamespace())
 	}
-	_, err = ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+	got, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
 	switch {
 	case err == nil:
-		return true, nil
+		return got, nil
 	case apierrors.IsNotFound(err):
-		return false, nil
+		return nil, nil
 	}
-	return false, fmt.Errorf("get %s %s: %w", u.GetKind(), u.GetName(), err)
+	return nil, fmt.Errorf("get %s %s: %w", u.GetKind(), u.GetName(), err)
+}
+
+// exists reports whether the cluster has u.
+func (p *Plugin) exists(ctx context.Context, kc *kube.Clients, u *unstructured.Unstructured) (bool, error) {
+	got, err := get(ctx, kc, u)
+	return got != nil, err
 }
 
 // waitExist polls until every object can be read back, up to

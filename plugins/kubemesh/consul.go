@@ -3,6 +3,8 @@ package kubemesh
 import (
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"meshgym/plugins"
 	"meshgym/plugins/meshinstall"
 	"meshgym/scenarios"
@@ -79,6 +81,15 @@ func Consul() Spec {
 			"hashicorp/consul-dataplane:" + consulChart,
 		},
 		Patterns: without(scenarios.PatternKinds, scenarios.KindRateLimiting, scenarios.KindFaultInjection, scenarios.KindRetryBudgets),
+		// ServiceIntentions is not rendered today; listed so a leftover
+		// one is still swept.
+		ResourceKinds: []schema.GroupVersionKind{
+			{Group: "consul.hashicorp.com", Version: "v1alpha1", Kind: "ServiceDefaults"},
+			{Group: "consul.hashicorp.com", Version: "v1alpha1", Kind: "ServiceResolver"},
+			{Group: "consul.hashicorp.com", Version: "v1alpha1", Kind: "ServiceRouter"},
+			{Group: "consul.hashicorp.com", Version: "v1alpha1", Kind: "ServiceSplitter"},
+			{Group: "consul.hashicorp.com", Version: "v1alpha1", Kind: "ServiceIntentions"},
+		},
 		Unsupported: map[string]string{
 			scenarios.KindRateLimiting:   "rate limiting (service-defaults rateLimits is Consul Enterprise only, and this installs Consul CE; " + consulRLDoc + ")",
 			scenarios.KindFaultInjection: "fault injection (Consul has no fault config entry: an Envoy extension or a service-splitter to a failing subset instead; " + consulFaultDoc + ")",

@@ -4,14 +4,18 @@
 // run the mesh's pinned Helm charts (plugins/meshinstall) and label the
 // lab namespace for sidecar injection; Render is plugins/meshconfig's
 // rendering of the pattern as the mesh's own resources; Apply server-side
-// applies them (internal/kube) with the pattern field manager, and
-// "pattern off" removes exactly what the pattern set; ScrapeTargets are
+// applies them (internal/kube) with the pattern field manager, labelled
+// PatternLabel when the pattern owns them, and every Apply — "pattern
+// off" included, in any plugin process — deletes the labelled objects the
+// new rendering lacks and takes the pattern manager's fields off the
+// platform's objects, so no memory of an earlier run is needed (Cleanup
+// is the same for the engine and CLI); ScrapeTargets are
 // the mesh proxies' Prometheus endpoints read through the API server's
 // pod proxy, with MetricMapping turning the mesh's metrics into meshgym's
 // request_count so the same success conditions evaluate on a real mesh.
 //
 // Layout: contract.go (Spec, Deps), plugin.go (the plugins.Mesh),
-// apply.go (Apply/Remove and what a pattern left behind), events.go
+// apply.go (Apply/Remove/Cleanup and what a pattern left behind), events.go
 // (policy events from the proxies' counters), istio.go, linkerd.go,
 // consul.go (the pinned meshes).
 package kubemesh
@@ -21,10 +25,24 @@ import (
 	"net/http"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"meshgym/internal/kube"
 	"meshgym/plugins"
 	"meshgym/plugins/meshinstall"
 	"meshgym/sandbox"
+)
+
+// PatternLabel = PatternLabelValue marks, with kube.ManagedByLabel =
+// kube.ManagedByValue, every object Apply creates for a pattern (a
+// VirtualService, an HTTPRoute, a Consul config entry, a per-version
+// Service …): the objects a later Apply deletes when its rendering lacks
+// them. Objects the platform owns (the lab Namespace, the Service of each
+// topology service, Deployments) never carry it: Apply only takes its own
+// fields off them (server-side apply under kube.PatternFieldManager).
+const (
+	PatternLabel      = "meshgym.dev/pattern"
+	PatternLabelValue = "true"
 )
 
 // Spec describes one real mesh at its pinned version.
@@ -51,6 +69,13 @@ type Spec struct {
 	// Patterns are the pattern kinds it applies (scenarios.PatternKinds
 	// minus what the mesh lacks).
 	Patterns []string
+	// ResourceKinds are the kinds of the objects a pattern of this mesh
+	// creates (every kind plugins/meshconfig renders for Release, other
+	// than core v1 Service and Namespace), one served version each; Apply
+	// lists each in the lab namespace with label PatternLabel=true to find
+	// what a previous Apply — of any process — left there. A kind the
+	// cluster does not serve (its CRD is not installed) is skipped.
+	ResourceKinds []schema.GroupVersionKind
 	// Unsupported says, per pattern kind it lacks, why (shown by
 	// `meshgym explain` and in the error of a run): "fault injection
 	// (Linkerd has no fault-injection API; URL)".

@@ -55,10 +55,30 @@ type fakeCluster struct {
 
 func newFakeCluster(t *testing.T, objs ...*unstructured.Unstructured) *fakeCluster {
 	t.Helper()
+	return newFakeClusterServing(t, func(schema.GroupVersionKind) bool { return true }, objs...)
+}
+
+// resetMapper is a RESTMapper with the Reset of client-go's deferred
+// discovery mapper, counting the calls.
+type resetMapper struct {
+	meta.RESTMapper
+	resets int
+}
+
+func (m *resetMapper) Reset() { m.resets++ }
+
+// newFakeClusterServing is newFakeCluster serving only the fakeKinds
+// serve accepts (the others: CRD not installed). Its mapper is a
+// *resetMapper.
+func newFakeClusterServing(t *testing.T, serve func(schema.GroupVersionKind) bool, objs ...*unstructured.Unstructured) *fakeCluster {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	mapper := meta.NewDefaultRESTMapper(nil)
 	listKinds := map[schema.GroupVersionResource]string{}
 	for _, k := range fakeKinds {
+		if !serve(k.gvk) {
+			continue
+		}
 		scheme.AddKnownTypeWithName(k.gvk, &unstructured.Unstructured{})
 		scheme.AddKnownTypeWithName(k.gvk.GroupVersion().WithKind(k.gvk.Kind+"List"), &unstructured.UnstructuredList{})
 		scope := meta.RESTScopeRoot
@@ -78,7 +98,7 @@ func newFakeCluster(t *testing.T, objs ...*unstructured.Unstructured) *fakeClust
 	}
 	dyn.PrependReactor("*", "*", k8stesting.ObjectReaction(tracker))
 	return &fakeCluster{
-		clients: &kube.Clients{Typed: kubefake.NewClientset(), Dynamic: dyn, Mapper: mapper},
+		clients: &kube.Clients{Typed: kubefake.NewClientset(), Dynamic: dyn, Mapper: &resetMapper{RESTMapper: mapper}},
 		dyn:     dyn, tracker: tracker,
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"meshgym/metrics"
 	"meshgym/plugins"
 	"meshgym/plugins/meshinstall"
@@ -55,7 +57,12 @@ func Istio() Spec {
 			"docker.io/istio/pilot:" + IstioVersion,
 			"docker.io/istio/proxyv2:" + IstioVersion,
 		},
-		Patterns:        slices.Clone(scenarios.PatternKinds),
+		Patterns: slices.Clone(scenarios.PatternKinds),
+		ResourceKinds: []schema.GroupVersionKind{
+			{Group: "networking.istio.io", Version: "v1", Kind: "VirtualService"},
+			{Group: "networking.istio.io", Version: "v1", Kind: "DestinationRule"},
+			{Group: "networking.istio.io", Version: "v1alpha3", Kind: "EnvoyFilter"},
+		},
 		NamespaceLabels: map[string]string{"istio-injection": "enabled"},
 		Proxy:           ProxyMetrics{Container: "istio-proxy", Port: 15090, Path: "/stats/prometheus"},
 		Mapping: []plugins.MetricMapping{{

@@ -3,6 +3,8 @@ package kubemesh
 import (
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"meshgym/metrics"
 	"meshgym/plugins"
 	"meshgym/plugins/meshinstall"
@@ -67,6 +69,15 @@ func Linkerd() Spec {
 			"cr.l5d.io/linkerd/proxy-init:v2.4.2",
 		},
 		Patterns: without(scenarios.PatternKinds, scenarios.KindFaultInjection),
+		// HTTPRoute twice: Linkerd 2.18 reads the Gateway API's, older
+		// releases policy.linkerd.io's (linkerd-crds installs both).
+		ResourceKinds: []schema.GroupVersionKind{
+			{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"},
+			{Group: "policy.linkerd.io", Version: "v1beta3", Kind: "HTTPRoute"},
+			{Group: "policy.linkerd.io", Version: "v1beta3", Kind: "Server"},
+			{Group: "policy.linkerd.io", Version: "v1alpha1", Kind: "HTTPLocalRateLimitPolicy"},
+			{Group: "linkerd.io", Version: "v1alpha2", Kind: "ServiceProfile"},
+		},
 		Unsupported: map[string]string{
 			scenarios.KindFaultInjection: "fault injection (Linkerd has no fault-injection API: send a share of the traffic to a backend that always fails with a weighted HTTPRoute; " + linkerdFaultDoc + ")",
 		},

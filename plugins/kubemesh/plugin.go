@@ -34,18 +34,18 @@ func Lookup(name string) (Spec, bool) {
 	return Spec{}, false
 }
 
-// Plugin is one real mesh behind the plugin protocol. It keeps, per
-// cluster and namespace, the objects its last Apply put there, so a later
-// Apply (pattern off, or another pattern) removes what is no longer
-// rendered; this memory lives in the plugin process (the engine calls
-// Apply off and on on one process).
+// Plugin is one real mesh behind the plugin protocol. It keeps no record
+// of what it applied: Apply finds an earlier pattern's objects in the
+// cluster by label (PatternLabel) and field manager
+// (kube.PatternFieldManager), so a new plugin process — meshgym starts one
+// per run — cleans up after an earlier one. It caches clients per
+// cluster.
 type Plugin struct {
 	spec Spec
 	deps Deps
 
 	mu      sync.Mutex
 	clients map[string]*kube.Clients
-	applied map[string][]appliedObject // cluster/namespace → objects
 }
 
 var _ plugins.Mesh = (*Plugin)(nil)
@@ -75,7 +75,7 @@ func newPlugin(spec Spec, deps Deps) *Plugin {
 	if deps.ApplyTimeout <= 0 {
 		deps.ApplyTimeout = 30 * time.Second
 	}
-	return &Plugin{spec: spec, deps: deps, clients: map[string]*kube.Clients{}, applied: map[string][]appliedObject{}}
+	return &Plugin{spec: spec, deps: deps, clients: map[string]*kube.Clients{}}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

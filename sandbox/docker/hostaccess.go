@@ -70,14 +70,40 @@ func (p *Provider) ComponentHostAddress(ctx context.Context) (listenIP, componen
 	if runtime.GOOS != "linux" {
 		return "127.0.0.1", ComponentHost, nil
 	}
-	res, err := cli.NetworkInspect(ctx, "bridge", client.NetworkInspectOptions{})
+	ip, err := networkGateway(ctx, cli, "bridge")
 	if err != nil {
-		return "", "", fmt.Errorf("inspect Docker's default bridge network: %w", err)
+		return "", "", err
+	}
+	return ip, ComponentHost, nil
+}
+
+// NetworkGateway returns this machine's IPv4 address on the Docker
+// network called name (its gateway): where a container on that network —
+// or a kind node and its pods on network "kind" — reaches a server of
+// this machine listening on that address. Linux with a local daemon only.
+func NetworkGateway(ctx context.Context, name string) (string, error) {
+	if !daemonIsLocal() || runtime.GOOS != "linux" {
+		return "", errors.New("the containers cannot reach this machine's addresses (a remote daemon or Docker Desktop)")
+	}
+	cli, err := newClient()
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(ctx, PingTimeout)
+	defer cancel()
+	return networkGateway(ctx, cli, name)
+}
+
+func networkGateway(ctx context.Context, cli *client.Client, name string) (string, error) {
+	res, err := cli.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspect Docker network %s: %w", name, err)
 	}
 	var subnets []netip.Prefix
 	for _, c := range res.Network.IPAM.Config {
 		if c.Gateway.Is4() {
-			return c.Gateway.String(), ComponentHost, nil
+			return c.Gateway.String(), nil
 		}
 		if c.Subnet.Addr().Is4() {
 			subnets = append(subnets, c.Subnet)
@@ -86,9 +112,9 @@ func (p *Provider) ComponentHostAddress(ctx context.Context) (listenIP, componen
 	// Docker 20.10 reports only the subnet of the default bridge: its
 	// gateway is this machine's address inside that subnet (on docker0).
 	if ip, ok := localAddressIn(subnets); ok {
-		return ip.String(), ComponentHost, nil
+		return ip.String(), nil
 	}
-	return "", "", fmt.Errorf("Docker's default bridge network (%s) has no address on this machine", prefixes(subnets))
+	return "", fmt.Errorf("Docker network %s (%s) has no address on this machine", name, prefixes(subnets))
 }
 
 // localAddressIn returns this machine's first interface address inside one
