@@ -80,6 +80,20 @@ func (d *DockerClient) ImagesOf(ctx context.Context, repository string) ([]strin
 	return out, nil
 }
 
+// ImagePresent inspects ref (a digest-pinned reference such as the kind
+// node image is matched by its digest, as kind itself does); a missing
+// image is false and no error.
+func (d *DockerClient) ImagePresent(ctx context.Context, ref string) (bool, error) {
+	_, err := d.c.ImageInspect(ctx, ref)
+	switch {
+	case err == nil:
+		return true, nil
+	case errdefs.IsNotFound(err):
+		return false, nil
+	}
+	return false, err
+}
+
 // CreateNetwork creates a bridge network.
 func (d *DockerClient) CreateNetwork(ctx context.Context, name string, labels map[string]string) error {
 	_, err := d.c.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"meshgym/sandbox/docker"
+	"meshgym/sandbox/kind"
 )
 
 // Docker is what the doctor asks of a Docker daemon. DockerClient
@@ -36,6 +37,10 @@ type Docker interface {
 	// ImagesOf lists the local references ("kindest/node:v1.33.1") of one
 	// repository.
 	ImagesOf(ctx context.Context, repository string) ([]string, error)
+	// ImagePresent reports whether the daemon has the image ref (an image
+	// inspect; a digest-pinned reference matches by digest). A missing
+	// image is false with a nil error.
+	ImagePresent(ctx context.Context, ref string) (bool, error)
 	// CreateNetwork creates a user-defined bridge network.
 	CreateNetwork(ctx context.Context, name string, labels map[string]string) error
 	// RemoveNetwork removes a network by name; removed is false (and err
@@ -123,8 +128,8 @@ const probeAppPort = 9090
 
 const envHostOverride = docker.EnvHostOverride
 
-// checkDocker runs the Docker checks and the kind check (which needs the
-// daemon's image list). It returns the Docker checks, the Docker
+// checkDocker runs the Docker checks and the kind checks (kind runs on
+// Docker: they need the daemon). It returns the Docker checks, the Docker
 // platform's verdict and the kind checks.
 func checkDocker(ctx context.Context, o Options) ([]Check, Platform, []Check) {
 	plat := Platform{Name: PlatformDocker}
@@ -137,14 +142,14 @@ func checkDocker(ctx context.Context, o Options) ([]Check, Platform, []Check) {
 			out = append(out, Check{Group: PlatformDocker, Name: "daemon", Status: StatusWarn,
 				Detail: "not checked", Fix: "run meshgym doctor (the CLI) to check Docker"})
 			plat.Note = "not checked"
-			return out, plat, []Check{kindCheck(nil, errors.New("Docker was not checked"))}
+			return out, plat, kindDockerDown(StatusWarn, "not checked (Docker was not checked)", "run meshgym doctor (the CLI) to check kind")
 		}
 		out = append(out, Check{Group: PlatformDocker, Name: "daemon", Status: StatusFail,
 			Detail: "no Docker client: " + oneLine(o.DockerErr.Error()),
 			Fix:    "fix DOCKER_HOST (now " + quoteOrUnset(o.Getenv("DOCKER_HOST")) + "), or unset it to use the local socket"})
 		out = append(out, addr.check(nil))
 		plat.Note = "no Docker client"
-		return out, plat, []Check{kindCheck(nil, errors.New("no Docker client"))}
+		return out, plat, kindDockerDown(StatusFail, "kind runs on Docker, and there is no Docker client", "fix the Docker client first (see docker above)")
 	}
 
 	// 1. The daemon answers.
@@ -161,7 +166,7 @@ func checkDocker(ctx context.Context, o Options) ([]Check, Platform, []Check) {
 		out = append(out, daemonDown(d.Host(), err, o.Getenv))
 		out = append(out, addr.check(nil))
 		plat.Note = "daemon not reachable"
-		return out, plat, []Check{kindCheck(nil, errors.New("Docker is not reachable"))}
+		return out, plat, kindDockerDown(StatusFail, "kind runs on Docker, which is not reachable", "start Docker first (see docker above)")
 	}
 	out = append(out, Check{Group: PlatformDocker, Name: "daemon", Status: StatusOK,
 		Detail: "reached " + d.Host() + ", server " + version})
@@ -190,11 +195,8 @@ func checkDocker(ctx context.Context, o Options) ([]Check, Platform, []Check) {
 	probe := runProbe(ctx, d, o.AppImage, appPresent, addr)
 	out = append(out, probe.network, probe.container, addr.check(probe.reach), imgCheck)
 
-	// kind: only its node image can be looked for.
-	ictx, cancel = context.WithTimeout(ctx, PingTimeout)
-	nodes, kerr := d.ImagesOf(ictx, "kindest/node")
-	cancel()
-	kind := []Check{kindCheck(nodes, kerr)}
+	// kind: Docker answers; its node image and meshgym's clusters.
+	kind := checkKind(ctx, o, d)
 
 	plat = platformFrom(PlatformDocker, out)
 	if plat.Usable && !appPresent {
@@ -322,18 +324,147 @@ func imagesCheck(app, sidecar string, present map[string]bool, err error) Check 
 	return c
 }
 
-// kindCheck: kind is not a platform in this release; the check says
-// whether its node image would be at hand.
-func kindCheck(nodes []string, err error) Check {
-	c := Check{Group: PlatformKind, Name: "kind", Status: StatusWarn,
-		Fix: "nothing to do yet: kind arrives in a later release; use --platform local or docker"}
+// kindDockerDown is the kind checks when Docker cannot be asked: one
+// "docker" check with the status, detail and fix given.
+func kindDockerDown(st Status, detail, fix string) []Check {
+	return []Check{{Group: PlatformKind, Name: "docker", Status: st, Detail: detail, Fix: fix}}
+}
+
+// KindImageFix is the fix line of a missing kind node image.
+var KindImageFix = "docker pull " + kind.NodeImage + " (or meshgym up --platform kind --mesh istio --pull; internet needed); " +
+	"offline: meshgym images load FILE, FILE from a machine that ran `meshgym images save --mesh istio --node-image FILE`"
+
+// checkKind is the kind platform's checks once Docker answered: Docker
+// (ok), the pinned node image kind.NodeImage (a warning when missing:
+// `meshgym up --pull` or `meshgym images load` brings it), and the kind
+// clusters meshgym created, with their mesh, from the registry
+// (o.KindClusters; a registry that cannot be read is a warning).
+func checkKind(ctx context.Context, o Options, d Docker) []Check {
+	out := []Check{{Group: PlatformKind, Name: "docker", Status: StatusOK, Detail: "kind runs its nodes as Docker containers; the daemon answers"}}
+	ictx, cancel := context.WithTimeout(ctx, PingTimeout)
+	present, err := d.ImagePresent(ictx, kind.NodeImage)
+	byTag := false
+	var nodes []string
+	if err == nil && !present {
+		// `docker load` of a saved node image restores its tag, not its
+		// registry digest.
+		byTag, err = d.ImagePresent(ictx, nodeImageTag)
+	}
+	if err == nil && !present && !byTag {
+		nodes, _ = d.ImagesOf(ictx, "kindest/node")
+	}
+	cancel()
+	out = append(out, nodeImageCheck(present, byTag, nodes, err))
+	out = append(out, clustersCheck(ctx, o.KindClusters))
+	return out
+}
+
+// nodeImageTag is kind.NodeImage without its digest ("kindest/node:v1.37.0").
+var nodeImageTag, _, _ = strings.Cut(kind.NodeImage, "@")
+
+// nodeImageCheck says whether the pinned node image is present (by its
+// digest-pinned reference, or byTag: by its tag only, as after `docker
+// load`); nodes are the other kindest/node images the daemon has.
+func nodeImageCheck(present, byTag bool, nodes []string, err error) Check {
+	c := Check{Group: PlatformKind, Name: "node image"}
+	short := nodeImageTag
 	switch {
 	case err != nil:
-		c.Detail = "not usable here: " + oneLine(err.Error()) + "; kind arrives in a later release"
-	case len(nodes) == 0:
-		c.Detail = "not usable here: no kind node image (kindest/node); kind arrives in a later release"
+		c.Status = StatusWarn
+		c.Detail = "could not look for " + short + ": " + oneLine(err.Error())
+		c.Fix = "run `docker image inspect " + kind.NodeImage + "` to see what the daemon says"
+	case present:
+		c.Status = StatusOK
+		c.Detail = short + " present (kind " + kindVersion + "'s pinned node image)"
+	case byTag:
+		c.Status = StatusOK
+		c.Detail = short + " present by its tag (loaded from an archive: Docker did not record its registry digest)"
 	default:
-		c.Detail = "node image " + strings.Join(nodes, ", ") + " present, but kind arrives in a later release"
+		c.Status = StatusWarn
+		c.Detail = short + " is not in Docker; 'meshgym up --platform kind' needs it"
+		if len(nodes) > 0 {
+			c.Detail += " (other node images present: " + strings.Join(nodes, ", ") + "; meshgym uses the pinned one)"
+		}
+		c.Fix = KindImageFix
+	}
+	return c
+}
+
+// kindVersion is the kind release whose node image is pinned.
+const kindVersion = "v0.33.0"
+
+// KindLister lists the kind clusters meshgym created that still exist
+// (sandbox/kind's *KindClusters implements it).
+type KindLister interface {
+	List(ctx context.Context) ([]kind.ClusterInfo, error)
+}
+
+// newKindLister makes the default KindLister (the registry at
+// kind.DefaultRegistryPath); tests replace it.
+var newKindLister = func() (KindLister, func(), error) {
+	kc, err := kind.NewKindClusters(kind.KindOptions{Logf: func(string, ...any) {}})
+	if err != nil {
+		return nil, nil, err
+	}
+	return kc, func() { kc.Close() }, nil
+}
+
+// kindListTimeout bounds listing the clusters (kind asks Docker which
+// cluster containers exist).
+const kindListTimeout = 3 * time.Second
+
+// clustersCheck lists meshgym's kind clusters with their mesh.
+func clustersCheck(ctx context.Context, l KindLister) Check {
+	c := Check{Group: PlatformKind, Name: "clusters", Status: StatusOK}
+	if l == nil {
+		nl, closeL, err := newKindLister()
+		if err != nil {
+			c.Status = StatusWarn
+			c.Detail = "cannot read meshgym's cluster registry: " + oneLine(err.Error())
+			c.Fix = "set " + kind.RegistryEnv + " to a file path"
+			return c
+		}
+		defer closeL()
+		l = nl
+	}
+	lctx, cancel := context.WithTimeout(ctx, kindListTimeout)
+	defer cancel()
+	type result struct {
+		cl  []kind.ClusterInfo
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cl, err := l.List(lctx)
+		done <- result{cl, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-lctx.Done():
+		r.err = fmt.Errorf("listing took longer than %s", kindListTimeout)
+	}
+	switch {
+	case r.err != nil:
+		c.Status = StatusWarn
+		c.Detail = "cannot list meshgym's kind clusters: " + oneLine(r.err.Error())
+		c.Fix = "run `docker ps --filter label=io.x-k8s.kind.cluster` to see the kind clusters; 'meshgym down' removes meshgym's"
+	case len(r.cl) == 0:
+		c.Detail = "none yet; 'meshgym up --platform kind --mesh istio' makes meshgym-istio"
+	default:
+		var names []string
+		for _, cl := range r.cl {
+			m := cl.Mesh
+			if m == "" {
+				m = "no mesh"
+			}
+			s := cl.Name + " (" + m
+			if cl.EntryHostPort > 0 {
+				s += ", http://127.0.0.1:" + strconv.Itoa(cl.EntryHostPort) + "/"
+			}
+			names = append(names, s+")")
+		}
+		c.Detail = strings.Join(names, ", ") + "; 'meshgym down' deletes them"
 	}
 	return c
 }

@@ -124,6 +124,9 @@ type Options struct {
 	// AppImage and SidecarImage are meshgym's image references
 	// (sandbox/docker/images.Refs); the probe container runs AppImage.
 	AppImage, SidecarImage string
+	// KindClusters lists the kind clusters meshgym created; nil reads the
+	// default registry (sandbox/kind.NewKindClusters).
+	KindClusters KindLister
 	// Plugins lists the mesh plugins; nil leaves out the plugin check.
 	Plugins PluginFinder
 	// Getenv reads the environment (TESTCONTAINERS_HOST_OVERRIDE,
@@ -202,7 +205,7 @@ func Run(ctx context.Context, o Options) Report {
 	r.Platforms = []Platform{
 		platformFrom(PlatformLocal, localChecks),
 		dockerUse,
-		{Name: PlatformKind, Usable: false, Note: "kind arrives in a later release"},
+		kindPlatform(kindChks, dockerUse),
 	}
 	r.Usable = []string{}
 	for _, p := range r.Platforms {
@@ -215,6 +218,46 @@ func Run(ctx context.Context, o Options) Report {
 		r.ExitCode = ExitNoPlatform
 	}
 	return r
+}
+
+// kindPlatform is usable when the Docker platform is (kind runs its nodes
+// as Docker containers: a daemon that cannot start a container cannot run
+// kind either), no kind check failed, and the node image is here or a
+// meshgym cluster exists already; a missing node image is a warning with
+// a note (`meshgym up --pull` or `meshgym images load` brings it).
+func kindPlatform(checks []Check, docker Platform) Platform {
+	p := platformFrom(PlatformKind, checks)
+	switch {
+	case len(checks) > 0 && checks[0].Status != StatusOK:
+		p.Usable = false
+		if p.Note == "" {
+			p.Note = checks[0].Name + ": " + checks[0].Detail
+		}
+		return p
+	case !docker.Usable:
+		p.Usable = false
+		p.Note = "needs the Docker platform"
+		if docker.Note != "" {
+			p.Note += " (" + docker.Note + ")"
+		}
+		return p
+	}
+	// Without the node image kind cannot make a cluster, so kind is usable
+	// only where a meshgym cluster already exists.
+	image, clusters := true, false
+	for _, c := range checks {
+		switch {
+		case c.Name == "node image" && c.Status != StatusOK:
+			image = false
+		case c.Name == "clusters" && c.Status == StatusOK && !strings.HasPrefix(c.Detail, "none"):
+			clusters = true
+		}
+	}
+	if !image {
+		p.Note = "the node image is missing: 'meshgym up --platform kind --mesh istio --pull' pulls it (internet), or 'meshgym images load FILE'"
+		p.Usable = clusters
+	}
+	return p
 }
 
 // platformFrom is usable when none of its checks failed.

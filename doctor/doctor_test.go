@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"meshgym/plugins"
+	"meshgym/sandbox/kind"
 	"meshgym/sandbox/local"
 )
 
@@ -118,14 +120,14 @@ func TestRunDocker(t *testing.T) {
 				"published ports":        {StatusOK, "reached the probe container at http://127.0.0.1:", ""},
 				"images":                 {StatusOK, "present: " + appImg + ", " + sidecarImg, ""},
 			},
-			usable: []string{"local", "docker"},
+			usable: []string{"local", "docker"}, // no kind node image, no cluster
 		},
 		{
 			name:   "host override is used and shown",
 			docker: &fakeDocker{info: okInfo(), present: bothPresent(), state: ContainerState{Running: true}, serve: true},
 			getenv: map[string]string{envHostOverride: "127.0.0.1", "DOCKER_HOST": "tcp://10.0.0.9:2375"},
 			checks: map[string]want{"published ports": {StatusOK, "127.0.0.1 (TESTCONTAINERS_HOST_OVERRIDE is set)", ""}},
-			usable: []string{"local", "docker"},
+			usable: []string{"local", "docker"}, // no kind node image, no cluster
 		},
 		{
 			name:   "published port not reachable",
@@ -164,19 +166,19 @@ func TestRunDocker(t *testing.T) {
 			name:   "rootless on cgroup v1: no stats",
 			docker: &fakeDocker{info: DaemonInfo{CgroupDriver: "none", CgroupVersion: "1", SecurityOptions: []string{"name=seccomp,profile=default", "name=rootless"}}, present: bothPresent(), state: ContainerState{Running: true}, serve: true},
 			checks: map[string]want{"privileges and cgroups": {StatusWarn, "rootless, cgroup v1, driver none: the stats API has no per-container CPU or memory", "cgroup v2"}},
-			usable: []string{"local", "docker"},
+			usable: []string{"local", "docker"}, // no kind node image, no cluster
 		},
 		{
 			name:   "rootful cgroup v1 with daemon warnings",
 			docker: &fakeDocker{info: DaemonInfo{CgroupDriver: "cgroupfs", CgroupVersion: "1", MemoryLimit: true, Warnings: []string{"WARNING: No swap limit support"}}, present: bothPresent(), state: ContainerState{Running: true}, serve: true},
 			checks: map[string]want{"privileges and cgroups": {StatusWarn, "CPU seconds are exact; the daemon warns: No swap limit support", "compare memory figures within one platform"}},
-			usable: []string{"local", "docker"},
+			usable: []string{"local", "docker"}, // no kind node image, no cluster
 		},
 		{
 			name:   "no memory controller",
 			docker: &fakeDocker{info: DaemonInfo{CgroupDriver: "cgroupfs", CgroupVersion: "2"}, present: bothPresent(), state: ContainerState{Running: true}, serve: true},
 			checks: map[string]want{"privileges and cgroups": {StatusWarn, "no memory cgroup controller", "cgroup_enable=memory"}},
-			usable: []string{"local", "docker"},
+			usable: []string{"local", "docker"}, // no kind node image, no cluster
 		},
 	}
 	old := reachTimeout
@@ -189,7 +191,8 @@ func TestRunDocker(t *testing.T) {
 				EntryPort:   closedPort(),
 				DockerErr:   tc.dockerErr,
 				AppImage:    appImg, SidecarImage: sidecarImg,
-				Getenv: env(tc.getenv),
+				Getenv:       env(tc.getenv),
+				KindClusters: fakeKind{},
 			}
 			if tc.docker != nil {
 				o.Docker = tc.docker
@@ -396,12 +399,124 @@ func TestCheckPlugins(t *testing.T) {
 	}
 }
 
-func TestKindCheck(t *testing.T) {
-	if c := kindCheck(nil, nil); c.Detail != "not usable here: no kind node image (kindest/node); kind arrives in a later release" || c.Status != StatusWarn {
-		t.Errorf("no node image: %s %q", c.Status, c.Detail)
+// TestKindChecks: the kind platform is usable when Docker answers; a
+// missing pinned node image is a warning with the pull / offline fix,
+// and meshgym's clusters are listed with their mesh.
+func TestKindChecks(t *testing.T) {
+	short, _, _ := strings.Cut(kind.NodeImage, "@")
+	created := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		docker  *fakeDocker
+		lister  KindLister
+		want    map[string]Status // check name → status
+		details map[string]string // check name → substring of the detail
+		fix     map[string]string // check name → substring of the fix
+		usable  bool              // the Docker platform's verdict, and kind's unless kindNot
+		kindNot bool              // kind is not usable although Docker is
+		note    string
+	}{
+		{
+			name:   "ready",
+			docker: &fakeDocker{present: map[string]bool{kind.NodeImage: true}},
+			lister: fakeKind{clusters: []kind.ClusterInfo{
+				{Name: "meshgym-istio", Mesh: "istio", EntryHostPort: 8200, Created: created},
+				{Name: "meshgym-kind", EntryHostPort: 8201, Created: created}}},
+			want: map[string]Status{"docker": StatusOK, "node image": StatusOK, "clusters": StatusOK},
+			details: map[string]string{"node image": short + " present",
+				"clusters": "meshgym-istio (istio, http://127.0.0.1:8200/), meshgym-kind (no mesh, http://127.0.0.1:8201/); 'meshgym down' deletes them"},
+			usable: true,
+		},
+		{
+			name:    "no node image",
+			docker:  &fakeDocker{present: map[string]bool{}, nodes: []string{"kindest/node:v1.33.1"}},
+			lister:  fakeKind{},
+			want:    map[string]Status{"docker": StatusOK, "node image": StatusWarn, "clusters": StatusOK},
+			details: map[string]string{"node image": short + " is not in Docker; 'meshgym up --platform kind' needs it (other node images present: kindest/node:v1.33.1", "clusters": "none yet"},
+			fix:     map[string]string{"node image": "docker pull " + kind.NodeImage},
+			usable:  true,
+			kindNot: true,
+			note:    "the node image is missing",
+		},
+		{
+			name:   "no node image but a cluster already made",
+			docker: &fakeDocker{present: map[string]bool{}},
+			lister: fakeKind{clusters: []kind.ClusterInfo{{Name: "meshgym-istio", Mesh: "istio", EntryHostPort: 8200, Created: created}}},
+			want:   map[string]Status{"docker": StatusOK, "node image": StatusWarn, "clusters": StatusOK},
+			usable: true,
+			note:   "the node image is missing",
+		},
+		{
+			name:    "node image loaded from an archive",
+			docker:  &fakeDocker{present: map[string]bool{short: true}},
+			lister:  fakeKind{},
+			want:    map[string]Status{"docker": StatusOK, "node image": StatusOK, "clusters": StatusOK},
+			details: map[string]string{"node image": short + " present by its tag"},
+			usable:  true,
+		},
+		{
+			name:    "registry unreadable",
+			docker:  &fakeDocker{present: map[string]bool{kind.NodeImage: true}},
+			lister:  fakeKind{err: errors.New("registry /x/kind-clusters.json: permission denied")},
+			want:    map[string]Status{"docker": StatusOK, "node image": StatusOK, "clusters": StatusWarn},
+			details: map[string]string{"clusters": "cannot list meshgym's kind clusters: registry /x/kind-clusters.json: permission denied"},
+			usable:  true,
+		},
+		{
+			name:    "inspect fails",
+			docker:  &fakeDocker{presentErr: errors.New("daemon busy")},
+			lister:  fakeKind{},
+			want:    map[string]Status{"docker": StatusOK, "node image": StatusWarn, "clusters": StatusOK},
+			details: map[string]string{"node image": "could not look for " + short + ": daemon busy"},
+			usable:  true,
+			kindNot: true,
+		},
+		{
+			name:    "docker down",
+			docker:  &fakeDocker{pingErr: errors.New("connect: no such file or directory")},
+			lister:  fakeKind{block: true},
+			want:    map[string]Status{"docker": StatusFail},
+			details: map[string]string{"docker": "kind runs on Docker, which is not reachable"},
+			usable:  false,
+			note:    "docker: kind runs on Docker",
+		},
 	}
-	if c := kindCheck([]string{"kindest/node:v1.33.1"}, nil); !strings.Contains(c.Detail, "kindest/node:v1.33.1 present, but kind arrives in a later release") {
-		t.Errorf("node image: %q", c.Detail)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := Options{Docker: tc.docker, KindClusters: tc.lister, Getenv: env(nil), AppImage: appImg, SidecarImage: sidecarImg}
+			_, _, checks := checkDocker(context.Background(), o)
+			got := map[string]Status{}
+			for _, c := range checks {
+				if c.Group != PlatformKind {
+					t.Errorf("check %s in group %s", c.Name, c.Group)
+				}
+				got[c.Name] = c.Status
+				if want, ok := tc.details[c.Name]; ok && !strings.Contains(c.Detail, want) {
+					t.Errorf("%s detail %q, want it to contain %q", c.Name, c.Detail, want)
+				}
+				if want, ok := tc.fix[c.Name]; ok && !strings.Contains(c.Fix, want) {
+					t.Errorf("%s fix %q, want it to contain %q", c.Name, c.Fix, want)
+				}
+				if c.Status != StatusOK && c.Fix == "" {
+					t.Errorf("%s is %s without a fix", c.Name, c.Status)
+				}
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("checks %v, want %v", got, tc.want)
+			}
+			p := kindPlatform(checks, Platform{Name: PlatformDocker, Usable: tc.usable})
+			if want := tc.usable && !tc.kindNot; p.Usable != want || !strings.Contains(p.Note, tc.note) {
+				t.Errorf("platform %+v, want usable %v, note containing %q", p, want, tc.note)
+			}
+		})
+	}
+	// The offline fix names both ways of carrying the image.
+	if !strings.Contains(KindImageFix, "meshgym images load FILE") || !strings.Contains(KindImageFix, "meshgym images save --mesh istio --node-image FILE") {
+		t.Errorf("fix %q", KindImageFix)
+	}
+	// A lister that does not answer is bounded.
+	if c := clustersCheck(context.Background(), fakeKind{block: true}); c.Status != StatusWarn || !strings.Contains(c.Detail, "longer than") {
+		t.Errorf("blocked lister: %s %q", c.Status, c.Detail)
 	}
 }
 
@@ -431,9 +546,9 @@ func goldenReport() Report {
 			{Group: PlatformLocal, Name: "executables", Status: StatusOK, Detail: "lean meshgym-app and meshgym-sidecar in /opt/meshgym/bin"},
 			{Group: PlatformLocal, Name: "port 8200", Status: StatusWarn, Detail: "127.0.0.1:8200 is taken (address already in use); runs use a free port instead and print it", Fix: "stop what listens on 8200, or choose another with run --port"},
 			{Group: PlatformDocker, Name: "daemon", Status: StatusFail, Detail: "cannot reach the daemon at unix:///var/run/docker.sock: connect: no such file or directory", Fix: "start the daemon (systemctl start docker, or `dockerd &` as root); not installed? Debian: apt-get install docker.io"},
-			{Group: PlatformKind, Name: "kind", Status: StatusWarn, Detail: "not usable here: Docker is not reachable; kind arrives in a later release", Fix: "nothing to do yet: kind arrives in a later release; use --platform local or docker"},
+			{Group: PlatformKind, Name: "docker", Status: StatusFail, Detail: "kind runs on Docker, which is not reachable", Fix: "start Docker first (see docker above)"},
 		},
-		Platforms: []Platform{{Name: "local", Usable: true}, {Name: "docker", Note: "daemon not reachable"}, {Name: "kind", Note: "kind arrives in a later release"}},
+		Platforms: []Platform{{Name: "local", Usable: true}, {Name: "docker", Note: "daemon not reachable"}, {Name: "kind", Note: "docker: kind runs on Docker, which is not reachable"}},
 		Usable:    []string{"local"},
 	}
 }

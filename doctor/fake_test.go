@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"meshgym/sandbox/kind"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,8 @@ import (
 // child-process check: DOCTOR_FAKE_APP=ready prints a READY line and exits
 // when stdin closes; crash exits 3 with a message; hang never gets ready.
 func TestMain(m *testing.M) {
+	// No test reads the user's kind cluster registry or asks kind.
+	newKindLister = func() (KindLister, func(), error) { return fakeKind{}, func() {}, nil }
 	switch os.Getenv("DOCTOR_FAKE_APP") {
 	case "ready":
 		fmt.Println(`READY {"name":"doctor-probe","listen":"127.0.0.1:1"}`)
@@ -80,6 +83,10 @@ func (f *fakeDocker) ImagesPresent(ctx context.Context) (map[string]bool, error)
 
 func (f *fakeDocker) ImagesOf(ctx context.Context, repo string) ([]string, error) {
 	return f.nodes, nil
+}
+
+func (f *fakeDocker) ImagePresent(ctx context.Context, ref string) (bool, error) {
+	return f.present[ref], f.presentErr
 }
 
 func (f *fakeDocker) CreateNetwork(ctx context.Context, name string, labels map[string]string) error {
@@ -207,4 +214,19 @@ func closedPort() int {
 	p := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	return p
+}
+
+// fakeKind lists the clusters a test gives.
+type fakeKind struct {
+	clusters []kind.ClusterInfo
+	err      error
+	block    bool // List waits until its context ends
+}
+
+func (f fakeKind) List(ctx context.Context) ([]kind.ClusterInfo, error) {
+	if f.block {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return f.clusters, f.err
 }

@@ -51,8 +51,8 @@ func TestDoctorNoDaemon(t *testing.T) {
 		"docker\n  ✗ daemon: cannot reach the daemon at " + sock + ": ",
 		"      fix: start the daemon (systemctl start docker",
 		"  ✓ published ports: 127.0.0.1 (the daemon is local); change it with TESTCONTAINERS_HOST_OVERRIDE=ADDRESS; not tried\n",
-		"kind\n  ! kind: not usable here: Docker is not reachable; kind arrives in a later release\n",
-		"plugins\n  ✓ mesh plugins: builtin (built in); plugin directory ",
+		"kind\n  ✗ docker: kind runs on Docker, which is not reachable\n",
+		"plugins\n  ✓ mesh plugins: builtin (built in), istio (built in), linkerd (built in), consul (built in); plugin directory ",
 		"\nusable platforms here: local\n",
 	} {
 		if !strings.Contains(out, want) {

@@ -212,7 +212,7 @@ func (k *KindClusters) Create(ctx context.Context, spec ClusterSpec, pull bool, 
 		return ClusterInfo{}, fmt.Errorf("kind cluster %s exists but meshgym did not create it; choose another --cluster name", name)
 	}
 
-	present, err := k.imagePresent(ctx, image)
+	image, present, err := k.resolveImage(ctx, image)
 	if err != nil {
 		return ClusterInfo{}, fmt.Errorf("check the kind node image %s: %w", image, err)
 	}
@@ -552,12 +552,46 @@ func (k *KindClusters) saveTar(ctx context.Context, refs []string) (string, erro
 // NodeImagePresent reports whether the pinned node image is in the local
 // Docker (through this KindClusters' Docker seam).
 func (k *KindClusters) NodeImagePresent(ctx context.Context) (bool, error) {
-	return k.imagePresent(ctx, NodeImage)
+	_, present, err := k.resolveImage(ctx, NodeImage)
+	return present, err
 }
 
 func (k *KindClusters) imagePresent(ctx context.Context, ref string) (bool, error) {
 	_, present, err := k.docker.ImageID(ctx, ref)
 	return present, err
+}
+
+// resolveImage finds a node image in the local Docker: by ref, else — for
+// a ref pinned by digest ("name:tag@sha256:…") — by its tag alone, which
+// is how `docker load` restores an image saved elsewhere (it keeps tags,
+// not registry digests). It returns the reference to hand kind.
+func (k *KindClusters) resolveImage(ctx context.Context, ref string) (string, bool, error) {
+	return resolveImage(ctx, k.docker.ImageID, ref)
+}
+
+func resolveImage(ctx context.Context, lookup func(context.Context, string) (string, bool, error), ref string) (string, bool, error) {
+	_, present, err := lookup(ctx, ref)
+	if err != nil || present {
+		return ref, present, err
+	}
+	if tag := tagOnly(ref); tag != "" {
+		if _, ok, err := lookup(ctx, tag); err == nil && ok {
+			return tag, true, nil
+		}
+	}
+	return ref, false, nil
+}
+
+// tagOnly is "name:tag" of "name:tag@sha256:…" ("" without both).
+func tagOnly(ref string) string {
+	tagged, _, ok := strings.Cut(ref, "@")
+	if !ok {
+		return ""
+	}
+	if i := strings.LastIndex(tagged, "/"); !strings.Contains(tagged[i+1:], ":") {
+		return ""
+	}
+	return tagged
 }
 
 // NodeImagePresent reports whether the pinned kind node image NodeImage is
@@ -567,7 +601,7 @@ func (k *KindClusters) imagePresent(ctx context.Context, ref string) (bool, erro
 func NodeImagePresent(ctx context.Context) (bool, error) {
 	m := &mobyImages{}
 	defer m.Close()
-	_, present, err := m.ImageID(ctx, NodeImage)
+	_, present, err := resolveImage(ctx, m.ImageID, NodeImage)
 	return present, err
 }
 

@@ -327,6 +327,27 @@ func TestCreateRefusals(t *testing.T) {
 	}
 }
 
+// An image saved elsewhere and `docker load`ed here has its tag but not
+// its registry digest: the pinned node image is found by its tag, and
+// kind is handed the tag (so it does not try to pull).
+func TestCreateFindsTheNodeImageByTag(t *testing.T) {
+	tag := tagOnly(NodeImage)
+	if tag == "" || strings.Contains(tag, "@") {
+		t.Fatalf("tagOnly(%s) = %q", NodeImage, tag)
+	}
+	e := newTestEnv(t, tag)
+	if ok, err := e.k.NodeImagePresent(context.Background()); err != nil || !ok {
+		t.Errorf("NodeImagePresent = %v, %v; want true by tag", ok, err)
+	}
+	info, err := e.k.Create(context.Background(), ClusterSpec{Name: "meshgym-tag", EntryHostPort: explicitFreePort(t)}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.prov.creates[0].cfg.Nodes[0].Image; got != tag || info.NodeImage != tag {
+		t.Errorf("kind got node image %q (info %q), want the tag %q", got, info.NodeImage, tag)
+	}
+}
+
 func TestCreatePullsWhenAsked(t *testing.T) {
 	e := newTestEnv(t) // no node image
 	var p progressLog

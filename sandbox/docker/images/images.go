@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,63 +249,7 @@ func fileSHA256(path string) (string, error) {
 // and renamed onto file when complete (replacing an existing regular
 // file); an existing file that is not a regular file is ErrNotRegular.
 func Save(ctx context.Context, cli *client.Client, file string, refs ...string) error {
-	if len(refs) == 0 {
-		app, sidecar := Refs()
-		refs = []string{app, sidecar}
-	}
-	for _, ref := range refs {
-		if _, err := cli.ImageInspect(ctx, ref); err != nil {
-			if errdefs.IsNotFound(err) {
-				return fmt.Errorf("save %s: image %s is not present; hint: run `meshgym images build` first", file, ref)
-			}
-			return fmt.Errorf("save %s: inspect image %s: %w", file, ref, err)
-		}
-	}
-	if st, err := os.Lstat(file); err == nil && !st.Mode().IsRegular() {
-		return &fs.PathError{Op: "save", Path: file, Err: ErrNotRegular}
-	}
-	// A unique temporary file next to file, renamed onto it when complete:
-	// an interrupted save leaves neither a half-written file nor touches
-	// any other file of the user's (such as a FILE.partial of their own).
-	f, err := os.CreateTemp(filepath.Dir(file), ".meshgym-images-*.tar")
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return &fs.PathError{Op: "save", Path: file, Err: pe.Err}
-		}
-		return fmt.Errorf("save %s: %w", file, err)
-	}
-	tmp := f.Name()
-	done := false
-	defer func() {
-		if !done {
-			os.Remove(tmp)
-		}
-	}()
-	// CreateTemp makes the file 0600; a saved tarball is for copying to
-	// other machines, readable like one written by `docker save -o`.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("save %s: %w", file, err)
-	}
-	rc, err := cli.ImageSave(ctx, refs)
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("save %s: %w", file, err)
-	}
-	_, err = io.Copy(f, rc)
-	rc.Close()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("save %s: %w", file, err)
-	}
-	if err := os.Rename(tmp, file); err != nil {
-		return fmt.Errorf("save %s: %w", file, err)
-	}
-	done = true
-	return nil
+	return SaveArchive(ctx, cli, file, refs, nil)
 }
 
 // ErrNotRegular is the error (inside an *fs.PathError) of Save when file
@@ -369,12 +312,17 @@ func Pull(ctx context.Context, cli *client.Client, ref string, timeout time.Dura
 	if timeout == 0 {
 		timeout = PullTimeout
 	}
+	hint := fmt.Sprintf("hint: copy it here with `docker save %s` / `docker load`, or use meshgym's own images (--image-source local, the default)", ref)
+	return pull(ctx, cli, ref, timeout, logf, hint)
+}
+
+// pull pulls ref, giving up after timeout; errors end with hint.
+func pull(ctx context.Context, cli *client.Client, ref string, timeout time.Duration, logf func(string, ...any), hint string) error {
 	if logf != nil {
 		logf("pulling image %s (giving up after %s)", ref, timeout)
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hint := fmt.Sprintf("hint: copy it here with `docker save %s` / `docker load`, or use meshgym's own images (--image-source local, the default)", ref)
 	done := make(chan error, 1)
 	go func() {
 		res, err := cli.ImagePull(pctx, ref, client.ImagePullOptions{})
