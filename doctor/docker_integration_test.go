@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,9 @@ func doctorLeftovers(t *testing.T, cl *DockerClient) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	f := make(client.Filters).Add("label", labelManaged+"=true").Add("name", "meshgym-doctor-")
+	// Only this process's probes: another meshgym doctor (a user's, or a
+	// test package running at the same time) has its own owner PID.
+	f := make(client.Filters).Add("label", labelManaged+"=true").Add("label", labelOwnerPID+"="+strconv.Itoa(os.Getpid())).Add("name", "meshgym-doctor-")
 	var out []string
 	cs, err := cl.c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {

@@ -60,9 +60,10 @@ var (
 // every plugin process it started.
 func pluginLoader() *plugins.Loader {
 	loaderOnce.Do(func() {
-		names := make([]string, 0, len(builtinPlugins))
-		for n := range builtinPlugins {
-			names = append(names, n)
+		// builtin first, then the real meshes in their order.
+		names := []string{builtin.Name}
+		for _, s := range kubemesh.Specs() {
+			names = append(names, s.Name)
 		}
 		// Plugins' own output stays off the terminal: the loader keeps
 		// its tail and puts the telling line (a panic) into the error.
