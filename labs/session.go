@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"meshgym/engine"
+	"meshgym/internal/fsutil"
 	"meshgym/scenarios"
 )
 
@@ -103,7 +104,7 @@ func (s *Store) Load() (*Progress, error) {
 	if perr == nil {
 		return p, nil
 	}
-	bad, err := moveAside(s.Path)
+	bad, err := fsutil.MoveAside(s.Path)
 	if err != nil {
 		// Not moved: Save must not replace it either.
 		s.unreadable = fmt.Errorf("not valid progress (%v) and could not be moved aside (%v)", perr, err)
@@ -141,44 +142,6 @@ func decodeProgress(data []byte) (*Progress, error) {
 // get (permission denied).
 var readFile = os.ReadFile
 
-// maxBackups bounds the search for a free .bad name.
-const maxBackups = 1000
-
-// moveAside moves path to the first free name of path.bad, path.bad.1,
-// path.bad.2, … without overwriting an existing backup, and returns the
-// name it used.
-func moveAside(path string) (string, error) {
-	for i := 0; i < maxBackups; i++ {
-		bad := path + ".bad"
-		if i > 0 {
-			bad = fmt.Sprintf("%s.bad.%d", path, i)
-		}
-		if _, err := os.Lstat(bad); err == nil {
-			continue
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-		// A hard link fails if bad appeared meanwhile, so no backup is
-		// ever replaced; file systems without links fall back to rename.
-		err := os.Link(path, bad)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err == nil {
-			if err := os.Remove(path); err != nil {
-				_ = os.Remove(bad)
-				return "", err
-			}
-			return bad, nil
-		}
-		if err := os.Rename(path, bad); err != nil {
-			return "", err
-		}
-		return bad, nil
-	}
-	return "", fmt.Errorf("%s.bad through %s.bad.%d all exist; delete old backups", path, path, maxBackups-1)
-}
-
 // Save writes the progress atomically (temp file + rename), keeping an
 // existing file's permission bits (a new file is 0600). An existing file
 // that is not valid progress is moved aside (as Load does) first, so
@@ -208,7 +171,7 @@ func (s *Store) Save(p *Progress) error {
 	switch {
 	case err == nil:
 		if _, derr := decodeProgress(old); derr != nil {
-			if _, err := moveAside(s.Path); err != nil {
+			if _, err := fsutil.MoveAside(s.Path); err != nil {
 				return fmt.Errorf("save lab progress: %s is not valid progress and could not be moved aside (%v); move it by hand", s.Path, err)
 			}
 		} else if fi, err := os.Stat(s.Path); err == nil {

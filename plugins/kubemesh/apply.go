@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"meshgym/internal/kube"
+	"meshgym/internal/kubename"
 	"meshgym/plugins"
 	"meshgym/sandbox"
 	"meshgym/scenarios"
@@ -177,27 +177,12 @@ func objKey(u *unstructured.Unstructured) string {
 	return gvk.Group + "/" + gvk.Kind + "/" + u.GetNamespace() + "/" + u.GetName()
 }
 
-// kubeName is a scenario name as a Kubernetes object name, as
-// plugins/meshconfig and the kind platform make it (sandbox/kind.KubeName,
-// not imported: this plugin does not link the kind platform).
-func kubeName(s string) string {
-	var sb strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
-			sb.WriteRune(r)
-		} else {
-			sb.WriteByte('-')
-		}
-	}
-	return strings.Trim(sb.String(), "-")
-}
-
 // platformServices are the names of the Services the platform deploys,
 // one per topology service.
 func platformServices(topo scenarios.Topology) map[string]bool {
 	out := map[string]bool{}
 	for _, s := range topo.Services {
-		out[kubeName(s.Name)] = true
+		out[kubename.Name(s.Name)] = true
 	}
 	return out
 }

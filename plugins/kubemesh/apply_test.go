@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"meshgym/internal/kube"
+	"meshgym/internal/kubename"
 	"meshgym/plugins"
 	"meshgym/scenarios"
 )
@@ -105,7 +106,7 @@ func leftoverVirtualService(name string) *unstructured.Unstructured {
 func seedPlatform(topo scenarios.Topology) []*unstructured.Unstructured {
 	var seed []*unstructured.Unstructured
 	for _, s := range topo.Services {
-		seed = append(seed, platformService(kubeName(s.Name), s.Name))
+		seed = append(seed, platformService(kubename.Name(s.Name), s.Name))
 	}
 	return seed
 }
@@ -182,7 +183,7 @@ func TestApplyOffInNewProcessRemovesEarlierPattern(t *testing.T) {
 				t.Errorf("objects after pattern off = %q, want those before the pattern %q", got, before)
 			}
 			for _, s := range sc.Topology.Services {
-				svc := fc.get(t, "v1", "Service", "meshgym", kubeName(s.Name))
+				svc := fc.get(t, "v1", "Service", "meshgym", kubename.Name(s.Name))
 				if sel, _, _ := unstructured.NestedString(svc.Object, "spec", "selector", "app"); sel != s.Name {
 					t.Errorf("platform Service %s selector app = %q after pattern off", svc.GetName(), sel)
 				}
@@ -217,7 +218,7 @@ func TestApplyOffInNewProcessDropsLinkerdAnnotations(t *testing.T) {
 		t.Fatal(err)
 	}
 	retried := sc.Pattern.Retries[0].Service
-	name := kubeName(retried)
+	name := kubename.Name(retried)
 	svc := fc.get(t, "v1", "Service", "meshgym", name)
 	if svc.GetAnnotations()["retry.linkerd.io/limit"] == "" {
 		t.Fatalf("after on: annotations %v", svc.GetAnnotations())
@@ -388,7 +389,7 @@ func TestApplyNeverOwnsPlatformService(t *testing.T) {
 	if err := testPlugin(Linkerd(), &fakeInstaller{}, fc, &sleeps{}).Apply(ctx, applyReq(sc, true)); err != nil {
 		t.Fatal(err)
 	}
-	name := kubeName(sc.Pattern.Retries[0].Service)
+	name := kubename.Name(sc.Pattern.Retries[0].Service)
 	svc := fc.get(t, "v1", "Service", "meshgym", name)
 	if svc == nil {
 		t.Fatalf("Service %s not applied", name)

@@ -11,6 +11,7 @@ import (
 
 	yaml "github.com/goccy/go-yaml"
 
+	"meshgym/internal/kubename"
 	"meshgym/plugins"
 	"meshgym/scenarios"
 )
@@ -173,10 +174,10 @@ type builder struct {
 	renamed []string
 }
 
-// kn is kname(s), remembering s when the conversion changed it (for the
+// kn is kubename.Name(s), remembering s when the conversion changed it (for the
 // names note).
 func (b *builder) kn(s string) string {
-	k := kname(s)
+	k := kubename.Name(s)
 	if k != s && !slices.Contains(b.renamed, s) {
 		b.renamed = append(b.renamed, s)
 	}
@@ -357,7 +358,7 @@ func (b *builder) perTry(service string) scenarios.Duration {
 func (b *builder) commonNotes() {
 	var conv []string
 	for _, n := range b.renamed {
-		conv = append(conv, n+" → "+kname(n))
+		conv = append(conv, n+" → "+kubename.Name(n))
 	}
 	if len(conv) > 0 {
 		b.note("Kubernetes names cannot contain '_' (RFC 1123): %s; the pods' version label keeps the scenario's name (label values may contain '_') (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/)", strings.Join(conv, ", "))
@@ -373,20 +374,6 @@ func (b *builder) rolloutNote(controller string) {
 	r := s.Rollout
 	b.note("the rollout (%s +%s%% per step up to %s%% while its error rate ≤ %s%% and p99 ≤ +%s%%) is meshgym's engine rewriting these weights step by step; they are rendered at the start weights; %s",
 		r.Canary, num(r.StepWeight), num(r.MaxWeight), num(r.MaxErrorRate), num(r.MaxLatencyIncrease), controller)
-}
-
-// kname turns a scenario name into a Kubernetes (RFC 1123 label) name:
-// lower case, every character outside [a-z0-9-] becomes '-'.
-func kname(s string) string {
-	var sb strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
-			sb.WriteRune(r)
-		} else {
-			sb.WriteByte('-')
-		}
-	}
-	return strings.Trim(sb.String(), "-")
 }
 
 // dur writes a duration as Kubernetes, Istio, Kuma, Consul, Linkerd and

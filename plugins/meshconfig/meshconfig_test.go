@@ -582,11 +582,6 @@ func TestTokenBucket(t *testing.T) {
 }
 
 func TestHelpers(t *testing.T) {
-	for in, want := range map[string]string{"payments_v1": "payments-v1", "Currency.V2": "currency-v2", "api": "api"} {
-		if got := kname(in); got != want {
-			t.Errorf("kname(%q) = %q, want %q", in, got, want)
-		}
-	}
 	for in, want := range map[time.Duration]string{60 * time.Second: "60s", 100 * time.Millisecond: "100ms", 1500 * time.Microsecond: "2ms", 3 * time.Minute: "180s"} {
 		if got := dur(scenarios.Duration(in)); got != want {
 			t.Errorf("dur(%v) = %q, want %q", in, got, want)

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"meshgym/internal/kube"
+	"meshgym/internal/kubename"
 	"meshgym/sandbox"
 	"meshgym/scenarios"
 )
@@ -103,18 +104,8 @@ type Manifests struct {
 
 // KubeName turns a scenario name into a Kubernetes object name (RFC 1123:
 // lower case, '_' and other characters → '-'), as plugins/meshconfig
-// names its objects ("currency_v1" → "currency-v1").
-func KubeName(s string) string {
-	var sb strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
-			sb.WriteRune(r)
-		} else {
-			sb.WriteByte('-')
-		}
-	}
-	return strings.Trim(sb.String(), "-")
-}
+// names its objects ("currency_v1" → "currency-v1"); see kubename.Name.
+func KubeName(s string) string { return kubename.Name(s) }
 
 // ServiceURL is the in-cluster URL an app calls an upstream service by:
 // its Service's DNS name on AppPort (through the caller's injected

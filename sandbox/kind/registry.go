@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"meshgym/internal/fsutil"
 )
 
 // RegistryEnv names the environment variable that overrides the default
@@ -88,7 +90,7 @@ func (r *registry) load() (map[string]*entry, error) {
 		return nil, fmt.Errorf("kind cluster registry %s has format version %d, newer than this meshgym's (%d); use the newer meshgym, or set %s to another file", r.path, f.Version, registryVersion, RegistryEnv)
 	}
 	if derr != nil {
-		bad, err := moveAside(r.path)
+		bad, err := fsutil.MoveAside(r.path)
 		if err != nil {
 			return nil, fmt.Errorf("kind cluster registry %s is not a registry (%v) and could not be moved aside (%v); move or delete it by hand", r.path, derr, err)
 		}
@@ -205,43 +207,6 @@ func (r *registry) snapshot() (map[string]entry, error) {
 		return false, nil
 	})
 	return out, err
-}
-
-// maxBackups bounds the search for a free .bad name.
-const maxBackups = 1000
-
-// moveAside moves path to the first free name of path.bad, path.bad.1,
-// path.bad.2, … without overwriting an existing backup (a hard link fails
-// when the name appeared meanwhile; file systems without links fall back
-// to rename), and returns the name it used. The pattern is labs.Store's.
-func moveAside(path string) (string, error) {
-	for i := 0; i < maxBackups; i++ {
-		bad := path + ".bad"
-		if i > 0 {
-			bad = fmt.Sprintf("%s.bad.%d", path, i)
-		}
-		if _, err := os.Lstat(bad); err == nil {
-			continue
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-		err := os.Link(path, bad)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err == nil {
-			if err := os.Remove(path); err != nil {
-				_ = os.Remove(bad)
-				return "", err
-			}
-			return bad, nil
-		}
-		if err := os.Rename(path, bad); err != nil {
-			return "", err
-		}
-		return bad, nil
-	}
-	return "", fmt.Errorf("%s.bad through %s.bad.%d all exist; delete old backups", path, path, maxBackups-1)
 }
 
 // creatingGrace is how long an entry still being created is kept although
