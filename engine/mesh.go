@@ -131,7 +131,17 @@ func openMesh(ctx context.Context, open MeshOpener, name, profile, platform stri
 	}
 	if k := sc.Pattern.Kind; k != "" && !contains(info.Patterns, k) {
 		c.Close()
-		return nil, info, inputErr(fmt.Errorf("mesh plugin %s does not support pattern %q; it supports: %s", name, k, strings.Join(info.Patterns, ", ")))
+		why := ""
+		// A plugin's notes may say why ("not supported by linkerd: fault
+		// injection (…)").
+		words := strings.ReplaceAll(k, "_", " ")
+		for _, n := range info.Notes {
+			if strings.HasPrefix(n, "not supported by ") && strings.Contains(strings.ToLower(n), words) {
+				why = "; " + n
+				break
+			}
+		}
+		return nil, info, inputErr(fmt.Errorf("mesh plugin %s does not support pattern %q%s; it supports: %s", name, k, why, strings.Join(info.Patterns, ", ")))
 	}
 	return m, info, nil
 }

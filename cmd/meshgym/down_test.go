@@ -140,13 +140,30 @@ func TestPlatformFlag(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"run", "retries", "--platform", "kind"},
-		{"run", "retries", "--platform", "kind", "--mesh", "book"},
-		{"run", "retries", "--platform", "kind", "--mesh", "kuma"},
+		{"compare", "retries", "--platform", "kind"},
 	} {
 		errb.Reset()
 		code = Main(args, &out, &errb)
 		if code != exitUsage || !strings.Contains(errb.String(), "add --mesh istio, linkerd or consul") || !strings.Contains(errb.String(), "meshgym up --platform kind") {
 			t.Errorf("%v: exit %d, %q; want 2 naming the real meshes and meshgym up", args, code, errb.String())
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "retries", "--platform", "kind", "--mesh", "kuma"}, "--mesh kuma: on --platform kind the mesh is a real one the cluster runs: istio, linkerd or consul"},
+		{[]string{"run", "retries", "--platform", "kind", "--mesh", "istio@1.23"}, "the cluster runs the istio meshgym installed (1.27.1)"},
+		{[]string{"run", "retries", "--platform", "kind", "--mesh", "istio", "--cluster", "BAD_NAME"}, `--cluster: invalid kind cluster name "BAD_NAME"`},
+		{[]string{"up", "--mesh", "istio", "--cluster=-x"}, `--cluster: invalid kind cluster name "-x"`},
+		{[]string{"up", "--mesh", "kuma"}, "--mesh kuma: not a mesh meshgym installs; choose istio, linkerd or consul"},
+		{[]string{"up", "--platform", "docker", "--mesh", "istio"}, "nothing to bring up"},
+		{[]string{"lab", "retries", "--platform", "kind", "--mesh", "linkerd@2.17"}, "the cluster runs the linkerd meshgym installed"},
+	} {
+		errb.Reset()
+		code = Main(tc.args, &out, &errb)
+		if code != exitUsage || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, %q; want 2 with %q", tc.args, code, errb.String(), tc.want)
 		}
 	}
 	errb.Reset()

@@ -11,6 +11,7 @@ import (
 
 	"meshgym/plugins"
 	"meshgym/plugins/kubemesh"
+	"meshgym/plugins/meshinstall"
 	"meshgym/sandbox"
 	"meshgym/sandbox/docker"
 	"meshgym/sandbox/docker/images"
@@ -148,6 +149,11 @@ Exit codes: 0 ready, 2 bad input, 3 Docker, kind, Helm or the cluster failed,
 				}
 				return usageErr("--mesh %s: not a mesh meshgym installs; choose %s", mesh, realMeshNames())
 			}
+			if cluster != "" {
+				if err := kind.ValidClusterName(cluster); err != nil {
+					return usageErr("--cluster: %v", err)
+				}
+			}
 			spec, _ := kubemesh.Lookup(mesh)
 			errOut := c.ErrOrStderr()
 			progress := func(s string) { fmt.Fprintln(errOut, "meshgym: "+strings.TrimSpace(s)) }
@@ -162,6 +168,22 @@ Exit codes: 0 ready, 2 bad input, 3 Docker, kind, Helm or the cluster failed,
 				name = kind.ClusterPrefix + mesh
 			}
 			ctx := c.Context()
+			// The charts first: a room without internet learns it before a
+			// cluster is built (they come from the cache once fetched or
+			// loaded with 'meshgym images load').
+			for _, ch := range spec.Charts {
+				if _, err := meshinstall.FetchChart(ctx, ch, ""); err != nil {
+					if ctx.Err() != nil {
+						return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: %w", err)}
+					}
+					return &exitError{code: exitPlatform, err: err}
+				}
+			}
+			// kind's steps cannot be interrupted midway: say so at Ctrl-C.
+			stopNote := context.AfterFunc(ctx, func() {
+				progress("interrupted: stopping after kind's current step (kind cannot stop one midway), then deleting what this 'up' created")
+			})
+			defer stopNote()
 			res, err := kind.Up(ctx, kind.UpOptions{
 				Clusters: kc,
 				Spec:     kind.ClusterSpec{Name: name, NodeImage: nodeImage, Mesh: mesh},
@@ -188,6 +210,9 @@ Exit codes: 0 ready, 2 bad input, 3 Docker, kind, Helm or the cluster failed,
 					return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: %w", err)}
 				}
 				code := exitPlatform
+				if errors.Is(err, kind.ErrBadClusterName) {
+					code = exitUsage
+				}
 				if errors.Is(err, kind.ErrNoNodeImage) {
 					err = fmt.Errorf("%w; or run again with --pull (internet needed)", err)
 				}

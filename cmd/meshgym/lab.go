@@ -78,14 +78,12 @@ the list of labs, or NAME's steps as text with the equivalent CLI commands.`,
 			if f.port < 0 || f.port > 65535 {
 				return usageErr("--port: must be from 0 to 65535 (got %d); 0 picks a free port", f.port)
 			}
-			if *f.platform == "kind" {
-				// The run's platform is made at the first run; here only
-				// the flags are checked.
-				if !isRealMesh(f.mesh) {
-					_, err := newPlatform("kind", c, f.mesh)
-					return err
-				}
-			} else if _, err := newPlatform(*f.platform, c); err != nil {
+			if err := checkKindMesh(*f.platform, f.mesh); err != nil {
+				return err
+			}
+			// Only the flags are checked here; the run's platform is made at
+			// the first run.
+			if _, err := newPlatform(*f.platform, c, f.mesh); err != nil {
 				return err
 			}
 			if f.list || (len(args) == 0 && !onTerminal(c)) {
@@ -100,7 +98,7 @@ the list of labs, or NAME's steps as text with the equivalent CLI commands.`,
 				}
 				name = l.Name
 				if !onTerminal(c) {
-					printLabText(c.OutOrStdout(), l)
+					printLabText(c.OutOrStdout(), l, changedFlags(c, "platform", "mesh", "cluster", "image-source", "port")...)
 					return nil
 				}
 			}
@@ -140,7 +138,7 @@ func printLabList(w io.Writer) {
 // command of each run step. Measured placeholders read "(measured in your
 // run)"; knob placeholders and commands use labs.Lab.CLISettings (earlier
 // run steps at their solution values).
-func printLabText(w io.Writer, l *labs.Lab) {
+func printLabText(w io.Writer, l *labs.Lab, flags ...string) {
 	fmt.Fprintf(w, "%s — %s (about %d min)\n", l.Title, l.Summary, l.Minutes)
 	fmt.Fprintf(w, "Open it in a terminal with: meshgym lab %s\n", l.Name)
 	for i, st := range l.Steps {
@@ -166,7 +164,7 @@ func printLabText(w io.Writer, l *labs.Lab) {
 					fmt.Fprintf(w, "  %s   (%s phase)\n", c.Condition, ph)
 				}
 			}
-			fmt.Fprintf(w, "\nRun it with the CLI:\n  %s\n", labCommand(l, l.CLISettings(i)))
+			fmt.Fprintf(w, "\nRun it with the CLI:\n  %s\n", labCommand(l, l.CLISettings(i), flags...))
 			fmt.Fprintln(w, "(meshgym run judges the scenario's own conditions, the book's, not the lab's")
 			fmt.Fprintln(w, "checks above: compare the checks with the numbers of its report by hand.)")
 			if len(st.Solution) > 0 {
@@ -177,13 +175,26 @@ func printLabText(w io.Writer, l *labs.Lab) {
 }
 
 // labCommand is the `meshgym run` command line of a lab's run with the
-// given Set assignments (labs.Lab.CLISettings).
-func labCommand(l *labs.Lab, settings []string) string {
+// given Set assignments (labs.Lab.CLISettings) and the user's own flags
+// ("--platform kind", "--mesh istio" …).
+func labCommand(l *labs.Lab, settings []string, flags ...string) string {
 	parts := []string{"meshgym run", l.Scenario}
 	for _, s := range settings {
 		parts = append(parts, "--set "+s)
 	}
+	parts = append(parts, flags...)
 	return strings.Join(parts, " ")
+}
+
+// changedFlags renders the named flags the user set as "--name value".
+func changedFlags(c *cobra.Command, names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if f := c.Flags().Lookup(n); f != nil && f.Changed {
+			out = append(out, "--"+n+" "+f.Value.String())
+		}
+	}
+	return out
 }
 
 // openTUI runs the TUI on the terminal, at lab name ("" = the browser).

@@ -8,6 +8,7 @@ import (
 
 	"meshgym/sandbox"
 	"meshgym/sandbox/docker"
+	"meshgym/sandbox/kind"
 )
 
 // platformNames lists the values of --platform.
@@ -62,7 +63,23 @@ func newPlatform(name string, cmd *cobra.Command, mesh ...string) (sandbox.Platf
 			m = mesh[0]
 		}
 		if !isRealMesh(m) {
+			given := ""
+			if cmd != nil {
+				if f := cmd.Flags().Lookup("mesh"); f != nil && f.Changed {
+					given = f.Value.String()
+				}
+			}
+			if given != "" {
+				return nil, usageErr("--mesh %s: on --platform kind the mesh is a real one the cluster runs: %s (book, envoy, kuma and versioned names are profiles of the builtin mesh, for --platform local or docker)", given, realMeshNames())
+			}
 			return nil, usageErr("--platform kind runs a real mesh: add --mesh %s (create its cluster first: meshgym up --platform kind --mesh istio)", realMeshNames())
+		}
+		if cmd != nil {
+			if f := cmd.Flags().Lookup("cluster"); f != nil && f.Changed {
+				if err := kind.ValidClusterName(f.Value.String()); err != nil {
+					return nil, usageErr("--cluster: %v", err)
+				}
+			}
 		}
 		if imageSource != "" && imageSource != docker.ImageSourceLocal && imageSource != docker.ImageSourceUpstream {
 			return nil, usageErr("--image-source %q: want local or upstream", imageSource)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"meshgym/engine"
+	"meshgym/plugins/kubemesh"
 	"meshgym/report"
 	"meshgym/scenarios"
 	"meshgym/smp"
@@ -251,6 +252,9 @@ func prepare(c *cobra.Command, sc *scenarios.Scenario, f *runFlags) (engine.Opti
 			mesh = base
 		}
 	}
+	if err := checkKindMesh(platformName, mesh); err != nil {
+		return engine.Options{}, err
+	}
 	setMesh(&opts, mesh, platformName)
 	platform, err := newPlatform(platformName, c, opts.Mesh)
 	if err != nil {
@@ -298,6 +302,17 @@ func setMesh(opts *engine.Options, m string, platform ...string) {
 	default:
 		opts.Profile = m
 	}
+}
+
+// checkKindMesh refuses a real mesh with a release on kind: the cluster
+// runs the release meshgym installed; releases are the builtin profiles'.
+func checkKindMesh(platform, mesh string) error {
+	base, _, versioned := strings.Cut(mesh, "@")
+	if platform != "kind" || !versioned || !isRealMesh(base) {
+		return nil
+	}
+	spec, _ := kubemesh.Lookup(base)
+	return usageErr("--mesh %s: on --platform kind the cluster runs the %s meshgym installed (%s); use --mesh %s there, or --mesh %s on --platform local or docker for the builtin mesh's profile of that release", mesh, base, spec.Version, base, mesh)
 }
 
 // engineExit gives an engine error its exit code: bad input 2, an

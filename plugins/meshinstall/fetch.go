@@ -103,8 +103,8 @@ func fetchChart(ctx context.Context, c Chart, cacheDir string, logf func(string,
 		}
 		if isNetworkError(err) {
 			return fail(fmt.Errorf("the chart is not in the cache %s and the repository cannot be reached (%v); "+
-				"to install without internet access, run `meshgym images save --mesh NAME` on a machine that has it "+
-				"(the archive carries the mesh's charts) and `meshgym images load` here", cacheDir, err))
+				"to install without internet access, run `meshgym images save --mesh MESH FILE` on a machine that has it "+
+				"(the archive carries the mesh's charts) and `meshgym images load FILE` here", cacheDir, err))
 		}
 		return fail(err)
 	}

@@ -151,7 +151,21 @@ func (k *KindClusters) Close() error {
 
 // validName is kind's cluster name rule
 // (sigs.k8s.io/kind/pkg/internal/apis/config/validate.go).
-var validName = regexp.MustCompile(`^[a-z0-9.-]+$`)
+var validName = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,48}[a-z0-9])?$`)
+
+// ErrBadClusterName is wrapped by ValidClusterName's errors (bad input).
+var ErrBadClusterName = errors.New("invalid kind cluster name")
+
+// ValidClusterName checks a cluster name before anything is made: lower-case
+// letters, digits, '.' and '-', starting and ending with a letter or digit,
+// at most 50 characters (kind names its node containers NAME-control-plane
+// and its kubeconfig context kind-NAME, which must stay valid DNS labels).
+func ValidClusterName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("%w %q: use lower-case letters, digits, '.' and '-', starting and ending with a letter or digit, at most 50 characters", ErrBadClusterName, name)
+	}
+	return nil
+}
 
 // Create creates a kind cluster of one control-plane node from
 // RenderConfig (the entry host port on 127.0.0.1 mapped to EntryNodePort),
@@ -176,8 +190,8 @@ func (k *KindClusters) Create(ctx context.Context, spec ClusterSpec, pull bool, 
 		progress = func(string) {}
 	}
 	name := spec.Name
-	if !validName.MatchString(name) {
-		return ClusterInfo{}, fmt.Errorf("kind cluster name %q is not valid: use lower-case letters, digits, '.' and '-' (as kind requires)", name)
+	if err := ValidClusterName(name); err != nil {
+		return ClusterInfo{}, err
 	}
 	image := spec.NodeImage
 	if image == "" {

@@ -297,7 +297,9 @@ func TestCreateRefusals(t *testing.T) {
 			[]string{"docker pull " + NodeImage}},
 		{"other node image missing", []string{NodeImage}, "", ClusterSpec{Name: "meshgym-istio", NodeImage: "kindest/node:v1.30.0"}, ErrNoNodeImage,
 			[]string{"docker pull kindest/node:v1.30.0"}},
-		{"bad name", []string{NodeImage}, "", ClusterSpec{Name: "Meshgym_Istio"}, nil, []string{"not valid"}},
+		{"bad name", []string{NodeImage}, "", ClusterSpec{Name: "Meshgym_Istio"}, ErrBadClusterName, []string{"invalid kind cluster name"}},
+		{"name starting with a dash", []string{NodeImage}, "", ClusterSpec{Name: "-x"}, ErrBadClusterName, []string{"starting and ending with a letter or digit"}},
+		{"name of a dot", []string{NodeImage}, "", ClusterSpec{Name: "."}, ErrBadClusterName, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

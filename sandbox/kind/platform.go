@@ -173,6 +173,13 @@ func (e *NoClusterError) Error() string {
 	if e.Mesh != "" {
 		cmd += " --mesh " + e.Mesh
 	}
+	def := ClusterPrefix + e.Mesh
+	if e.Mesh == "" {
+		def = ClusterPrefix + "kind"
+	}
+	if e.Name != def {
+		cmd += " --cluster " + e.Name
+	}
 	return fmt.Sprintf("no kind cluster %s; create it with: %s", e.Name, cmd)
 }
 

@@ -607,6 +607,11 @@ func TestClusterHint(t *testing.T) {
 	if _, err := none.Cluster(context.Background()); err == nil || err.Error() != "no kind cluster meshgym-kind; create it with: meshgym up --platform kind" {
 		t.Errorf("no-mesh hint: %v", err)
 	}
+	// Another --cluster than the default is in the command to run.
+	named, _ := kind.New(kind.Options{Clusters: fc, Mesh: "istio", ClusterName: "lab-2"})
+	if _, err := named.Cluster(context.Background()); err == nil || err.Error() != "no kind cluster lab-2; create it with: meshgym up --platform kind --mesh istio --cluster lab-2" {
+		t.Errorf("--cluster hint: %v", err)
+	}
 	if _, err := kind.New(kind.Options{Clusters: fc, ImageSource: "dockerhub"}); err == nil {
 		t.Error("unknown image source accepted")
 	}

@@ -451,7 +451,7 @@ func PullMissing(ctx context.Context, cli *client.Client, refs []string, timeout
 		} else if !errdefs.IsNotFound(err) {
 			return pulled, fmt.Errorf("inspect image %s: %w", ref, err)
 		}
-		hint := "pulling it needs internet access; run `meshgym images save --mesh NAME FILE` on a machine that has it, and `meshgym images load FILE` here"
+		hint := "pulling it needs internet access; run the same `meshgym images save` on a machine that has it, and `meshgym images load FILE` here"
 		err := pull(ctx, cli, ref, timeout, logf, hint)
 		if err != nil {
 			return pulled, err
