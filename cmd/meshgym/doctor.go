@@ -29,7 +29,7 @@ check (✓ ok, ! works with a limit or not set up yet, ✗ does not work), with 
            and a probe container from meshgym's sample-app image (both removed
            again, also on Ctrl-C), the address published ports are reached on
            (TESTCONTAINERS_HOST_OVERRIDE, else 127.0.0.1), meshgym's images
-  kind     not a platform yet: whether its node image is at hand
+  kind     Docker answers, the pinned kind node image is at hand, meshgym's kind clusters
   plugins  the mesh plugins found and the plugin directory
 
 It ends with the platforms usable here. Every check is bounded; the whole

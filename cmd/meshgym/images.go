@@ -563,6 +563,11 @@ func fileKind(m fs.FileMode) string {
 // is one line naming file. xz- and zstd-compressed files, which the
 // standard library cannot read, are left to Docker.
 func checkImageArchive(file string) error {
+	// Read three times (check, charts, docker load): only a regular file
+	// will do, and opening a FIFO would block.
+	if st, err := os.Stat(file); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		return fmt.Errorf("load %s: not a regular file (%s); give the archive file itself", file, st.Mode().Type())
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		var pe *fs.PathError

@@ -54,6 +54,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C (or SIGTERM) cancels ctx and everything cleans up;
+	// a second one is no longer caught and ends meshgym at once (what is
+	// left then: 'meshgym down', and the Docker platform's watchdog).
+	go func() { <-ctx.Done(); stop() }()
 	defer closeLoader()
 	out := &errWriter{w: stdout}
 	root := newRoot(out, stderr)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,6 +81,11 @@ type dockerImages interface {
 	ImageID(ctx context.Context, ref string) (id string, present bool, err error)
 	// Save streams `docker save refs...` (one tarball).
 	Save(ctx context.Context, refs []string) (io.ReadCloser, error)
+	// EntryHostPorts returns the host ports published for EntryNodePort
+	// by the container called node (exists false when there is none):
+	// the fingerprint of a cluster meshgym made, whose config maps its
+	// recorded EntryHostPort there.
+	EntryHostPorts(ctx context.Context, node string) (ports []int, exists bool, err error)
 }
 
 // KindClusters is the Clusters lifecycle on sigs.k8s.io/kind's Go API
@@ -94,6 +100,7 @@ type KindClusters struct {
 	docker         dockerImages
 	closeDocker    func() error
 	host           string
+	dockerHost     string // DOCKER_HOST of this process ("" = default)
 	now            func() time.Time
 
 	sinkMu sync.Mutex
@@ -126,6 +133,7 @@ func NewKindClusters(opts KindOptions) (*KindClusters, error) {
 		provider:       opts.provider,
 		docker:         opts.docker,
 		host:           host,
+		dockerHost:     os.Getenv("DOCKER_HOST"),
 		now:            time.Now,
 	}
 	if k.provider == nil {
@@ -264,7 +272,7 @@ func (k *KindClusters) Create(ctx context.Context, spec ClusterSpec, pull bool, 
 			return false, err
 		}
 		info = ClusterInfo{Name: name, Mesh: spec.Mesh, EntryHostPort: port, NodeImage: image, Created: k.now().UTC().Truncate(time.Second)}
-		entries[name] = &entry{ClusterInfo: info, Creating: true, CreateID: createID, PID: os.Getpid(), Host: k.host}
+		entries[name] = &entry{ClusterInfo: info, Creating: true, CreateID: createID, PID: os.Getpid(), Host: k.host, DockerHost: k.dockerHost}
 		return true, nil
 	})
 	if err != nil {
@@ -340,13 +348,32 @@ func (k *KindClusters) Get(ctx context.Context, name string) (ClusterInfo, error
 	}
 	var info ClusterInfo
 	var inRegistry bool
+	var otherDaemon string
+	var elsewhere bool
+	var ownErr error
 	err = k.reg.update(func(entries map[string]*entry) (bool, error) {
 		e, ok := entries[name]
 		if !ok {
 			return false, nil
 		}
+		if !k.onThisDaemon(e) {
+			elsewhere, otherDaemon = true, daemonName(e.DockerHost)
+			return false, nil
+		}
 		inRegistry = true
 		if existing[name] {
+			ok, err := k.ours(ctx, e)
+			if err != nil {
+				ownErr = err
+				return false, nil
+			}
+			if !ok {
+				// The user's cluster under the name of one meshgym made
+				// and that is gone: drop the stale entry.
+				delete(entries, name)
+				inRegistry = false
+				return true, nil
+			}
 			info = e.ClusterInfo
 			return false, nil
 		}
@@ -359,7 +386,12 @@ func (k *KindClusters) Get(ctx context.Context, name string) (ClusterInfo, error
 	if err != nil {
 		return ClusterInfo{}, err
 	}
+	if ownErr != nil {
+		return ClusterInfo{}, ownErr
+	}
 	switch {
+	case elsewhere:
+		return ClusterInfo{}, fmt.Errorf("kind cluster %s: %w on this Docker daemon: meshgym created it on %s", name, ErrNoCluster, otherDaemon)
 	case !inRegistry && existing[name]:
 		return ClusterInfo{}, fmt.Errorf("kind cluster %s: %w among meshgym's: it exists but meshgym did not create it", name, ErrNoCluster)
 	case !inRegistry:
@@ -391,9 +423,22 @@ func (k *KindClusters) List(ctx context.Context) ([]ClusterInfo, error) {
 	err = k.reg.update(func(entries map[string]*entry) (bool, error) {
 		changed := false
 		for name, e := range entries {
+			if !k.onThisDaemon(e) {
+				continue
+			}
 			switch {
 			case existing[name]:
-				out = append(out, e.ClusterInfo)
+				ok, err := k.ours(ctx, e)
+				switch {
+				case err != nil:
+					k.logf("warning: %v; leaving kind cluster %s alone", err, name)
+				case ok:
+					out = append(out, e.ClusterInfo)
+				default:
+					k.logf("kind cluster %s is not the one meshgym created (its entry port differs): someone made it after meshgym's was deleted; forgetting meshgym's entry and leaving the cluster alone", name)
+					delete(entries, name)
+					changed = true
+				}
 			case !e.Creating || k.stale(e):
 				delete(entries, name)
 				changed = true
@@ -426,6 +471,25 @@ func (k *KindClusters) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	e, ok := snap[name]
+	if ok && !k.onThisDaemon(&e) {
+		return fmt.Errorf("kind cluster %s was created on %s; delete it from there", name, daemonName(e.DockerHost))
+	}
+	if ok && existing[name] {
+		mine, err := k.ours(ctx, &e)
+		if err != nil {
+			return err
+		}
+		if !mine {
+			_ = k.reg.update(func(entries map[string]*entry) (bool, error) {
+				if cur, ok := entries[name]; ok && cur.CreateID == e.CreateID {
+					delete(entries, name)
+					return true, nil
+				}
+				return false, nil
+			})
+			return fmt.Errorf("kind cluster %s is not the one meshgym created (its entry port differs); it is left alone and meshgym's entry forgotten", name)
+		}
+	}
 	switch {
 	case !ok && existing[name]:
 		return fmt.Errorf("kind cluster %s was not created by meshgym; it is left alone (delete it with `kind delete cluster --name %s` if you mean to)", name, name)
@@ -436,7 +500,11 @@ func (k *KindClusters) Delete(ctx context.Context, name string) error {
 	}
 	if existing[name] {
 		if err := k.provider.Delete(name, k.kubeconfigPath); err != nil {
-			return fmt.Errorf("delete kind cluster %s: %w", name, err)
+			// Another meshgym down may have deleted it meanwhile: gone is
+			// what was asked.
+			if now, lerr := k.kindNames(); lerr != nil || now[name] {
+				return fmt.Errorf("delete kind cluster %s: %w", name, err)
+			}
 		}
 	}
 	return k.reg.update(func(entries map[string]*entry) (bool, error) {
@@ -731,6 +799,39 @@ func (k *KindClusters) stale(e *entry) bool {
 	return k.now().Sub(e.Created) > creatingGrace
 }
 
+// ours reports whether the cluster kind lists under e's name is the one
+// meshgym made: its control-plane node publishes e.EntryHostPort for the
+// entry NodePort (RenderConfig). A cluster the user made later under the
+// same name (after deleting meshgym's outside meshgym) fails this, and its
+// stale entry must not make meshgym delete or reuse it. An entry still
+// being created has no node yet to check: ours.
+func (k *KindClusters) ours(ctx context.Context, e *entry) (bool, error) {
+	if e.Creating || e.EntryHostPort == 0 {
+		return true, nil
+	}
+	ports, exists, err := k.docker.EntryHostPorts(ctx, e.Name+"-control-plane")
+	if err != nil {
+		return false, fmt.Errorf("inspect the node of kind cluster %s: %w", e.Name, err)
+	}
+	if !exists {
+		return true, nil // a node of another name: nothing says it is not ours
+	}
+	return slices.Contains(ports, e.EntryHostPort), nil
+}
+
+// daemonName names a DOCKER_HOST for messages.
+func daemonName(h string) string {
+	if h == "" {
+		return "the default Docker daemon (DOCKER_HOST unset)"
+	}
+	return "DOCKER_HOST=" + h
+}
+
+// onThisDaemon reports whether e was created on the Docker daemon this
+// process talks to (DOCKER_HOST); entries of another daemon are neither
+// listed nor dropped nor deleted here.
+func (k *KindClusters) onThisDaemon(e *entry) bool { return e.DockerHost == k.dockerHost }
+
 // kindNames returns the names of the clusters kind lists (its Docker
 // node containers' cluster labels).
 func (k *KindClusters) kindNames() (map[string]bool, error) {
@@ -886,6 +987,34 @@ func (m *mobyImages) Save(ctx context.Context, refs []string) (io.ReadCloser, er
 		return nil, err
 	}
 	return cli.ImageSave(ctx, refs)
+}
+
+func (m *mobyImages) EntryHostPorts(ctx context.Context, node string) ([]int, bool, error) {
+	cli, err := m.client()
+	if err != nil {
+		return nil, false, err
+	}
+	res, err := cli.ContainerInspect(ctx, node, client.ContainerInspectOptions{})
+	if errdefs.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var out []int
+	if hc := res.Container.HostConfig; hc != nil {
+		for port, binds := range hc.PortBindings {
+			if int(port.Num()) != EntryNodePort {
+				continue
+			}
+			for _, b := range binds {
+				if n, err := strconv.Atoi(b.HostPort); err == nil {
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out, true, nil
 }
 
 // Close closes the client if one was made.

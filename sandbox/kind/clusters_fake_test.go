@@ -276,6 +276,31 @@ type fakeDocker struct {
 	mu     sync.Mutex
 	images map[string]string // ref → ID ("sha256:…")
 	saves  [][]string
+	// prov answers EntryHostPorts from the configs kind was given; a
+	// cluster the user made (no create call) publishes userPorts.
+	prov      *fakeProvider
+	userPorts []int
+}
+
+func (d *fakeDocker) EntryHostPorts(_ context.Context, node string) ([]int, bool, error) {
+	if d.prov == nil {
+		return nil, false, nil
+	}
+	name := strings.TrimSuffix(node, "-control-plane")
+	d.prov.mu.Lock()
+	defer d.prov.mu.Unlock()
+	if _, ok := d.prov.clusters[name]; !ok {
+		return nil, false, nil
+	}
+	for i := len(d.prov.creates) - 1; i >= 0; i-- {
+		c := d.prov.creates[i]
+		if c.name == name && len(c.cfg.Nodes) > 0 && len(c.cfg.Nodes[0].ExtraPortMappings) > 0 {
+			return []int{int(c.cfg.Nodes[0].ExtraPortMappings[0].HostPort)}, true, nil
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.userPorts, true, nil
 }
 
 func newFakeDocker(refs ...string) *fakeDocker {

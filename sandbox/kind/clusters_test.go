@@ -43,6 +43,7 @@ type testEnv struct {
 func newTestEnv(t *testing.T, dockerImages ...string) *testEnv {
 	t.Helper()
 	e := &testEnv{prov: newFakeProvider(), docker: newFakeDocker(dockerImages...)}
+	e.docker.prov = e.prov
 	e.regPath = filepath.Join(t.TempDir(), "meshgym", "kind-clusters.json")
 	k, err := NewKindClusters(KindOptions{
 		RegistryPath:   e.regPath,
@@ -666,5 +667,70 @@ func TestKindLoggerRoutesLines(t *testing.T) {
 	kindLogger{e.k.kindLine}.Warn("outside a create")
 	if !strings.Contains(e.logs(), "warning: outside a create") {
 		t.Errorf("logs = %q", e.logs())
+	}
+}
+
+// A registry entry whose cluster was deleted outside meshgym, and a
+// cluster the user then made under the same name: down (and List, Get,
+// Delete) must leave the user's cluster alone and forget the stale entry.
+func TestStaleEntryNeverTakesTheUsersCluster(t *testing.T) {
+	e := newTestEnv(t, NodeImage)
+	ctx := context.Background()
+	if _, err := e.k.Create(ctx, ClusterSpec{Name: "lab", EntryHostPort: explicitFreePort(t)}, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The user: `kind delete cluster --name lab`, then `kind create cluster --name lab`.
+	e.prov.mu.Lock()
+	delete(e.prov.clusters, "lab")
+	e.prov.creates = nil
+	e.prov.mu.Unlock()
+	e.prov.userCluster("lab")
+	e.docker.userPorts = nil // kind's default config publishes no entry port
+	removed, err := Down(ctx, e.k, nil)
+	if err != nil || len(removed) != 0 {
+		t.Errorf("Down = %v, %v; want nothing removed", removed, err)
+	}
+	if !e.prov.has("lab") {
+		t.Fatal("Down deleted the user's cluster")
+	}
+	if _, ok := e.registryEntries(t)["lab"]; ok {
+		t.Error("the stale entry is still in the registry")
+	}
+	if _, err := e.k.Get(ctx, "lab"); !errors.Is(err, ErrNoCluster) {
+		t.Errorf("Get = %v, want ErrNoCluster (not meshgym's)", err)
+	}
+	if err := e.k.Delete(ctx, "lab"); err == nil || !e.prov.has("lab") {
+		t.Errorf("Delete = %v; want a refusal and the cluster kept", err)
+	}
+}
+
+// An entry made on another Docker daemon (DOCKER_HOST) is neither listed
+// nor dropped by a process that talks to this one: its nodes are just not
+// visible here.
+func TestEntriesOfAnotherDaemonAreKept(t *testing.T) {
+	e := newTestEnv(t, NodeImage)
+	ctx := context.Background()
+	if _, err := e.k.Create(ctx, ClusterSpec{Name: "far", EntryHostPort: explicitFreePort(t)}, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_HOST", "tcp://10.0.0.9:2375")
+	other, err := NewKindClusters(KindOptions{RegistryPath: e.regPath, Logf: func(string, ...any) {}, provider: newFakeProvider(), docker: newFakeDocker(NodeImage)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := other.List(ctx); err != nil || len(list) != 0 {
+		t.Errorf("List on another daemon = %v, %v; want none", list, err)
+	}
+	if _, err := other.Get(ctx, "far"); !errors.Is(err, ErrNoCluster) || !strings.Contains(err.Error(), "the default Docker daemon") {
+		t.Errorf("Get on another daemon = %v", err)
+	}
+	if removed, err := Down(ctx, other, nil); err != nil || len(removed) != 0 {
+		t.Errorf("Down on another daemon = %v, %v", removed, err)
+	}
+	if _, ok := e.registryEntries(t)["far"]; !ok {
+		t.Fatal("the entry was dropped by a process on another daemon")
+	}
+	if list, err := e.k.List(ctx); err != nil || len(list) != 1 {
+		t.Errorf("List on its own daemon = %v, %v; want it", list, err)
 	}
 }

@@ -218,6 +218,11 @@ func (p *Platform) Cluster(ctx context.Context) (sandbox.Cluster, error) {
 	if err != nil {
 		return sandbox.Cluster{}, err
 	}
+	// A cluster brought up with one mesh must not get another's resources.
+	if info.Mesh != "" && p.opts.Mesh != "" && info.Mesh != p.opts.Mesh {
+		return sandbox.Cluster{}, fmt.Errorf("kind cluster %s runs %s, not %s: run with --mesh %s, or bring up a cluster for %s (meshgym up --platform kind --mesh %s)",
+			info.Name, info.Mesh, p.opts.Mesh, info.Mesh, p.opts.Mesh, p.opts.Mesh)
+	}
 	return sandbox.Cluster{Name: info.Name, Kubeconfig: info.Kubeconfig, Namespace: Namespace, Mesh: p.mesh(info)}, nil
 }
 

@@ -583,7 +583,11 @@ func TestClusterHint(t *testing.T) {
 	}{
 		{opts: kind.Options{Mesh: "istio"}, want: sandbox.Cluster{Name: "meshgym-istio", Kubeconfig: "kc", Namespace: "meshgym", Mesh: "istio"}},
 		{opts: kind.Options{Mesh: "linkerd"}, err: "no kind cluster meshgym-linkerd; create it with: meshgym up --platform kind --mesh linkerd"},
-		{opts: kind.Options{Mesh: "consul", ClusterName: "meshgym-istio"}, want: sandbox.Cluster{Name: "meshgym-istio", Kubeconfig: "kc", Namespace: "meshgym", Mesh: "consul"}},
+	}
+	// A cluster brought up with Istio never gets Consul's resources.
+	mixed := c.platform(t, kind.Options{Clusters: fc, Mesh: "consul", ClusterName: "meshgym-istio"})
+	if _, err := mixed.Cluster(context.Background()); err == nil || !strings.Contains(err.Error(), "kind cluster meshgym-istio runs istio, not consul: run with --mesh istio") {
+		t.Errorf("mesh mismatch: %v", err)
 	}
 	for _, tt := range tests {
 		tt.opts.Clusters = fc

@@ -53,6 +53,10 @@ type entry struct {
 	// crash (that process gone) is told from a create still running.
 	PID  int    `json:"pid,omitempty"`
 	Host string `json:"host,omitempty"`
+	// DockerHost is the DOCKER_HOST the cluster was created on ("" = the
+	// default daemon): a process on another daemon does not see its
+	// nodes, and must not take it for gone.
+	DockerHost string `json:"docker_host,omitempty"`
 }
 
 // registryFile is the registry's JSON document.
@@ -71,13 +75,24 @@ type registry struct {
 }
 
 // load reads the registry; the caller holds the lock. A missing file is
-// empty. A file that is not a registry (corrupt JSON, another shape) is
-// moved aside to the first free name of path.bad, path.bad.1, … (never
-// overwriting a backup), a warning goes to logf, and it reads as empty. A
-// file that cannot be read, or of a newer format, is an error and is not
-// touched.
+// empty. A damaged registry (a JSON object with "version" and "clusters"
+// whose content is wrong) is moved aside to the first free name of
+// path.bad, path.bad.1, … (never overwriting a backup), a warning goes to
+// logf, and it reads as empty. Anything else — not a regular file, over
+// maxRegistryBytes, not JSON of that shape, unreadable, a newer format —
+// is an error and is not touched.
 func (r *registry) load() (map[string]*entry, error) {
 	out := map[string]*entry{}
+	// Only a regular file of a sane size is read: a FIFO would block
+	// forever, a device or someone's large file is not a registry.
+	if fi, err := os.Stat(r.path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("kind cluster registry %s is not a regular file (%s); set %s to a file path", r.path, fi.Mode().Type(), RegistryEnv)
+		}
+		if fi.Size() > maxRegistryBytes {
+			return nil, fmt.Errorf("kind cluster registry %s is %d bytes, too large to be meshgym's (at most %d); set %s to another file", r.path, fi.Size(), maxRegistryBytes, RegistryEnv)
+		}
+	}
 	data, err := os.ReadFile(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil
@@ -89,18 +104,40 @@ func (r *registry) load() (map[string]*entry, error) {
 	if derr == nil && f.Version > registryVersion {
 		return nil, fmt.Errorf("kind cluster registry %s has format version %d, newer than this meshgym's (%d); use the newer meshgym, or set %s to another file", r.path, f.Version, registryVersion, RegistryEnv)
 	}
+	if derr != nil && !looksLikeRegistry(data) {
+		// Not a file meshgym wrote (a mistyped MESHGYM_KIND_REGISTRY
+		// pointing at a kubeconfig, a dotfile …): never moved, never
+		// overwritten.
+		return nil, fmt.Errorf("%s is not meshgym's kind cluster registry (%v); it was left as it is; set %s to another file", r.path, derr, RegistryEnv)
+	}
 	if derr != nil {
 		bad, err := fsutil.MoveAside(r.path)
 		if err != nil {
 			return nil, fmt.Errorf("kind cluster registry %s is not a registry (%v) and could not be moved aside (%v); move or delete it by hand", r.path, derr, err)
 		}
-		r.logf("warning: kind cluster registry %s is not a registry (%v); moved it to %s and starting empty (clusters it listed are no longer removed by `meshgym down`; delete them with `kind delete cluster --name NAME`)", r.path, derr, bad)
+		r.logf("warning: kind cluster registry %s is not a registry (%v); moved it to %s and starting empty (clusters it listed are no longer removed by `meshgym down`; delete them with `docker rm -f NAME-control-plane` or the kind CLI)", r.path, derr, bad)
 		return out, nil
 	}
 	for _, e := range f.Clusters {
 		out[e.Name] = e
 	}
 	return out, nil
+}
+
+// maxRegistryBytes bounds the registry file (an entry is ~300 bytes).
+const maxRegistryBytes = 4 << 20
+
+// looksLikeRegistry reports whether data is a JSON object with the
+// registry's top-level keys, so a damaged registry (moved aside) is told
+// from a file that was never one (left alone).
+func looksLikeRegistry(data []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return false
+	}
+	_, v := top["version"]
+	_, c := top["clusters"]
+	return v && c
 }
 
 // decodeRegistry decodes one JSON object with a "version" and a

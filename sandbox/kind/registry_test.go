@@ -19,11 +19,8 @@ func TestRegistryCorruptMovedAside(t *testing.T) {
 		name    string
 		content string
 	}{
-		{"truncated", `{"version":1,"clusters":[{"name":"meshgym-a"`},
-		{"another shape", `{"labs":{"retries":{}}}`},
 		{"wrong type", `{"version":1,"clusters":{"meshgym-a":{}}}`},
 		{"nameless entry", `{"version":1,"clusters":[{"mesh":"istio"}]}`},
-		{"not json", "kind: Cluster\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +60,55 @@ func TestRegistryCorruptMovedAside(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A file that was never a registry (a mistyped MESHGYM_KIND_REGISTRY
+// pointing at a kubeconfig, a truncated or foreign JSON file, a FIFO, a
+// device) is an error and is left exactly as it was: never moved, never
+// read when it is not a regular file (a FIFO would block).
+func TestRegistryForeignFileUntouched(t *testing.T) {
+	for _, tt := range []struct{ name, content string }{
+		{"kubeconfig", "apiVersion: v1\nkind: Config\nclusters: []\n"},
+		{"truncated", `{"version":1,"clusters":[{"name":"meshgym-a"`},
+		{"another shape", `{"labs":{"retries":{}}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, NodeImage)
+			os.MkdirAll(filepath.Dir(e.regPath), 0o755)
+			if err := os.WriteFile(e.regPath, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.k.List(context.Background()); err == nil || !strings.Contains(err.Error(), "is not meshgym's kind cluster registry") {
+				t.Errorf("List err = %v, want it to refuse the file", err)
+			}
+			if _, err := e.k.Create(context.Background(), ClusterSpec{Name: "meshgym-a", EntryHostPort: explicitFreePort(t)}, false, nil); err == nil {
+				t.Error("Create wrote over a foreign file")
+			}
+			if b, _ := os.ReadFile(e.regPath); string(b) != tt.content {
+				t.Errorf("file = %q, want it untouched", b)
+			}
+			if _, err := os.Stat(e.regPath + ".bad"); !os.IsNotExist(err) {
+				t.Errorf("a .bad backup appeared: %v", err)
+			}
+		})
+	}
+	t.Run("fifo", func(t *testing.T) {
+		e := newTestEnv(t, NodeImage)
+		os.MkdirAll(filepath.Dir(e.regPath), 0o755)
+		if err := mkfifo(e.regPath); err != nil {
+			t.Skip("no FIFOs here:", err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := e.k.List(context.Background()); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("List err = %v, want not a regular file", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("List blocked on a FIFO")
+		}
+	})
 }
 
 // A registry of a newer format is left alone, and nothing is written over
