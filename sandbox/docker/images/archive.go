@@ -263,6 +263,10 @@ func openArchive(file string) (io.Reader, func(), error) {
 	return r, closeAll, nil
 }
 
+// MaxExtraBytes bounds one extra file (a Helm chart archive is well
+// under a megabyte; Istio's largest is ~100 KB).
+const MaxExtraBytes = 64 << 20
+
 // ExtractExtra copies the regular-file entries of the archive file (plain,
 // gzip or bzip2) whose names start with prefix + "/" into dest, at their
 // name below prefix (".../meshgym-charts/a/b.tgz" → dest/a/b.tgz), and
@@ -304,9 +308,17 @@ func ExtractExtra(file, prefix, dest string, dryRun bool) ([]ExtractedFile, erro
 				continue
 			}
 			if !write {
+				// The prefix directory itself ("meshgym-charts/", which tar
+				// adds) is nothing to extract.
+				if h.Typeflag == tar.TypeDir && strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(name, "./"), prefix), "/") == "" {
+					continue
+				}
 				rel, err := cleanEntryName(strings.TrimPrefix(strings.TrimPrefix(name, "./"), prefix))
 				if err == nil && h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir {
 					err = fmt.Errorf("%w %q: not a regular file", ErrUnsafeEntry, h.Name)
+				}
+				if err == nil && h.Size > MaxExtraBytes {
+					err = fmt.Errorf("%w %q: %d bytes, more than a chart archive's %d", ErrUnsafeEntry, h.Name, h.Size, MaxExtraBytes)
 				}
 				if err != nil {
 					return fmt.Errorf("%s: %w", file, err)

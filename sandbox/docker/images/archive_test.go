@@ -211,3 +211,27 @@ func TestTagOf(t *testing.T) {
 		}
 	}
 }
+
+// tar adds the directory entries ("meshgym-charts/", "meshgym-charts/h/")
+// of files it packs: they are not unsafe, and the charts still extract.
+func TestExtractExtraSkipsDirectoryEntries(t *testing.T) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "manifest.json", Typeflag: tar.TypeReg, Size: 2, Mode: 0o644})
+	tw.Write([]byte("[]"))
+	tw.WriteHeader(&tar.Header{Name: "meshgym-charts/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "meshgym-charts/h/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "meshgym-charts/h/c-1.0.0.tgz", Typeflag: tar.TypeReg, Size: 3, Mode: 0o644})
+	tw.Write([]byte("abc"))
+	tw.Close()
+	archive := filepath.Join(t.TempDir(), "a.tar")
+	os.WriteFile(archive, b.Bytes(), 0o644)
+	cache := filepath.Join(t.TempDir(), "charts")
+	got, err := ExtractExtra(archive, "meshgym-charts", cache, false)
+	if err != nil || len(got) != 1 || got[0].Name != "h/c-1.0.0.tgz" {
+		t.Fatalf("ExtractExtra = %+v, %v; want the one chart", got, err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(cache, "h", "c-1.0.0.tgz")); string(data) != "abc" {
+		t.Errorf("extracted %q", data)
+	}
+}
