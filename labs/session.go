@@ -180,26 +180,8 @@ func (s *Store) Save(p *Progress) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("cannot save progress: %s could not be read (%v); fix its permissions or set %s to another file", s.Path, err, progressEnv)
 	}
-	tmp, err := os.CreateTemp(dir, ".progress-*.json")
-	if err != nil {
-		return fmt.Errorf("save lab progress in %s: %v; check the directory's permissions and free space", dir, err)
-	}
-	_, werr := tmp.Write(append(data, '\n'))
-	if werr == nil {
-		werr = tmp.Chmod(mode)
-	}
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), s.Path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("save lab progress %s: %v; check free space and permissions", s.Path, werr)
+	if err := fsutil.WriteAtomic(s.Path, ".progress-*.json", append(data, '\n'), mode); err != nil {
+		return fmt.Errorf("save lab progress %s (in %s): %v; check the directory's permissions and free space", s.Path, dir, err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // MaxBackups bounds the search for a free .bad name.
@@ -45,4 +46,33 @@ func MoveAside(path string) (string, error) {
 		return bad, nil
 	}
 	return "", fmt.Errorf("%s.bad through %s.bad.%d all exist; delete old backups", path, path, MaxBackups-1)
+}
+
+// WriteAtomic writes data to path through a temporary file in the same
+// directory (named by pattern, as os.CreateTemp) that is given mode,
+// synced and renamed over path, so a reader sees the old file or the new
+// one, never a half-written one. On error the temporary file is removed;
+// the errors are os's (the caller words them for the user).
+func WriteAtomic(path, pattern string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), pattern)
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	if werr == nil {
+		werr = tmp.Chmod(mode)
+	}
+	if werr == nil {
+		werr = tmp.Sync()
+	}
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
+	}
+	return werr
 }

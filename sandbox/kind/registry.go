@@ -182,27 +182,8 @@ func (r *registry) save(entries map[string]*entry) error {
 	if err != nil {
 		return fmt.Errorf("encode kind cluster registry: %w", err)
 	}
-	dir := filepath.Dir(r.path)
-	tmp, err := os.CreateTemp(dir, ".kind-clusters-*.json")
-	if err != nil {
-		return fmt.Errorf("save kind cluster registry in %s: %v; check the directory's permissions and free space", dir, err)
-	}
-	_, werr := tmp.Write(append(data, '\n'))
-	if werr == nil {
-		werr = tmp.Chmod(0o600)
-	}
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), r.path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("save kind cluster registry %s: %v; check free space and permissions", r.path, werr)
+	if err := fsutil.WriteAtomic(r.path, ".kind-clusters-*.json", append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save kind cluster registry %s: %v; check the directory's permissions and free space", r.path, err)
 	}
 	return nil
 }
