@@ -231,29 +231,7 @@ func TestApplyOffInNewProcessDropsLinkerdAnnotations(t *testing.T) {
 	if err := testPlugin(Linkerd(), &fakeInstaller{}, fc, &sleeps{}).Apply(ctx, applyReq(sc, false)); err != nil {
 		t.Fatal(err)
 	}
-	svc = fc.get(t, "v1", "Service", "meshgym", name)
-	if svc == nil {
-		t.Fatal("pattern off deleted the platform's Service")
-	}
-	for k := range svc.GetAnnotations() {
-		if strings.Contains(k, "linkerd.io/") {
-			t.Errorf("after off: annotation %s kept", k)
-		}
-	}
-	if sel, _, _ := unstructured.NestedString(svc.Object, "spec", "selector", "app"); sel != retried {
-		t.Errorf("after off: the platform's selector = %q", sel)
-	}
-	off := fc.applies()[n:]
-	if len(off) != 1 || off[0].GetName() != name || off[0].PatchOptions.FieldManager != kube.PatternFieldManager {
-		t.Fatalf("off applies = %+v, want one of Service %s under %s", off, name, kube.PatternFieldManager)
-	}
-	var sent map[string]any
-	if err := yaml.Unmarshal(off[0].GetPatch(), &sent); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := sent["spec"]; ok || len(sent["metadata"].(map[string]any)) != 2 {
-		t.Errorf("off apply sent %v, want apiVersion, kind and metadata name+namespace only", sent)
-	}
+	assertLinkerdOffDroppedAnnotations(t, fc, name, retried, n)
 }
 
 // The sidecar pattern labels the lab Namespace for injection; pattern off
@@ -406,5 +384,37 @@ func TestApplyNeverOwnsPlatformService(t *testing.T) {
 	}
 	if fc.get(t, "v1", "Service", "meshgym", name) == nil {
 		t.Errorf("pattern off deleted the platform's Service %s", name)
+	}
+}
+
+// assertLinkerdOffDroppedAnnotations checks pattern off on Linkerd's
+// annotated Service: the platform's Service and selector stay, no
+// linkerd.io annotation is left, and the only apply since the n-th was one
+// bare Service (apiVersion, kind, name, namespace) under the pattern
+// field manager, which makes server-side apply drop what it set.
+func assertLinkerdOffDroppedAnnotations(t *testing.T, fc *fakeCluster, name, selector string, n int) {
+	t.Helper()
+	svc := fc.get(t, "v1", "Service", "meshgym", name)
+	if svc == nil {
+		t.Fatal("pattern off deleted the platform's Service")
+	}
+	for k := range svc.GetAnnotations() {
+		if strings.Contains(k, "linkerd.io/") {
+			t.Errorf("after off: annotation %s kept", k)
+		}
+	}
+	if sel, _, _ := unstructured.NestedString(svc.Object, "spec", "selector", "app"); sel != selector {
+		t.Errorf("after off: the platform's selector = %q", sel)
+	}
+	off := fc.applies()[n:]
+	if len(off) != 1 || off[0].GetName() != name || off[0].PatchOptions.FieldManager != kube.PatternFieldManager {
+		t.Fatalf("off applies = %+v, want one of Service %s under %s", off, name, kube.PatternFieldManager)
+	}
+	var sent map[string]any
+	if err := yaml.Unmarshal(off[0].GetPatch(), &sent); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sent["spec"]; ok || len(sent["metadata"].(map[string]any)) != 2 {
+		t.Errorf("off apply sent %v, want apiVersion, kind and metadata name+namespace only", sent)
 	}
 }

@@ -399,30 +399,7 @@ func TestApplyLinkerdServiceAnnotationsDropped(t *testing.T) {
 	if err := p.Apply(ctx, applyReq(sc, false)); err != nil {
 		t.Fatal(err)
 	}
-	svc = fc.get(t, "v1", "Service", "meshgym", name)
-	if svc == nil {
-		t.Fatal("pattern off deleted the platform's Service")
-	}
-	for k := range svc.GetAnnotations() {
-		if strings.Contains(k, "linkerd.io/") {
-			t.Errorf("after off: annotation %s kept", k)
-		}
-	}
-	if sel, _, _ := unstructured.NestedString(svc.Object, "spec", "selector", "app"); sel != retried {
-		t.Errorf("after off: the platform's selector = %q", sel)
-	}
-	// The call made: one bare apply of the Service under the pattern manager.
-	off := fc.applies()[n:]
-	if len(off) != 1 || off[0].GetName() != name || off[0].PatchOptions.FieldManager != kube.PatternFieldManager {
-		t.Fatalf("off applies = %+v", off)
-	}
-	var sent map[string]any
-	if err := yaml.Unmarshal(off[0].GetPatch(), &sent); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := sent["spec"]; ok || len(sent["metadata"].(map[string]any)) != 2 {
-		t.Errorf("off apply sent %v, want apiVersion, kind and metadata name+namespace only", sent)
-	}
+	assertLinkerdOffDroppedAnnotations(t, fc, name, retried, n)
 }
 
 // Switching patterns deletes what the new one no longer renders.
